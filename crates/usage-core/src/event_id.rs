@@ -1,0 +1,79 @@
+//! Event ids: the client-generated UUID that makes a registration idempotent.
+
+use std::fmt;
+
+/// A UUID in its canonical lower-case text form. The same id goes on every retry
+/// of one registration, so the server counts it once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EventId(String);
+
+impl EventId {
+    /// Checks the 8-4-4-4-12 hex form (any case) and lower-cases it.
+    ///
+    /// # Errors
+    /// `None` when the text is not a UUID.
+    pub fn parse(text: &str) -> Option<EventId> {
+        let bytes = text.as_bytes();
+        let well_formed = bytes.len() == 36
+            && bytes.iter().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => *b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            });
+        well_formed.then(|| EventId(text.to_ascii_lowercase()))
+    }
+
+    /// A version 4 (random) UUID from 16 random bytes.
+    pub fn from_random_bytes(mut bytes: [u8; 16]) -> EventId {
+        bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+        bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        EventId(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
+    }
+
+    /// The canonical text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_uuids_in_any_case_and_normalises() {
+        let id = EventId::parse("123E4567-E89B-42D3-A456-426614174000").unwrap();
+        assert_eq!(id.as_str(), "123e4567-e89b-42d3-a456-426614174000");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_uuid() {
+        for text in ["", "123e4567e89b42d3a456426614174000", "123e4567-e89b-42d3-a456-42661417400g",
+                     "{123e4567-e89b-42d3-a456-426614174000}", "123e4567-e89b-42d3-a456_426614174000"] {
+            assert!(EventId::parse(text).is_none(), "{text}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_ids_are_v4_uuids(bytes in any::<[u8; 16]>()) {
+            let id = EventId::from_random_bytes(bytes);
+            prop_assert!(EventId::parse(id.as_str()).is_some());
+            let s = id.as_str();
+            prop_assert_eq!(&s[14..15], "4");
+            prop_assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"));
+        }
+
+        #[test]
+        fn parse_never_panics(text in "\\PC{0,40}") {
+            let _ = EventId::parse(&text);
+        }
+    }
+}

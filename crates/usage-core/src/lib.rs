@@ -1,0 +1,35 @@
+//! The rules the usage-telemetry WebAssembly module and the usage server share.
+//!
+//! Everything here is pure Rust without I/O, so it compiles both natively (for the
+//! server and for unit tests) and for `wasm32-unknown-unknown` (for the browser
+//! module). Keeping the rules in one place means a page can ask
+//! [`classify`] what a conversion will count as and get the very answer the
+//! server will give.
+//!
+//! ```
+//! use usage_core::{classify, Classification, Origin};
+//!
+//! let origin: Origin = "http://localhost:5173".parse().unwrap();
+//! assert_eq!(classify(true, Some(&origin), None), Classification::Development);
+//!
+//! let origin: Origin = "https://customer.com".parse().unwrap();
+//! assert_eq!(classify(true, Some(&origin), None), Classification::Billable);
+//! assert_eq!(classify(false, Some(&origin), None), Classification::Failed);
+//! ```
+
+mod classify;
+mod error;
+mod event;
+mod event_id;
+mod host;
+mod key;
+mod since;
+pub mod wire;
+
+pub use classify::{classify, Classification};
+pub use error::ValidationError;
+pub use event::EventKind;
+pub use event_id::EventId;
+pub use host::{HostError, Origin};
+pub use key::{KeyKind, PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX};
+pub use since::{format_rfc3339_ms, resolve_since, start_of_month_utc_ms, MAX_LOOKBACK_MS};

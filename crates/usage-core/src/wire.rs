@@ -1,0 +1,396 @@
+//! The JSON bodies of `POST /api/track/register-usage-point` and
+//! `POST /api/track/get-usage`, field for field as the documented
+//! `@remotion/licensing` client sends and reads them, and their validation.
+//!
+//! ```
+//! use usage_core::wire::RegisterUsagePointRequest;
+//!
+//! let body = br#"{"event":"webcodec-conversion","apiKey":"rm_pub_abc","host":"https://customer.com","succeeded":true}"#;
+//! let registration = RegisterUsagePointRequest::from_json(body).unwrap().validate().unwrap();
+//! assert_eq!(registration.classification(None).as_str(), "billable");
+//! ```
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{truncate, ValidationError};
+use crate::{classify, resolve_since, Classification, EventId, EventKind, KeyKind, Origin};
+
+/// The body of a usage registration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterUsagePointRequest {
+    /// What happened.
+    pub event: EventKind,
+    /// The public key (`rm_pub_…`).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// The page's origin; `null` from a backend.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Whether the conversion succeeded.
+    pub succeeded: bool,
+    /// A client-generated UUID that makes retries count once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// Whether a render produced a still image (sent by current Remotion clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_still: Option<bool>,
+    /// `false` marks the event as development whatever the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_production: Option<bool>,
+}
+
+/// A registration that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    /// What happened.
+    pub event: EventKind,
+    /// The public key.
+    pub public_key: String,
+    /// The origin the body claimed.
+    pub claimed_origin: Option<Origin>,
+    /// Whether the conversion succeeded.
+    pub succeeded: bool,
+    /// The idempotency id.
+    pub event_id: Option<EventId>,
+    /// Still-image render.
+    pub is_still: Option<bool>,
+    /// Production flag.
+    pub is_production: Option<bool>,
+}
+
+impl RegisterUsagePointRequest {
+    /// Parses a request body.
+    ///
+    /// # Errors
+    /// [`ValidationError::Body`] or [`ValidationError::NotAnObject`], naming the field.
+    pub fn from_json(body: &[u8]) -> Result<Self, ValidationError> {
+        parse_object(body)
+    }
+
+    /// Checks the key, host and event id; keys first, so a leaked secret key is
+    /// reported as such whatever else is wrong.
+    ///
+    /// # Errors
+    /// The first rule the request breaks.
+    pub fn validate(self) -> Result<Registration, ValidationError> {
+        let public_key = require_key(self.api_key, KeyKind::Public)?;
+        let claimed_origin = self
+            .host
+            .as_deref()
+            .map(|host| Origin::parse(host).map_err(|reason| ValidationError::invalid_origin("host", host, reason)))
+            .transpose()?;
+        let event_id = self
+            .event_id
+            .as_deref()
+            .map(|id| EventId::parse(id).ok_or_else(|| ValidationError::InvalidEventId(truncate(id, 64))))
+            .transpose()?;
+        Ok(Registration {
+            event: self.event,
+            public_key,
+            claimed_origin,
+            succeeded: self.succeeded,
+            event_id,
+            is_still: self.is_still,
+            is_production: self.is_production,
+        })
+    }
+}
+
+impl Registration {
+    /// The classification, with the browser-reported origin (if any) taking
+    /// precedence over the claim.
+    pub fn classification(&self, reported_origin: Option<&Origin>) -> Classification {
+        classify(self.succeeded, reported_origin.or(self.claimed_origin.as_ref()), self.is_production)
+    }
+}
+
+/// The answer to a registration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterUsagePointResponse {
+    /// Always `true` here; errors use [`ErrorResponse`].
+    pub success: bool,
+    /// Whether the event is billed.
+    pub billable: bool,
+    /// How it was counted.
+    pub classification: Classification,
+}
+
+impl RegisterUsagePointResponse {
+    /// A success answer for `classification`.
+    pub fn new(classification: Classification) -> Self {
+        RegisterUsagePointResponse { success: true, billable: classification.is_billable(), classification }
+    }
+}
+
+/// The body of a usage query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetUsageRequest {
+    /// The secret key (`rm_sec_…`).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Milliseconds since the epoch; `null` for the start of the current month.
+    #[serde(default)]
+    pub since: Option<i64>,
+}
+
+/// A usage query that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageQuery {
+    /// The secret key.
+    pub secret_key: String,
+    /// The first instant counted, in milliseconds since the epoch.
+    pub since_ms: i64,
+}
+
+impl GetUsageRequest {
+    /// Parses a request body.
+    ///
+    /// # Errors
+    /// [`ValidationError::Body`] or [`ValidationError::NotAnObject`], naming the field.
+    pub fn from_json(body: &[u8]) -> Result<Self, ValidationError> {
+        parse_object(body)
+    }
+
+    /// Checks the key and resolves `since` against `now_ms`.
+    ///
+    /// # Errors
+    /// The first rule the request breaks.
+    pub fn validate(self, now_ms: i64) -> Result<UsageQuery, ValidationError> {
+        let secret_key = require_key(self.api_key, KeyKind::Secret)?;
+        let since_ms = resolve_since(self.since, now_ms)?;
+        Ok(UsageQuery { secret_key, since_ms })
+    }
+}
+
+/// Counts for one kind of event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageCounts {
+    /// Successful events on production origins.
+    pub billable: u64,
+    /// Successful events on local hosts or marked non-production.
+    pub development: u64,
+    /// Events that did not succeed.
+    pub failed: u64,
+}
+
+impl UsageCounts {
+    /// Adds `count` events of `classification`.
+    pub fn add(&mut self, classification: Classification, count: u64) {
+        match classification {
+            Classification::Billable => self.billable += count,
+            Classification::Development => self.development += count,
+            Classification::Failed => self.failed += count,
+        }
+    }
+}
+
+/// The answer to a usage query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetUsageResponse {
+    /// Always `true` here; errors use [`ErrorResponse`].
+    pub success: bool,
+    /// `webcodec-conversion` and `web-render` events.
+    pub webcodec_conversions: UsageCounts,
+    /// `cloud-render` events.
+    pub cloud_renders: UsageCounts,
+    /// The same counts as `webcodecConversions`, under the name current clients read.
+    pub web_renders: UsageCounts,
+}
+
+impl GetUsageResponse {
+    /// Builds the answer from per-kind, per-classification counts.
+    pub fn from_counts(counts: impl IntoIterator<Item = (EventKind, Classification, u64)>) -> Self {
+        let mut browser = UsageCounts::default();
+        let mut cloud = UsageCounts::default();
+        for (kind, classification, count) in counts {
+            match kind {
+                EventKind::WebcodecConversion | EventKind::WebRender => browser.add(classification, count),
+                EventKind::CloudRender => cloud.add(classification, count),
+            }
+        }
+        GetUsageResponse { success: true, webcodec_conversions: browser, cloud_renders: cloud, web_renders: browser }
+    }
+}
+
+/// Every error answer: `{"success":false,"error":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    /// Always `false`.
+    pub success: bool,
+    /// A message naming the field and the rule.
+    pub error: String,
+}
+
+impl ErrorResponse {
+    /// An error answer with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        ErrorResponse { success: false, error: message.into() }
+    }
+}
+
+fn require_key(key: Option<String>, expected: KeyKind) -> Result<String, ValidationError> {
+    let key = key.filter(|k| !k.is_empty());
+    let Some(key) = key else {
+        let kind = if expected == KeyKind::Public { "public" } else { "secret" };
+        return Err(ValidationError::MissingKey { field: "apiKey", kind, prefix: expected.prefix() });
+    };
+    match (KeyKind::of(&key), expected) {
+        (Some(KeyKind::Secret), KeyKind::Public) => Err(ValidationError::SecretKeyForRegistration),
+        (Some(KeyKind::Public), KeyKind::Secret) => Err(ValidationError::PublicKeyForUsage),
+        (Some(_), _) => Ok(key),
+        (None, _) => Err(ValidationError::MalformedKey { field: "apiKey" }),
+    }
+}
+
+fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'{') {
+        // Still report malformed JSON as such, not as a wrong shape.
+        if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            return Err(ValidationError::Body { field: String::new(), message: format!("not valid JSON: {err}") });
+        }
+        return Err(ValidationError::NotAnObject);
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ValidationError::Body { field: String::new(), message: format!("not valid JSON: {inner}") };
+        }
+        let field = if path == "." { String::new() } else { path };
+        ValidationError::Body { field, message: inner.to_string() }
+    })?;
+    deserializer
+        .end()
+        .map_err(|err| ValidationError::Body { field: String::new(), message: format!("not valid JSON: {err}") })?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn register(json: &str) -> Result<Registration, ValidationError> {
+        RegisterUsagePointRequest::from_json(json.as_bytes())?.validate()
+    }
+
+    #[test]
+    fn accepts_the_documented_body_and_current_client_fields() {
+        let r = register(r#"{"event":"web-render","apiKey":"rm_pub_x","host":"https://a.com","succeeded":true,"isStill":false,"isProduction":true,"eventId":"123E4567-E89B-42D3-A456-426614174000","future":1}"#).unwrap();
+        assert_eq!(r.event, EventKind::WebRender);
+        assert_eq!(r.event_id.unwrap().as_str(), "123e4567-e89b-42d3-a456-426614174000");
+        assert_eq!(r.is_still, Some(false));
+        let r = register(r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":null,"succeeded":true}"#).unwrap();
+        assert_eq!(r.claimed_origin, None);
+        assert_eq!(r.classification(None), Classification::Billable);
+    }
+
+    #[test]
+    fn the_reported_origin_wins_over_the_claim() {
+        let r = register(r#"{"event":"webcodec-conversion","apiKey":"rm_pub_x","host":"http://localhost","succeeded":true}"#).unwrap();
+        assert_eq!(r.classification(None), Classification::Development);
+        let reported: Origin = "https://customer.com".parse().unwrap();
+        assert_eq!(r.classification(Some(&reported)), Classification::Billable);
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_rule() {
+        let cases = [
+            (r#"{"event":"x","apiKey":"rm_pub_x","host":"a.com","succeeded":true}"#, "event: unknown variant `x`"),
+            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":"yes"}"#, "succeeded: invalid type: string \"yes\", expected a boolean"),
+            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com"}"#, "request body: missing field `succeeded`"),
+            (r#"{"event":"cloud-render","apiKey":7,"host":"a.com","succeeded":true}"#, "apiKey: invalid type: integer `7`"),
+            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com/x","succeeded":true}"#, "host `a.com/x` is not a valid origin: it must be an origin"),
+            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":true,"eventId":"1"}"#, "eventId must be a UUID"),
+            (r#"{"event":"cloud-render","host":"a.com","succeeded":true}"#, "apiKey is missing"),
+            (r#"{"event":"cloud-render","apiKey":"","host":"a.com","succeeded":true}"#, "apiKey is missing"),
+            (r#"{"event":"cloud-render","apiKey":"sk_x","host":"a.com","succeeded":true}"#, "apiKey is not a licence key"),
+            (r#"{"event":"cloud-render","apiKey":"rm_sec_x","host":"a.com","succeeded":true}"#, "secret keys must never be sent from a browser"),
+            (r#"{"event":"cloud-render""#, "request body: not valid JSON"),
+            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":true} x"#, "request body: not valid JSON"),
+            ("[1]", "request body must be a JSON object"),
+            ("nope", "request body: not valid JSON"),
+            ("", "request body: not valid JSON"),
+        ];
+        for (json, expected) in cases {
+            let message = register(json).unwrap_err().to_string();
+            assert!(message.starts_with(expected), "{json}\n  got: {message}\n  want: {expected}");
+        }
+    }
+
+    #[test]
+    fn usage_queries_need_the_secret_key_and_a_valid_since() {
+        let now = 1_795_375_800_000;
+        let q = GetUsageRequest::from_json(br#"{"apiKey":"rm_sec_x","since":null}"#).unwrap().validate(now).unwrap();
+        assert_eq!(q.since_ms, crate::start_of_month_utc_ms(now));
+        let q = GetUsageRequest::from_json(br#"{"apiKey":"rm_sec_x","since":1795000000000}"#).unwrap().validate(now).unwrap();
+        assert_eq!(q.since_ms, 1_795_000_000_000);
+        let err = GetUsageRequest::from_json(br#"{"apiKey":"rm_pub_x"}"#).unwrap().validate(now).unwrap_err();
+        assert_eq!(err, ValidationError::PublicKeyForUsage);
+        let err = GetUsageRequest::from_json(br#"{"apiKey":"rm_sec_x","since":0}"#).unwrap().validate(now).unwrap_err();
+        assert!(matches!(err, ValidationError::SinceOutOfRange { .. }));
+        let err = GetUsageRequest::from_json(br#"{"apiKey":"rm_sec_x","since":"yesterday"}"#).unwrap_err();
+        assert!(err.to_string().starts_with("since: invalid type: string"), "{err}");
+    }
+
+    #[test]
+    fn usage_response_folds_web_renders_into_browser_counts() {
+        let response = GetUsageResponse::from_counts([
+            (EventKind::WebcodecConversion, Classification::Billable, 3),
+            (EventKind::WebRender, Classification::Billable, 2),
+            (EventKind::WebcodecConversion, Classification::Failed, 1),
+            (EventKind::CloudRender, Classification::Development, 4),
+        ]);
+        assert_eq!(response.webcodec_conversions, UsageCounts { billable: 5, development: 0, failed: 1 });
+        assert_eq!(response.web_renders, response.webcodec_conversions);
+        assert_eq!(response.cloud_renders, UsageCounts { billable: 0, development: 4, failed: 0 });
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(json["webcodecConversions"]["billable"], 5);
+        assert_eq!(json["cloudRenders"]["development"], 4);
+        assert_eq!(json["webRenders"]["failed"], 1);
+    }
+
+    #[test]
+    fn serialises_what_the_documented_client_sends() {
+        let body = RegisterUsagePointRequest {
+            event: EventKind::WebcodecConversion,
+            api_key: Some("rm_pub_x".into()),
+            host: None,
+            succeeded: false,
+            event_id: Some("123e4567-e89b-42d3-a456-426614174000".into()),
+            is_still: None,
+            is_production: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"event":"webcodec-conversion","apiKey":"rm_pub_x","host":null,"succeeded":false,"eventId":"123e4567-e89b-42d3-a456-426614174000"}"#
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn no_body_panics(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(request) = RegisterUsagePointRequest::from_json(&body) {
+                let _ = request.validate();
+            }
+            if let Ok(request) = GetUsageRequest::from_json(&body) {
+                let _ = request.validate(1_795_375_800_000);
+            }
+        }
+
+        #[test]
+        fn no_field_value_panics(host in "\\PC{0,40}", key in "\\PC{0,20}", id in "\\PC{0,40}", since in any::<i64>()) {
+            let json = serde_json::json!({"event":"webcodec-conversion","apiKey":key,"host":host,"succeeded":true,"eventId":id});
+            let _ = RegisterUsagePointRequest::from_json(json.to_string().as_bytes()).unwrap().validate();
+            let json = serde_json::json!({"apiKey":key,"since":since});
+            let _ = GetUsageRequest::from_json(json.to_string().as_bytes()).unwrap().validate(1_795_375_800_000);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Runs the subcommands.
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::{Cli, Command, KeysCommand, ServeArgs};
+use crate::http::{app, AppState};
+use crate::keys::{hash_secret_key, NewKeyPair};
+use crate::store::Store;
+
+/// The longest key name accepted.
+const MAX_KEY_NAME_LEN: usize = 100;
+
+/// Runs one command to completion.
+///
+/// # Errors
+/// Whatever stopped the command; `main` prints it and exits non-zero.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Keys(KeysCommand::Create { name, database }) => {
+            check_key_name(&name)?;
+            let store = open(&database.database_url).await?;
+            let pair = NewKeyPair::generate().map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))?;
+            store.create_key(&name, &pair.public_key, &hash_secret_key(&pair.secret_key)).await?;
+            let line = serde_json::json!({"name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
+            println!("{line}");
+            store.close().await;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::List { database }) => {
+            let store = open(&database.database_url).await?;
+            for key in store.list_keys().await? {
+                println!("{}", serde_json::to_string(&key)?);
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Revoke { name, database }) => {
+            let store = open(&database.database_url).await?;
+            store.revoke_key(&name).await?;
+            eprintln!("revoked key `{name}`");
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn open(url: &str) -> anyhow::Result<Store> {
+    Store::open(url).await.with_context(|| format!("cannot open database {}", redact_password(url)))
+}
+
+fn check_key_name(name: &str) -> anyhow::Result<()> {
+    if name.trim().is_empty() || name.len() > MAX_KEY_NAME_LEN || name.chars().any(char::is_control) {
+        anyhow::bail!("--name must be 1 to {MAX_KEY_NAME_LEN} characters without control characters");
+    }
+    Ok(())
+}
+
+/// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = open(&args.database.database_url).await?;
+    let listener = TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, engine = ?store.engine(), "usage-server ready");
+    // Scripts and tests read this line to learn the port (with --addr …:0).
+    println!("usage-server listening on http://{addr}");
+    axum::serve(listener, app(AppState::new(store.clone())))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    store.close().await;
+    tracing::info!("usage-server stopped; every acknowledged event is stored");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        tokio::signal::ctrl_c().await.expect("SIGINT handler can be installed");
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler can be installed")
+            .recv()
+            .await;
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for error messages.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(redact_password("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_password("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_password("sqlite://usage.db"), "sqlite://usage.db");
+    }
+
+    #[test]
+    fn key_names_are_checked() {
+        assert!(check_key_name("acme").is_ok());
+        assert!(check_key_name(" ").is_err());
+        assert!(check_key_name("a\nb").is_err());
+        assert!(check_key_name(&"x".repeat(101)).is_err());
+    }
+}

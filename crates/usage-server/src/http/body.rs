@@ -1,0 +1,80 @@
+//! Reading a request body: content type, size limit, then the bytes.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+
+use super::error::ApiError;
+
+/// The largest body accepted. A registration is under 400 bytes; 16 KiB leaves
+/// room for growth while refusing floods early.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A body that is `application/json` or `text/plain` (what `navigator.sendBeacon`
+/// and preflight-free fetches send) and at most [`MAX_BODY_BYTES`] long.
+///
+/// A declared `Content-Length` over the limit is refused before any of the body is
+/// read; a chunked body is cut off as soon as it passes the limit.
+pub struct JsonBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        check_content_type(request.headers().get(header::CONTENT_TYPE))?;
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
+            Ok(bytes) => Ok(JsonBody(bytes)),
+            Err(err) if is_length_limit(&err) => Err(ApiError::PayloadTooLarge),
+            Err(_) => Err(ApiError::UnreadableBody),
+        }
+    }
+}
+
+fn check_content_type(value: Option<&header::HeaderValue>) -> Result<(), ApiError> {
+    let text = value.and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" | "text/plain" => Ok(()),
+        "" => Err(ApiError::UnsupportedMediaType("none".to_owned())),
+        _ => Err(ApiError::UnsupportedMediaType(essence)),
+    }
+}
+
+fn is_length_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn json_and_plain_text_are_accepted_with_parameters() {
+        for ok in ["application/json", "application/json; charset=utf-8", "text/plain;charset=UTF-8", "Text/Plain"] {
+            assert!(check_content_type(Some(&HeaderValue::from_static(ok))).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn other_types_are_refused_with_the_type_named() {
+        let err = check_content_type(Some(&HeaderValue::from_static("application/x-www-form-urlencoded"))).unwrap_err();
+        assert!(err.to_string().contains("got `application/x-www-form-urlencoded`"));
+        assert!(check_content_type(None).unwrap_err().to_string().contains("got `none`"));
+    }
+}

@@ -1,0 +1,89 @@
+//! Every error answer: a status and `{"success":false,"error":"…"}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use usage_core::wire::ErrorResponse;
+use usage_core::ValidationError;
+
+use super::body::MAX_BODY_BYTES;
+use crate::store::StoreError;
+
+/// Why a request was refused. Nothing is written for any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body broke a rule of the shared core (400, or 401/403 for key rules).
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// A well-formed key that is unknown or revoked.
+    #[error("apiKey is not a known key, or it has been revoked")]
+    UnknownKey,
+    /// The body is over the limit.
+    #[error("request body must be at most {MAX_BODY_BYTES} bytes")]
+    PayloadTooLarge,
+    /// Neither JSON nor plain text.
+    #[error("Content-Type must be application/json or text/plain with a JSON body (got `{0}`)")]
+    UnsupportedMediaType(String),
+    /// The body could not be read (the client went away, say).
+    #[error("request body could not be read")]
+    UnreadableBody,
+    /// No such route.
+    #[error("no endpoint at {0}; the API is POST /api/track/register-usage-point and POST /api/track/get-usage")]
+    NotFound(String),
+    /// A route hit with the wrong method.
+    #[error("{path} does not accept {method}; use POST")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// The database is unreachable (503; logged).
+    #[error("the usage server is not ready; try again shortly")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else (500; logged, never shown).
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError::Internal(err.into())
+    }
+}
+
+impl ApiError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid(err) => match err {
+                ValidationError::MissingKey { .. } | ValidationError::MalformedKey { .. } => StatusCode::UNAUTHORIZED,
+                ValidationError::SecretKeyForRegistration | ValidationError::PublicKeyForUsage => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            },
+            ApiError::UnknownKey => StatusCode::UNAUTHORIZED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnreadableBody => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(source) => tracing::error!(error = ?source, "request failed"),
+            ApiError::Unavailable(source) => tracing::warn!(error = ?source, "database unavailable"),
+            _ => {}
+        }
+        let mut response = (self.status(), Json(ErrorResponse::new(self.to_string()))).into_response();
+        if matches!(self, ApiError::Unavailable(_)) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,80 @@
+//! `POST /api/track/register-usage-point` and `POST /api/track/get-usage`.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::routing::post;
+use axum::{Json, Router};
+use usage_core::wire::{GetUsageRequest, GetUsageResponse, RegisterUsagePointRequest, RegisterUsagePointResponse};
+use usage_core::{Origin, ValidationError};
+
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::AppState;
+use crate::keys::hash_secret_key;
+use crate::store::{now_ms, NewEvent};
+
+/// The two tracking routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/track/register-usage-point", post(register_usage_point))
+        .route("/api/track/get-usage", post(get_usage))
+}
+
+/// Counts one event, once per `eventId`.
+///
+/// A browser's `Origin` header outranks the `host` the body claims, so a
+/// production site cannot be counted as development by claiming localhost.
+async fn register_usage_point(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<RegisterUsagePointResponse>, ApiError> {
+    let registration = RegisterUsagePointRequest::from_json(&body)?.validate()?;
+    let reported_origin = origin_header(&headers)?;
+    let key = state
+        .store
+        .find_by_public_key(&registration.public_key)
+        .await?
+        .ok_or(ApiError::UnknownKey)?;
+    let claim_differed = match (&registration.claimed_origin, &reported_origin) {
+        (Some(claim), Some(reported)) => !claim.agrees_with(reported),
+        _ => false,
+    };
+    let origin = reported_origin.as_ref().or(registration.claimed_origin.as_ref());
+    let recorded = state
+        .store
+        .record_event(NewEvent {
+            key,
+            event_id: registration.event_id.as_ref(),
+            kind: registration.event,
+            classification: registration.classification(reported_origin.as_ref()),
+            origin: origin.map(Origin::to_string),
+            origin_claim_differed: claim_differed,
+            is_still: registration.is_still,
+        })
+        .await?;
+    if claim_differed {
+        tracing::info!(reported = ?origin.map(Origin::to_string), "host claim differs from the Origin header; using the header");
+    }
+    Ok(Json(RegisterUsagePointResponse::new(recorded.classification)))
+}
+
+/// Counts per kind and classification since `since` (default: start of the month, UTC).
+async fn get_usage(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Json<GetUsageResponse>, ApiError> {
+    let query = GetUsageRequest::from_json(&body)?.validate(now_ms())?;
+    let key = state
+        .store
+        .find_by_secret_key_hash(&hash_secret_key(&query.secret_key))
+        .await?
+        .ok_or(ApiError::UnknownKey)?;
+    let counts = state.store.count_usage(key, query.since_ms).await?;
+    Ok(Json(GetUsageResponse::from_counts(counts)))
+}
+
+/// The origin the browser reported, if the request came from one.
+fn origin_header(headers: &HeaderMap) -> Result<Option<Origin>, ApiError> {
+    let Some(value) = headers.get(header::ORIGIN) else { return Ok(None) };
+    let text = value.to_str().unwrap_or("\u{fffd}");
+    let origin = Origin::parse(text).map_err(|reason| ValidationError::invalid_origin("Origin header", text, reason))?;
+    Ok(Some(origin))
+}

@@ -1,0 +1,14 @@
+//! The usage server: receives usage events from the telemetry module (and from
+//! existing `@remotion/licensing` clients), classifies them with `usage-core`,
+//! counts each exactly once and answers usage queries.
+//!
+//! `main.rs` only parses the command line; [`cli`] runs the commands, [`http`]
+//! builds the axum application ([`http::app`], also used by in-process tests),
+//! [`store`] talks to SQLite or PostgreSQL and [`keys`] makes and hashes keys.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod store;
+pub mod telemetry;

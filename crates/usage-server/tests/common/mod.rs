@@ -1,0 +1,208 @@
+//! Starts the real `usage-server` binary on a loopback port with its own database,
+//! and talks to it over HTTP.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_usage-server");
+pub const REGISTER: &str = "/api/track/register-usage-point";
+pub const GET_USAGE: &str = "/api/track/get-usage";
+
+/// A fresh SQLite database in its own temporary directory.
+pub struct TestDb {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("usage.db").display());
+        TestDb { dir, url }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("usage.db")
+    }
+}
+
+/// A key pair as printed by `usage-server keys create`.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub name: String,
+    pub public: String,
+    pub secret: String,
+}
+
+/// Runs the CLI and returns (success, stdout, stderr).
+pub fn cli(database_url: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .env("USAGE_DATABASE_URL", database_url)
+        .env_remove("USAGE_SERVER_ADDR")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+pub fn create_key(database_url: &str, name: &str) -> Keys {
+    let (ok, stdout, stderr) = cli(database_url, &["keys", "create", "--name", name]);
+    assert!(ok, "keys create failed: {stderr}");
+    let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["name"], name);
+    Keys {
+        name: name.to_owned(),
+        public: line["publicKey"].as_str().unwrap().to_owned(),
+        secret: line["secretKey"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// The running binary. Killed when dropped.
+pub struct TestServer {
+    child: Child,
+    pub url: String,
+    stderr_lines: mpsc::Receiver<String>,
+    pub client: reqwest::Client,
+}
+
+impl TestServer {
+    /// Starts `usage-server serve` on port 0 and waits for the line announcing the port.
+    pub fn start(database_url: &str) -> TestServer {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--addr", "127.0.0.1:0", "--database", database_url])
+            .env("RUST_LOG", "usage_server=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, stderr_lines) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[usage-server] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("usage-server listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        TestServer { child, url, stderr_lines, client: reqwest::Client::new() }
+    }
+
+    /// Sends SIGTERM (a no-op if the process has already exited).
+    pub fn terminate(&self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    }
+
+    /// Waits until the server logs a line containing `needle` (bounded by `timeout`).
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => continue,
+                Err(err) => panic!("server never logged {needle:?}: {err}"),
+            }
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(mut self) {
+        self.terminate();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "server exited with {status}");
+    }
+
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// POSTs `body` with a content type and optional `Origin`; returns status and JSON.
+    pub async fn post_raw(&self, path: &str, content_type: Option<&str>, origin: Option<&str>, body: String) -> (u16, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.url)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        (status, json)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.post_raw(path, Some("application/json"), None, body.to_string()).await
+    }
+
+    pub async fn register(&self, body: Value) -> (u16, Value) {
+        self.post(REGISTER, body).await
+    }
+
+    /// Registers and asserts success; returns the classification.
+    pub async fn register_ok(&self, body: Value) -> String {
+        let (status, json) = self.register(body).await;
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(json["success"], true);
+        let classification = json["classification"].as_str().unwrap().to_owned();
+        assert_eq!(json["billable"], classification == "billable");
+        classification
+    }
+
+    /// getUsage with the secret key, asserting success.
+    pub async fn usage(&self, secret: &str, since: Option<i64>) -> Value {
+        let (status, json) = self.post(GET_USAGE, serde_json::json!({"apiKey": secret, "since": since})).await;
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(json["success"], true);
+        assert_eq!(json["webRenders"], json["webcodecConversions"]);
+        json
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `{billable, development, failed}` as a JSON value.
+pub fn counts(billable: u64, development: u64, failed: u64) -> Value {
+    serde_json::json!({"billable": billable, "development": development, "failed": failed})
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// A registration body.
+pub fn event(key: &Keys, kind: &str, host: &str, succeeded: bool) -> Value {
+    serde_json::json!({"event": kind, "apiKey": key.public, "host": host, "succeeded": succeeded})
+}
+
+/// A fresh random UUID v4 for eventId.
+pub fn uuid() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).unwrap();
+    usage_core::EventId::from_random_bytes(bytes).to_string()
+}
