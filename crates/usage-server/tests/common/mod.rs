@@ -206,3 +206,4 @@ pub fn uuid() -> String {
     getrandom::fill(&mut bytes).unwrap();
     usage_core::EventId::from_random_bytes(bytes).to_string()
 }
+pub mod postgres;

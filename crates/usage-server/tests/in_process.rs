@@ -1,0 +1,58 @@
+//! Handler logic through `app().oneshot(…)`, without a socket, on a real SQLite file.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use usage_server::http::{app, AppState};
+use usage_server::keys::{hash_secret_key, NewKeyPair};
+use usage_server::store::Store;
+
+async fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("u.db").display())).await.unwrap();
+    (dir, store)
+}
+
+async fn call(store: &Store, method: &str, path: &str, content_type: &str, body: String) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .unwrap();
+    let response = app(AppState::new(store.clone())).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn register_then_read_in_process() {
+    let (_dir, store) = store().await;
+    let pair = NewKeyPair::generate().unwrap();
+    store.create_key("acme", &pair.public_key, &hash_secret_key(&pair.secret_key)).await.unwrap();
+    let body = json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
+    let (status, json) = call(&store, "POST", "/api/track/register-usage-point", "application/json", body.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json, json!({"success": true, "billable": true, "classification": "billable"}));
+    let query = json!({"apiKey": pair.secret_key, "since": null});
+    let (status, json) = call(&store, "POST", "/api/track/get-usage", "application/json", query.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["webcodecConversions"], json!({"billable": 1, "development": 0, "failed": 0}));
+}
+
+#[tokio::test]
+async fn database_failures_are_500_or_503_without_internals() {
+    let (_dir, store) = store().await;
+    let pair = NewKeyPair::generate().unwrap();
+    store.close().await;
+    let body = json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
+    let (status, json) = call(&store, "POST", "/api/track/register-usage-point", "application/json", body.to_string()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(json, json!({"success": false, "error": "internal error"}));
+    let (status, json) = call(&store, "GET", "/healthz", "text/plain", String::new()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json["success"], false);
+}

@@ -1,0 +1,53 @@
+//! The same API on PostgreSQL: a real server started for the test, the real binary.
+
+mod common;
+
+use common::postgres::TestPostgres;
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn postgres_counts_classifies_and_deduplicates_like_sqlite() {
+    let Some(pg) = TestPostgres::start() else { return };
+    let key = create_key(&pg.url, "acme");
+    let revoked = create_key(&pg.url, "revoked");
+    assert!(cli(&pg.url, &["keys", "revoke", "revoked"]).0);
+    let server = TestServer::start(&pg.url);
+
+    assert_eq!(server.register_ok(event(&key, "webcodec-conversion", "https://customer.com", true)).await, "billable");
+    assert_eq!(server.register_ok(event(&key, "web-render", "http://[::1]:8080", true)).await, "development");
+    assert_eq!(server.register_ok(event(&key, "cloud-render", "https://customer.com", false)).await, "failed");
+    let (status, json) = server
+        .post_raw(REGISTER, Some("text/plain"), Some("https://customer.com"), event(&key, "webcodec-conversion", "http://localhost", true).to_string())
+        .await;
+    assert_eq!((status, json["classification"].as_str()), (200, Some("billable")));
+
+    let mut body = event(&key, "webcodec-conversion", "https://customer.com", true);
+    body["eventId"] = json!(uuid());
+    let sends: Vec<_> = (0..10)
+        .map(|_| {
+            let request = server.client.post(format!("{}{REGISTER}", server.url)).json(&body);
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    for send in sends {
+        assert_eq!(send.await.unwrap(), 200);
+    }
+
+    let (status, _) = server.register(event(&revoked, "webcodec-conversion", "https://customer.com", true)).await;
+    assert_eq!(status, 401);
+    let (status, _) = server.register(json!({"event": "nope", "apiKey": key.public, "succeeded": true})).await;
+    assert_eq!(status, 400);
+
+    let usage = server.usage(&key.secret, None).await;
+    assert_eq!(usage["webcodecConversions"], counts(3, 1, 0));
+    assert_eq!(usage["cloudRenders"], counts(0, 0, 1));
+    assert_eq!(server.usage(&key.secret, Some(now_ms() + 30_000)).await["webcodecConversions"], counts(0, 0, 0));
+
+    // A restart (migrations already applied) keeps every count.
+    server.stop();
+    let server = TestServer::start(&pg.url);
+    assert_eq!(server.usage(&key.secret, None).await, usage);
+    let (ok, list, _) = cli(&pg.url, &["keys", "list"]);
+    assert!(ok && list.lines().count() == 2 && !list.contains("rm_sec_"));
+}
