@@ -1,1 +1,83 @@
-//! placeholder
+//! # usage-telemetry
+//!
+//! Tells a vendor's licensing server that a conversion happened, where and whether it
+//! succeeded, without slowing down or breaking the conversion; and reads the counts
+//! back. Wire-compatible with the documented `@remotion/licensing` API.
+//!
+//! From JavaScript (built with wasm-pack into the npm package `usage-telemetry`):
+//!
+//! ```js
+//! import init, { configure, trackConversion } from 'usage-telemetry';
+//! await init();
+//! configure({ endpoint: 'https://licensing.vendor.com', licenseKey: 'rm_pub_…' });
+//! const output = await trackConversion(() => convert(file));
+//! ```
+//!
+//! From Rust, for converters compiled to WebAssembly:
+//!
+//! ```ignore
+//! use usage_telemetry::{track_conversion, RegisterOptions};
+//! let options = RegisterOptions { license_key: Some("rm_pub_…".into()), endpoint: Some(url), ..Default::default() };
+//! let output = track_conversion(convert(input), options).await?;
+//! ```
+//!
+//! The layout: [`options`] checks and resolves each call's options into a request
+//! (plain Rust, tested natively), [`retry`] holds the backoff schedule,
+//! [`delivery`] the attempt loop over a small transport trait, [`config`] the
+//! defaults set with `configure`, and on `wasm32` only, `transport` (fetch and
+//! timers), `environment` (origin, clock, randomness, console), `api` (the async Rust
+//! API), `conversion` (the background registration) and `bindings`, the only file
+//! that touches `JsValue`.
+
+pub mod config;
+pub mod delivery;
+mod error;
+pub mod options;
+pub mod retry;
+
+#[cfg(target_arch = "wasm32")]
+mod api;
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+#[cfg(target_arch = "wasm32")]
+mod conversion;
+#[cfg(target_arch = "wasm32")]
+mod environment;
+#[cfg(target_arch = "wasm32")]
+mod transport;
+
+pub use config::{configure, ConfigureOptions, LogLevel};
+pub use error::TelemetryError;
+pub use options::{HostChoice, RegisterOptions, Registered, Usage, UsageOptions};
+pub use retry::RetryOptions;
+pub use usage_core::{Classification, EventKind};
+
+#[cfg(target_arch = "wasm32")]
+pub use api::{get_usage, register_usage_event};
+#[cfg(target_arch = "wasm32")]
+pub use conversion::{register_in_background, track_conversion};
+
+/// The classification a succeeded event from `host` gets: `Development` for local
+/// hosts, `Billable` otherwise. The very code the server runs (`usage-core`).
+///
+/// # Errors
+/// [`TelemetryError::Invalid`] when `host` is not a valid origin.
+pub fn classify_host(host: &str) -> Result<Classification, TelemetryError> {
+    let origin = usage_core::Origin::parse(host)
+        .map_err(|reason| usage_core::ValidationError::invalid_origin("host", host, reason))?;
+    Ok(usage_core::classify(true, Some(&origin), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_host_uses_the_shared_rules() {
+        assert_eq!(classify_host("http://localhost:3000").unwrap(), Classification::Development);
+        assert_eq!(classify_host("https://customer.com").unwrap(), Classification::Billable);
+        assert_eq!(classify_host("http://[::1]").unwrap(), Classification::Development);
+        let err = classify_host("https://customer.com/path").unwrap_err();
+        assert!(err.to_string().starts_with("host `https://customer.com/path` is not a valid origin"));
+    }
+}

@@ -1,5 +1,7 @@
 //! The two kinds of licence key and how to tell them apart.
 
+use crate::ValidationError;
+
 /// Every public key starts with this; it may be embedded in a web page.
 pub const PUBLIC_KEY_PREFIX: &str = "rm_pub_";
 /// Every secret key starts with this; it must stay on the vendor's backend.
@@ -26,6 +28,24 @@ impl KeyKind {
         }
     }
 
+    /// Checks that `key` is present and of this kind, naming `field` in the error.
+    ///
+    /// # Errors
+    /// [`ValidationError::MissingKey`], [`ValidationError::MalformedKey`], or the
+    /// wrong-kind errors (a secret key where a public one belongs, and vice versa).
+    pub fn require(self, key: Option<String>, field: &'static str) -> Result<String, ValidationError> {
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            let kind = if self == KeyKind::Public { "public" } else { "secret" };
+            return Err(ValidationError::MissingKey { field, kind, prefix: self.prefix() });
+        };
+        match (KeyKind::of(&key), self) {
+            (Some(KeyKind::Secret), KeyKind::Public) => Err(ValidationError::SecretKeyForRegistration),
+            (Some(KeyKind::Public), KeyKind::Secret) => Err(ValidationError::PublicKeyForUsage),
+            (Some(_), _) => Ok(key),
+            (None, _) => Err(ValidationError::MalformedKey { field }),
+        }
+    }
+
     /// The prefix keys of this kind start with.
     pub fn prefix(self) -> &'static str {
         match self {
@@ -47,5 +67,17 @@ mod tests {
         assert_eq!(KeyKind::of("RM_PUB_abc"), None);
         assert_eq!(KeyKind::Public.prefix(), PUBLIC_KEY_PREFIX);
         assert_eq!(KeyKind::Secret.prefix(), SECRET_KEY_PREFIX);
+    }
+
+    #[test]
+    fn require_names_the_field_and_the_rule() {
+        assert_eq!(KeyKind::Public.require(Some("rm_pub_a".into()), "licenseKey").unwrap(), "rm_pub_a");
+        let missing = KeyKind::Public.require(None, "licenseKey").unwrap_err().to_string();
+        assert_eq!(missing, "licenseKey is missing: pass your public key (it starts with `rm_pub_`)");
+        assert_eq!(KeyKind::Secret.require(Some(String::new()), "apiKey").unwrap_err(),
+                   ValidationError::MissingKey { field: "apiKey", kind: "secret", prefix: "rm_sec_" });
+        assert_eq!(KeyKind::Public.require(Some("rm_sec_a".into()), "apiKey").unwrap_err(), ValidationError::SecretKeyForRegistration);
+        assert_eq!(KeyKind::Secret.require(Some("rm_pub_a".into()), "apiKey").unwrap_err(), ValidationError::PublicKeyForUsage);
+        assert_eq!(KeyKind::Secret.require(Some("x".into()), "apiKey").unwrap_err(), ValidationError::MalformedKey { field: "apiKey" });
     }
 }

@@ -75,7 +75,7 @@ impl RegisterUsagePointRequest {
     /// # Errors
     /// The first rule the request breaks.
     pub fn validate(self) -> Result<Registration, ValidationError> {
-        let public_key = require_key(self.api_key, KeyKind::Public)?;
+        let public_key = KeyKind::Public.require(self.api_key, "apiKey")?;
         let claimed_origin = self
             .host
             .as_deref()
@@ -160,7 +160,7 @@ impl GetUsageRequest {
     /// # Errors
     /// The first rule the request breaks.
     pub fn validate(self, now_ms: i64) -> Result<UsageQuery, ValidationError> {
-        let secret_key = require_key(self.api_key, KeyKind::Secret)?;
+        let secret_key = KeyKind::Secret.require(self.api_key, "apiKey")?;
         let since_ms = resolve_since(self.since, now_ms)?;
         Ok(UsageQuery { secret_key, since_ms })
     }
@@ -230,20 +230,6 @@ impl ErrorResponse {
     /// An error answer with `message`.
     pub fn new(message: impl Into<String>) -> Self {
         ErrorResponse { success: false, error: message.into() }
-    }
-}
-
-fn require_key(key: Option<String>, expected: KeyKind) -> Result<String, ValidationError> {
-    let key = key.filter(|k| !k.is_empty());
-    let Some(key) = key else {
-        let kind = if expected == KeyKind::Public { "public" } else { "secret" };
-        return Err(ValidationError::MissingKey { field: "apiKey", kind, prefix: expected.prefix() });
-    };
-    match (KeyKind::of(&key), expected) {
-        (Some(KeyKind::Secret), KeyKind::Public) => Err(ValidationError::SecretKeyForRegistration),
-        (Some(KeyKind::Public), KeyKind::Secret) => Err(ValidationError::PublicKeyForUsage),
-        (Some(_), _) => Ok(key),
-        (None, _) => Err(ValidationError::MalformedKey { field: "apiKey" }),
     }
 }
 

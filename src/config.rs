@@ -1,0 +1,137 @@
+//! Defaults for later calls, set with `configure`.
+
+use std::cell::RefCell;
+
+use serde::Deserialize;
+
+use crate::error::TelemetryError;
+use crate::options::normalize_endpoint;
+use crate::retry::{RetryOptions, RetryPolicy};
+
+/// How much the module says on the console about background registrations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Nothing.
+    Silent,
+    /// One `console.warn` when a background registration fails (the default).
+    #[default]
+    Warn,
+    /// Also a `console.debug` line for each registration.
+    Verbose,
+}
+
+/// `configure`'s options; each given field replaces the current default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigureOptions {
+    /// The usage server's base URL.
+    pub endpoint: Option<String>,
+    /// The public key used when a call gives none.
+    pub license_key: Option<String>,
+    /// Console output of background registrations.
+    pub log_level: Option<LogLevel>,
+    /// Delivery defaults.
+    pub retry: Option<RetryOptions>,
+}
+
+/// The defaults in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The usage server's base URL, if any.
+    pub endpoint: Option<String>,
+    /// The default key.
+    pub license_key: Option<String>,
+    /// Console output.
+    pub log_level: LogLevel,
+    /// Delivery.
+    pub retry: RetryPolicy,
+}
+
+impl Default for Config {
+    /// No endpoint, unless the vendor baked one in at build time with
+    /// `USAGE_TELEMETRY_ENDPOINT=https://… wasm-pack build`.
+    fn default() -> Self {
+        Config {
+            endpoint: option_env!("USAGE_TELEMETRY_ENDPOINT").and_then(|e| normalize_endpoint(e).ok()),
+            license_key: None,
+            log_level: LogLevel::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Applies `options` all or nothing: a bad field changes nothing.
+    ///
+    /// # Errors
+    /// The first invalid option.
+    pub fn apply(&mut self, options: ConfigureOptions) -> Result<(), TelemetryError> {
+        let endpoint = options.endpoint.as_deref().map(normalize_endpoint).transpose()?;
+        let retry = self.retry.with(&options.retry.unwrap_or_default())?;
+        if let Some(key) = &options.license_key {
+            if usage_core::KeyKind::of(key) != Some(usage_core::KeyKind::Public) {
+                return Err(TelemetryError::option("licenseKey", "must be a public key (rm_pub_…); secret keys never go in a page"));
+            }
+        }
+        self.endpoint = endpoint.or(self.endpoint.take());
+        self.license_key = options.license_key.or(self.license_key.take());
+        self.log_level = options.log_level.unwrap_or(self.log_level);
+        self.retry = retry;
+        Ok(())
+    }
+}
+
+thread_local! {
+    static CONFIG: RefCell<Config> = RefCell::new(Config::default());
+}
+
+/// Sets defaults for later calls.
+///
+/// # Errors
+/// The first invalid option; nothing changes then.
+pub fn configure(options: ConfigureOptions) -> Result<(), TelemetryError> {
+    CONFIG.with(|config| config.borrow_mut().apply(options))
+}
+
+/// A copy of the defaults in force.
+pub fn current_config() -> Config {
+    CONFIG.with(|config| config.borrow().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configure_sets_only_what_it_is_given_and_all_or_nothing() {
+        let mut config = Config { endpoint: None, ..Config::default() };
+        config
+            .apply(ConfigureOptions { endpoint: Some("https://u.example.com/".into()), log_level: Some(LogLevel::Verbose), ..Default::default() })
+            .unwrap();
+        assert_eq!(config.endpoint.as_deref(), Some("https://u.example.com"));
+        config.apply(ConfigureOptions { license_key: Some("rm_pub_a".into()), ..Default::default() }).unwrap();
+        assert_eq!(config.endpoint.as_deref(), Some("https://u.example.com"));
+        assert_eq!(config.log_level, LogLevel::Verbose);
+
+        let before = config.clone();
+        let err = config
+            .apply(ConfigureOptions {
+                endpoint: Some("https://other.example.com".into()),
+                retry: Some(RetryOptions { timeout_ms: Some(0), ..Default::default() }),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert!(err.to_string().starts_with("retry.timeoutMs"));
+        assert_eq!(config, before);
+        let err = config.apply(ConfigureOptions { license_key: Some("rm_sec_x".into()), ..Default::default() }).unwrap_err();
+        assert!(err.to_string().starts_with("licenseKey: must be a public key"));
+    }
+
+    #[test]
+    fn log_levels_parse_from_their_names() {
+        let options: ConfigureOptions = serde_json::from_str(r#"{"logLevel":"silent"}"#).unwrap();
+        assert_eq!(options.log_level, Some(LogLevel::Silent));
+        assert!(serde_json::from_str::<ConfigureOptions>(r#"{"logLevel":"debug"}"#).is_err());
+    }
+}

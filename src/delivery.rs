@@ -1,0 +1,194 @@
+//! Delivering one request: attempts, timeouts, retries and reading the answer.
+//!
+//! The loop is written against the small [`Transport`] trait, so the policy is
+//! tested natively with a scripted transport and runs in the browser and Node on
+//! `fetch` (`transport.rs`).
+
+use serde::de::DeserializeOwned;
+use usage_core::wire::ErrorResponse;
+
+use crate::error::TelemetryError;
+use crate::options::PreparedRequest;
+
+/// What came back from one attempt that reached a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// The body as text.
+    pub body: String,
+}
+
+/// Why one attempt got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptError {
+    /// The connection failed (offline, refused, reset, blocked by an extension…).
+    Network(String),
+    /// No answer within the timeout.
+    Timeout,
+}
+
+/// One way to POST a body and wait.
+#[allow(async_fn_in_trait)] // used with concrete types only, never across threads
+pub trait Transport {
+    /// POSTs `body` to `url`, giving up after `timeout_ms`.
+    async fn post(&self, url: &str, body: &str, timeout_ms: u32) -> Result<HttpResponse, AttemptError>;
+    /// Waits `ms` milliseconds.
+    async fn sleep(&self, ms: u32);
+}
+
+/// Sends `request` until it is answered or the retry budget is spent.
+///
+/// Network errors and timeouts are retried after the backoff; 429 and 503 after
+/// `Retry-After` (capped). Any other error status fails at once with the server's
+/// `error` message. Every attempt sends the same body, so the same `eventId`.
+///
+/// # Errors
+/// [`TelemetryError::Network`], [`TelemetryError::Timeout`], [`TelemetryError::Server`]
+/// or [`TelemetryError::NotJson`].
+pub async fn deliver<T: DeserializeOwned>(transport: &impl Transport, request: &PreparedRequest) -> Result<T, TelemetryError> {
+    let policy = request.policy;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let last_attempt = attempt > policy.retries;
+        let wait_ms = match transport.post(&request.url, &request.body, policy.timeout_ms).await {
+            Ok(response) if (200..300).contains(&response.status) => return read_success(&response),
+            Ok(response) if matches!(response.status, 429 | 503) && !last_attempt => {
+                policy.retry_after_ms(response.retry_after.as_deref(), attempt)
+            }
+            Ok(response) => return Err(read_failure(&response)),
+            Err(_) if !last_attempt => policy.backoff_ms(attempt),
+            Err(AttemptError::Network(message)) => {
+                return Err(TelemetryError::Network { url: request.url.clone(), attempts: attempt, message })
+            }
+            Err(AttemptError::Timeout) => {
+                return Err(TelemetryError::Timeout { url: request.url.clone(), attempts: attempt, timeout_ms: policy.timeout_ms })
+            }
+        };
+        transport.sleep(wait_ms).await;
+    }
+}
+
+fn read_success<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, TelemetryError> {
+    match serde_json::from_str::<serde_json::Value>(&response.body) {
+        Ok(json) if json.get("success") == Some(&serde_json::Value::Bool(false)) => Err(read_failure(response)),
+        Ok(json) => serde_json::from_value(json).map_err(|_| not_json(response)),
+        Err(_) => Err(not_json(response)),
+    }
+}
+
+fn read_failure(response: &HttpResponse) -> TelemetryError {
+    match serde_json::from_str::<ErrorResponse>(&response.body) {
+        Ok(error) => TelemetryError::Server { status: response.status, message: error.error },
+        Err(_) => not_json(response),
+    }
+}
+
+fn not_json(response: &HttpResponse) -> TelemetryError {
+    let snippet: String = response.body.chars().take(80).collect();
+    let snippet = if snippet.trim().is_empty() { "(empty)".to_owned() } else { snippet };
+    TelemetryError::NotJson { status: response.status, snippet }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::options::Registered;
+    use crate::retry::RetryPolicy;
+
+    /// Plays back scripted outcomes and records what was asked of it.
+    struct Scripted {
+        outcomes: RefCell<VecDeque<Result<HttpResponse, AttemptError>>>,
+        bodies: RefCell<Vec<String>>,
+        sleeps: RefCell<Vec<u32>>,
+    }
+
+    impl Scripted {
+        fn new(outcomes: Vec<Result<HttpResponse, AttemptError>>) -> Self {
+            Scripted { outcomes: RefCell::new(outcomes.into()), bodies: RefCell::default(), sleeps: RefCell::default() }
+        }
+    }
+
+    impl Transport for Scripted {
+        async fn post(&self, _url: &str, body: &str, _timeout_ms: u32) -> Result<HttpResponse, AttemptError> {
+            self.bodies.borrow_mut().push(body.to_owned());
+            self.outcomes.borrow_mut().pop_front().expect("no more scripted outcomes")
+        }
+        async fn sleep(&self, ms: u32) {
+            self.sleeps.borrow_mut().push(ms);
+        }
+    }
+
+    fn ok() -> Result<HttpResponse, AttemptError> {
+        answer(200, r#"{"success":true,"billable":true,"classification":"billable"}"#)
+    }
+
+    fn answer(status: u16, body: &str) -> Result<HttpResponse, AttemptError> {
+        Ok(HttpResponse { status, retry_after: None, body: body.to_owned() })
+    }
+
+    fn request() -> PreparedRequest {
+        PreparedRequest { url: "http://u/api".into(), body: r#"{"eventId":"x"}"#.into(), policy: RetryPolicy::default() }
+    }
+
+    fn run(transport: &Scripted) -> Result<Registered, TelemetryError> {
+        futures::executor::block_on(deliver(transport, &request()))
+    }
+
+    #[test]
+    fn network_errors_and_timeouts_back_off_one_two_four_seconds() {
+        let t = Scripted::new(vec![Err(AttemptError::Network("reset".into())), Err(AttemptError::Timeout), Err(AttemptError::Network("x".into())), ok()]);
+        assert_eq!(run(&t).unwrap().classification.as_str(), "billable");
+        assert_eq!(*t.sleeps.borrow(), [1000, 2000, 4000]);
+        let bodies = t.bodies.borrow();
+        assert_eq!(bodies.len(), 4);
+        assert!(bodies.iter().all(|b| b == &bodies[0]), "same body, same eventId on every attempt");
+    }
+
+    #[test]
+    fn the_budget_is_one_attempt_plus_three_retries() {
+        let t = Scripted::new(vec![Err(AttemptError::Network("fetch failed".into())); 4]);
+        let err = run(&t).unwrap_err();
+        assert_eq!(err, TelemetryError::Network { url: "http://u/api".into(), attempts: 4, message: "fetch failed".into() });
+        let t = Scripted::new(vec![Err(AttemptError::Timeout); 4]);
+        assert_eq!(run(&t).unwrap_err().to_string(), "the usage server at http://u/api did not answer within 10000 ms (4 attempts)");
+    }
+
+    #[test]
+    fn rate_limits_wait_for_retry_after_within_the_same_budget() {
+        let limited = |after: Option<&str>, status| Ok(HttpResponse { status, retry_after: after.map(str::to_owned), body: String::new() });
+        let t = Scripted::new(vec![limited(Some("2"), 429), limited(None, 503), limited(Some("120"), 429), ok()]);
+        assert!(run(&t).is_ok());
+        assert_eq!(*t.sleeps.borrow(), [2000, 2000, 30_000]);
+        let t = Scripted::new(vec![limited(Some("0"), 429); 4]);
+        assert_eq!(run(&t).unwrap_err().status(), Some(429));
+    }
+
+    #[test]
+    fn other_errors_fail_at_once_with_the_servers_message() {
+        for status in [400, 401, 403, 413, 500] {
+            let t = Scripted::new(vec![answer(status, r#"{"success":false,"error":"apiKey is not a known key"}"#)]);
+            let err = run(&t).unwrap_err();
+            assert_eq!(err, TelemetryError::Server { status, message: "apiKey is not a known key".into() });
+            assert!(t.sleeps.borrow().is_empty());
+        }
+    }
+
+    #[test]
+    fn answers_that_are_not_the_apis_json_say_so() {
+        for (status, body) in [(200, "<html>hi</html>"), (502, "Bad Gateway"), (200, r#"{"unexpected":1}"#), (500, "")] {
+            let t = Scripted::new(vec![answer(status, body)]);
+            let err = run(&t).unwrap_err();
+            assert_eq!(err.code(), "not_json", "{status} {body}");
+            assert!(err.to_string().contains("body that is not the usage API's JSON"));
+        }
+        let t = Scripted::new(vec![answer(200, r#"{"success":false,"error":"nope"}"#)]);
+        assert_eq!(run(&t).unwrap_err(), TelemetryError::Server { status: 200, message: "nope".into() });
+    }
+}

@@ -1,0 +1,386 @@
+//! The options of each call, as JavaScript (or Rust) passes them, and their
+//! resolution against [`Config`] into a request ready to send.
+//!
+//! Everything here is plain Rust: the checks run natively in `cargo test` and, in
+//! the browser, before anything is sent.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use usage_core::wire::{GetUsageRequest, RegisterUsagePointRequest, UsageCounts};
+use usage_core::{resolve_since, Classification, EventId, EventKind, KeyKind, Origin, ValidationError};
+
+use crate::config::Config;
+use crate::error::TelemetryError;
+use crate::retry::{RetryOptions, RetryPolicy};
+
+/// Where the registration says it happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum HostChoice {
+    /// The current origin: `window.location.origin`, `self.location.origin` in a
+    /// worker, none in Node. The default.
+    #[default]
+    CurrentOrigin,
+    /// `host: null`: no origin (a backend).
+    NoHost,
+    /// An explicit origin.
+    Given(String),
+}
+
+/// `registerUsageEvent`'s options (and `trackConversion`'s, without `succeeded`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterOptions {
+    /// The public key; wins over `api_key` and the configured key.
+    pub license_key: Option<String>,
+    /// The legacy name of `license_key`.
+    pub api_key: Option<String>,
+    /// What happened (required for `registerUsageEvent`).
+    pub event: Option<EventKind>,
+    /// The origin to report.
+    #[serde(default, deserialize_with = "host_choice")]
+    pub host: HostChoice,
+    /// Whether it succeeded (required for `registerUsageEvent`).
+    pub succeeded: Option<bool>,
+    /// The usage server's base URL, e.g. `https://licensing.vendor.com`.
+    pub endpoint: Option<String>,
+    /// The idempotency id; a random UUID v4 when absent.
+    pub event_id: Option<String>,
+    /// Delivery overrides.
+    pub retry: Option<RetryOptions>,
+    /// A still-image render.
+    pub is_still: Option<bool>,
+    /// `false` marks the event as development.
+    pub is_production: Option<bool>,
+}
+
+fn host_choice<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HostChoice, D::Error> {
+    Ok(match Option::<String>::deserialize(deserializer)? {
+        Some(host) => HostChoice::Given(host),
+        None => HostChoice::NoHost,
+    })
+}
+
+/// `getUsage`'s options.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageOptions {
+    /// The secret key.
+    pub api_key: Option<String>,
+    /// Another name for `api_key`.
+    pub license_key: Option<String>,
+    /// Milliseconds since the epoch; absent or `null` for the start of this month (UTC).
+    pub since: Option<f64>,
+    /// The usage server's base URL.
+    pub endpoint: Option<String>,
+    /// Send a secret key from a public web page anyway.
+    #[serde(default)]
+    pub dangerously_allow_browser: bool,
+    /// Delivery overrides.
+    pub retry: Option<RetryOptions>,
+}
+
+/// What a registration resolved to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Registered {
+    /// Whether the event is billed.
+    pub billable: bool,
+    /// How it was counted.
+    pub classification: Classification,
+}
+
+/// The counts `getUsage` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// `webcodec-conversion` and `web-render` events.
+    pub webcodec_conversions: UsageCounts,
+    /// `cloud-render` events.
+    pub cloud_renders: UsageCounts,
+    /// The same as `webcodec_conversions`, under the name current clients read.
+    pub web_renders: UsageCounts,
+}
+
+/// A request that passed every check, ready for [`crate::delivery::deliver`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedRequest {
+    /// The full URL.
+    pub url: String,
+    /// The JSON body.
+    pub body: String,
+    /// How to deliver it.
+    pub policy: RetryPolicy,
+}
+
+/// The path of the registration endpoint below the base URL.
+pub const REGISTER_PATH: &str = "/api/track/register-usage-point";
+/// The path of the usage endpoint below the base URL.
+pub const GET_USAGE_PATH: &str = "/api/track/get-usage";
+
+impl RegisterOptions {
+    /// Checks everything and builds the request. `page_origin` is the current
+    /// origin (if any); `random` seeds the event id when none was given.
+    ///
+    /// # Errors
+    /// The first rule broken; nothing is sent then.
+    pub fn prepare(self, config: &Config, page_origin: Option<&str>, random: [u8; 16]) -> Result<(PreparedRequest, EventId), TelemetryError> {
+        let event = self.event.ok_or_else(|| {
+            TelemetryError::option("event", "is missing: pass `webcodec-conversion`, `cloud-render` or `web-render`")
+        })?;
+        let succeeded = self
+            .succeeded
+            .ok_or_else(|| TelemetryError::option("succeeded", "is missing: pass true or false"))?;
+        let (key, field) = match (self.license_key, self.api_key) {
+            (Some(key), _) => (Some(key), "licenseKey"),
+            (None, Some(key)) => (Some(key), "apiKey"),
+            (None, None) => (config.license_key.clone(), "licenseKey"),
+        };
+        let public_key = KeyKind::Public.require(key, field)?;
+        let host = match self.host {
+            HostChoice::CurrentOrigin => page_origin.map(str::to_owned),
+            HostChoice::NoHost => None,
+            HostChoice::Given(host) => Some(host),
+        };
+        let host = host
+            .map(|host| match Origin::parse(&host) {
+                Ok(origin) => Ok(origin.to_string()),
+                Err(reason) => Err(ValidationError::invalid_origin("host", &host, reason)),
+            })
+            .transpose()?;
+        let event_id = match self.event_id {
+            Some(id) => EventId::parse(&id).ok_or(ValidationError::InvalidEventId(id))?,
+            None => EventId::from_random_bytes(random),
+        };
+        let url = endpoint_url(self.endpoint.as_deref(), config, REGISTER_PATH)?;
+        let policy = config.retry.with(&self.retry.unwrap_or_default())?;
+        let body = RegisterUsagePointRequest {
+            event,
+            api_key: Some(public_key),
+            host,
+            succeeded,
+            event_id: Some(event_id.to_string()),
+            is_still: self.is_still,
+            is_production: self.is_production,
+        };
+        let body = serde_json::to_string(&body).expect("the request body serialises");
+        Ok((PreparedRequest { url, body, policy }, event_id))
+    }
+}
+
+impl UsageOptions {
+    /// Checks everything and builds the request. `page_origin` is the current
+    /// origin (if any), `now_ms` the current time.
+    ///
+    /// # Errors
+    /// The first rule broken; nothing is sent then.
+    pub fn prepare(self, config: &Config, page_origin: Option<&str>, now_ms: i64) -> Result<PreparedRequest, TelemetryError> {
+        let field = if self.api_key.is_some() || self.license_key.is_none() { "apiKey" } else { "licenseKey" };
+        let key = self.api_key.or(self.license_key).or_else(|| config.license_key.clone());
+        let secret_key = KeyKind::Secret.require(key, field)?;
+        if let Some(origin) = page_origin {
+            // A page that cannot be parsed is treated as public: refusing is the safe side.
+            let local = Origin::parse(origin).is_ok_and(|o| o.is_local());
+            if !local && !self.dangerously_allow_browser {
+                return Err(TelemetryError::SecretKeyInBrowser { origin: origin.to_owned() });
+            }
+        }
+        let since = self.since.map(|since| since_ms(since, now_ms)).transpose()?;
+        let url = endpoint_url(self.endpoint.as_deref(), config, GET_USAGE_PATH)?;
+        let policy = config.retry.with(&self.retry.unwrap_or_default())?;
+        let body = GetUsageRequest { api_key: Some(secret_key), since };
+        let body = serde_json::to_string(&body).expect("the request body serialises");
+        Ok(PreparedRequest { url, body, policy })
+    }
+}
+
+/// `since` must be a whole number of milliseconds within the last 90 days.
+fn since_ms(since: f64, now_ms: i64) -> Result<i64, TelemetryError> {
+    if !since.is_finite() || since.fract() != 0.0 || since.abs() > 8.64e15 {
+        return Err(TelemetryError::option("since", format!("must be a whole number of milliseconds since 1970 (got {since})")));
+    }
+    Ok(resolve_since(Some(since as i64), now_ms)?)
+}
+
+/// The call's endpoint, else the configured one, checked and joined with `path`.
+fn endpoint_url(endpoint: Option<&str>, config: &Config, path: &str) -> Result<String, TelemetryError> {
+    let base = match endpoint {
+        Some(endpoint) => normalize_endpoint(endpoint)?,
+        None => config.endpoint.clone().ok_or(TelemetryError::NoEndpoint)?,
+    };
+    Ok(format!("{base}{path}"))
+}
+
+/// An `http(s)://` base URL without query, fragment or trailing slash.
+///
+/// # Errors
+/// [`TelemetryError::InvalidOption`] naming `endpoint`.
+pub fn normalize_endpoint(endpoint: &str) -> Result<String, TelemetryError> {
+    let trimmed = endpoint.trim().trim_end_matches('/');
+    let rest = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains(['?', '#', ' ']) => Ok(trimmed.to_owned()),
+        _ => Err(TelemetryError::option(
+            "endpoint",
+            format!("must be an http(s) URL such as https://licensing.example.com, without query or fragment (got `{endpoint}`)"),
+        )),
+    }
+}
+
+/// Parses options with any serde deserializer (JSON in tests, a JS object in the
+/// browser), naming the offending field in the error.
+///
+/// # Errors
+/// [`TelemetryError::InvalidOption`] with the field's path.
+pub fn parse_options<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<T, TelemetryError>
+where
+    D::Error: std::fmt::Display,
+{
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { "options".to_owned() } else { path };
+        TelemetryError::InvalidOption { field, rule: err.into_inner().to_string() }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RANDOM: [u8; 16] = [7; 16];
+    const NOW: i64 = 1_795_375_800_000;
+
+    fn config() -> Config {
+        Config { endpoint: Some("https://usage.vendor.com".into()), ..Config::default() }
+    }
+
+    fn register(options: serde_json::Value, page: Option<&str>) -> Result<(PreparedRequest, EventId), TelemetryError> {
+        parse_options::<RegisterOptions, _>(options)?.prepare(&config(), page, RANDOM)
+    }
+
+    fn body(request: &PreparedRequest) -> serde_json::Value {
+        serde_json::from_str(&request.body).unwrap()
+    }
+
+    #[test]
+    fn a_registration_carries_exactly_the_documented_fields() {
+        let (request, id) = register(
+            json!({"licenseKey": "rm_pub_a", "event": "webcodec-conversion", "succeeded": true, "extra": "ignored"}),
+            Some("https://customer.com"),
+        )
+        .unwrap();
+        assert_eq!(request.url, "https://usage.vendor.com/api/track/register-usage-point");
+        assert_eq!(
+            body(&request),
+            json!({"event": "webcodec-conversion", "apiKey": "rm_pub_a", "host": "https://customer.com", "succeeded": true, "eventId": id.as_str()})
+        );
+        assert_eq!(id, EventId::from_random_bytes(RANDOM));
+        assert_eq!(request.policy, RetryPolicy::default());
+    }
+
+    #[test]
+    fn host_defaults_to_the_page_and_may_be_null_or_explicit() {
+        let base = json!({"apiKey": "rm_pub_a", "event": "cloud-render", "succeeded": false});
+        let (request, _) = register(base.clone(), None).unwrap();
+        assert_eq!(body(&request)["host"], serde_json::Value::Null);
+        let mut explicit = base.clone();
+        explicit["host"] = json!("HTTPS://Shop.Example.COM:443/");
+        let (request, _) = register(explicit, Some("http://localhost:8080")).unwrap();
+        assert_eq!(body(&request)["host"], "https://shop.example.com");
+        let mut null = base;
+        null["host"] = serde_json::Value::Null;
+        let (request, _) = register(null, Some("http://localhost:8080")).unwrap();
+        assert_eq!(body(&request)["host"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn license_key_wins_over_api_key_and_the_configured_key() {
+        let options = json!({"licenseKey": "rm_pub_new", "apiKey": "rm_pub_old", "event": "web-render", "succeeded": true});
+        assert_eq!(body(&register(options, None).unwrap().0)["apiKey"], "rm_pub_new");
+        let configured = Config { license_key: Some("rm_pub_cfg".into()), ..config() };
+        let options: RegisterOptions = parse_options(json!({"event": "web-render", "succeeded": true})).unwrap();
+        let (request, _) = options.prepare(&configured, None, RANDOM).unwrap();
+        assert_eq!(body(&request)["apiKey"], "rm_pub_cfg");
+    }
+
+    #[test]
+    fn the_callers_event_id_and_flags_are_kept() {
+        let options = json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "isStill": true,
+                             "isProduction": false, "eventId": "123E4567-E89B-42D3-A456-426614174000"});
+        let (request, id) = register(options, None).unwrap();
+        assert_eq!(id.as_str(), "123e4567-e89b-42d3-a456-426614174000");
+        assert_eq!(body(&request)["isStill"], true);
+        assert_eq!(body(&request)["isProduction"], false);
+    }
+
+    #[test]
+    fn invalid_options_name_the_field_and_the_rule() {
+        let cases = [
+            (json!({"apiKey": "rm_pub_a", "succeeded": true}), "event: is missing"),
+            (json!({"apiKey": "rm_pub_a", "event": "render", "succeeded": true}), "event: unknown variant `render`"),
+            (json!({"apiKey": "rm_pub_a", "event": "web-render"}), "succeeded: is missing"),
+            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": "yes"}), "succeeded: invalid type: string \"yes\", expected a boolean"),
+            (json!({"event": "web-render", "succeeded": true}), "licenseKey is missing"),
+            (json!({"licenseKey": "rm_sec_a", "event": "web-render", "succeeded": true}), "secret keys must never be sent from a browser"),
+            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "host": "a.com/x"}), "host `a.com/x` is not a valid origin"),
+            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "eventId": "7"}), "eventId must be a UUID"),
+            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "endpoint": "ftp://x"}), "endpoint: must be an http(s) URL"),
+            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "retry": {"retries": -1}}), "retry.retries: invalid value: integer `-1`"),
+            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "retry": {"timeoutMs": 0}}), "retry.timeoutMs: must be from 1"),
+        ];
+        for (options, expected) in cases {
+            let message = register(options.clone(), None).unwrap_err().to_string();
+            assert!(message.starts_with(expected), "{options}\n  got: {message}\n  want: {expected}");
+        }
+    }
+
+    #[test]
+    fn no_endpoint_is_an_error_not_a_default_third_party() {
+        let options: RegisterOptions = parse_options(json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true})).unwrap();
+        let err = options.prepare(&Config { endpoint: None, ..Config::default() }, None, RANDOM).unwrap_err();
+        assert_eq!(err, TelemetryError::NoEndpoint);
+        assert!(err.to_string().starts_with("no endpoint configured"));
+    }
+
+    #[test]
+    fn endpoints_are_normalised() {
+        assert_eq!(normalize_endpoint(" https://a.com/licensing/ ").unwrap(), "https://a.com/licensing");
+        assert_eq!(normalize_endpoint("http://127.0.0.1:8787").unwrap(), "http://127.0.0.1:8787");
+        for bad in ["", "a.com", "https://", "https://a.com?x=1", "javascript:alert(1)"] {
+            assert!(normalize_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn usage(options: serde_json::Value, page: Option<&str>) -> Result<PreparedRequest, TelemetryError> {
+        parse_options::<UsageOptions, _>(options)?.prepare(&config(), page, NOW)
+    }
+
+    #[test]
+    fn usage_queries_check_key_since_and_the_page() {
+        let request = usage(json!({"apiKey": "rm_sec_a", "since": 1_795_000_000_000u64}), None).unwrap();
+        assert_eq!(request.url, "https://usage.vendor.com/api/track/get-usage");
+        assert_eq!(body(&request), json!({"apiKey": "rm_sec_a", "since": 1_795_000_000_000u64}));
+        assert_eq!(body(&usage(json!({"licenseKey": "rm_sec_a"}), None).unwrap())["since"], serde_json::Value::Null);
+
+        let err = usage(json!({"apiKey": "rm_pub_a"}), None).unwrap_err();
+        assert!(err.to_string().starts_with("getUsage needs the secret key"));
+        let err = usage(json!({"apiKey": "rm_sec_a", "since": 0}), None).unwrap_err();
+        assert!(err.to_string().starts_with("since must be within the last 90 days"), "{err}");
+        let err = usage(json!({"apiKey": "rm_sec_a", "since": (NOW + 3_600_000) as f64}), None).unwrap_err();
+        assert!(err.to_string().starts_with("since must be within the last 90 days"), "{err}");
+        let err = usage(json!({"apiKey": "rm_sec_a", "since": 1.5}), None).unwrap_err();
+        assert_eq!(err.to_string(), "since: must be a whole number of milliseconds since 1970 (got 1.5)");
+        let err = usage(json!({"apiKey": "rm_sec_a", "since": "yesterday"}), None).unwrap_err();
+        assert!(err.to_string().starts_with("since: invalid type: string"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_key_leaves_a_public_page_only_when_the_caller_insists() {
+        let err = usage(json!({"apiKey": "rm_sec_a"}), Some("https://customer.com")).unwrap_err();
+        assert_eq!(err.code(), "secret_key_in_browser");
+        assert!(err.to_string().contains("https://customer.com"));
+        assert!(err.to_string().contains("dangerouslyAllowBrowser: true"));
+        assert!(usage(json!({"apiKey": "rm_sec_a", "dangerouslyAllowBrowser": true}), Some("https://customer.com")).is_ok());
+        assert!(usage(json!({"apiKey": "rm_sec_a"}), Some("http://localhost:5173")).is_ok());
+        assert!(usage(json!({"apiKey": "rm_sec_a"}), Some("not an origin")).is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! [`Transport`] on the platform's `fetch`, with an `AbortController` timeout.
+//!
+//! The request is sent as `text/plain` (a JSON body): a "simple" request needs no
+//! CORS preflight, so one registration is one round trip. `keepalive` lets it
+//! finish when the page is closed right after a conversion; `credentials: 'omit'`
+//! keeps cookies out.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortController, AbortSignal, Headers, RequestCredentials, RequestInit, RequestMode, Response};
+
+use crate::delivery::{AttemptError, HttpResponse, Transport};
+use crate::environment::describe;
+
+#[wasm_bindgen]
+extern "C" {
+    // The global `fetch`, present in pages, workers and Node 18+. `catch`: an
+    // extension that replaces fetch with one that throws must not break us.
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn global_fetch(url: &str, init: &RequestInit) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: i32) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+}
+
+/// `fetch`, wherever the module runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchTransport;
+
+impl Transport for FetchTransport {
+    async fn post(&self, url: &str, body: &str, timeout_ms: u32) -> Result<HttpResponse, AttemptError> {
+        let controller = AbortController::new().map_err(|err| AttemptError::Network(describe(&err)))?;
+        let signal = controller.signal();
+        let timed_out = Rc::new(Cell::new(false));
+        let on_timeout = {
+            let timed_out = timed_out.clone();
+            Closure::once(move || {
+                timed_out.set(true);
+                controller.abort();
+            })
+        };
+        let timer = set_timeout(on_timeout.as_ref().unchecked_ref(), clamp_ms(timeout_ms));
+        let result = exchange(url, body, &signal).await;
+        clear_timeout(&timer);
+        drop(on_timeout); // only after the timer can no longer fire
+        result.map_err(|err| if timed_out.get() { AttemptError::Timeout } else { AttemptError::Network(describe(&err)) })
+    }
+
+    async fn sleep(&self, ms: u32) {
+        sleep(ms).await;
+    }
+}
+
+/// Sends and reads the whole answer; the signal aborts either step.
+async fn exchange(url: &str, body: &str, signal: &AbortSignal) -> Result<HttpResponse, JsValue> {
+    let headers = Headers::new()?;
+    headers.set("Content-Type", "text/plain;charset=UTF-8")?;
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(body));
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_mode(RequestMode::Cors);
+    // web-sys has no setter for `keepalive` yet.
+    js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE)?;
+    init.set_signal(Some(signal));
+    // Promise.resolve: whatever a patched fetch returns, we get a real promise.
+    let response: Response = JsFuture::from(Promise::resolve(&global_fetch(url, &init)?)).await?.unchecked_into();
+    let status = response.status();
+    let retry_after = response.headers().get("retry-after").ok().flatten();
+    let body = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
+    Ok(HttpResponse { status, retry_after, body })
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: u32) {
+    let promise = Promise::new(&mut |resolve, _reject| {
+        set_timeout(&resolve, clamp_ms(ms));
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+fn clamp_ms(ms: u32) -> i32 {
+    i32::try_from(ms).unwrap_or(i32::MAX)
+}
