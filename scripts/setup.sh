@@ -1,25 +1,57 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need, and only what is missing. Idempotent:
-# a second run on a set-up machine installs nothing and takes about a second.
+# on a set-up machine it installs nothing and takes a few seconds.
+#
+#   Rust target wasm32-unknown-unknown           rustup
+#   wasm-bindgen-cli (= the version in Cargo.lock) cargo install, before wasm-pack runs
+#   wasm-pack (pinned)                            cargo install
+#   wasm-opt (npm binaryen, pinned in tools/)     npm ci; Debian's v108 breaks the module
+#   Chromium + ChromeDriver, PostgreSQL, curl     apt-get (Debian's packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+WASM_PACK_VERSION=0.15.1
 log() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+export PATH="$HOME/.cargo/bin:$PATH"
 
+# --- Debian packages -------------------------------------------------------------
 apt_packages=()
-# PostgreSQL for the PostgreSQL tests. Its package would create and start a system-wide
-# cluster; the tests start their own, so ask Debian not to.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  # The package would create and start a system-wide cluster; the tests start their
+  # own, so ask Debian not to.
   as_root mkdir -p /etc/postgresql-common
   echo "create_main_cluster = false" | as_root tee /etc/postgresql-common/createcluster.conf >/dev/null
   apt_packages+=(postgresql)
 fi
+[ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
 command -v curl >/dev/null || apt_packages+=(curl)
-
 if [ ${#apt_packages[@]} -gt 0 ]; then
   log "installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+# --- Rust tools ------------------------------------------------------------------
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ] \
+   || ! command -v wasm-bindgen-test-runner >/dev/null; then
+  log "installing wasm-bindgen-cli $bindgen_version (about 2 minutes)"
+  cargo install --quiet --force wasm-bindgen-cli --version "$bindgen_version"
+fi
+if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$WASM_PACK_VERSION" ]; then
+  log "installing wasm-pack $WASM_PACK_VERSION (about 2 minutes)"
+  cargo install --quiet --force --locked wasm-pack --version "$WASM_PACK_VERSION"
+fi
+
+# --- npm tools (pinned in tools/package-lock.json) --------------------------------
+if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
+  log "installing pinned npm tools (binaryen)"
+  npm ci --prefix tools --no-audit --no-fund --loglevel=error
 fi
 log "ready"

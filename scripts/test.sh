@@ -1,11 +1,70 @@
 #!/usr/bin/env bash
-# Installs whatever is missing, then runs every test: the shared core, the usage
-# server against real SQLite and PostgreSQL over HTTP.
+# Installs whatever is missing, then runs every test:
+#   1. native: usage-core, usage-server (real binary, SQLite and PostgreSQL), module logic
+#   2. the WebAssembly module (tests/web.rs) in Node, headless Chromium and a dedicated
+#      worker, against the real usage server and a fault-injecting proxy on loopback
+#   3. the npm package from JavaScript: Node ESM and CJS, a page and a Worker in
+#      Chromium, and a strict TypeScript check of every export
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+export USAGE_SETUP_DONE=1
+export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export USAGE_TEST_REQUIRE_POSTGRES=1 # setup.sh installed it: never skip
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
-# The PostgreSQL tests must not skip here: setup.sh installed PostgreSQL.
-export USAGE_TEST_REQUIRE_POSTGRES=1
-echo "== cargo test --workspace (core, server on SQLite and PostgreSQL)" >&2
+step "native tests (cargo test --workspace)"
 cargo test --workspace --locked
+
+step "npm package (scripts/build-pkg.sh)"
+./scripts/build-pkg.sh
+
+step "start the usage server and the fault-injecting proxy on loopback"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# Waits for a process to print its "listening on URL" line; prints the URL.
+listening_url() {
+  local file=$1 pid=$2
+  for _ in $(seq 600); do
+    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$file" | head -1)
+    [ -n "$url" ] && { echo "$url"; return 0; }
+    kill -0 "$pid" 2>/dev/null || { echo "process $pid died:" >&2; cat "$file" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "timed out waiting for $file" >&2
+  return 1
+}
+server=target/debug/usage-server
+export USAGE_DATABASE_URL="sqlite://$work/usage.db"
+keys=$("$server" keys create --name module-tests)
+export USAGE_TEST_PUBLIC_KEY=$(sed -n 's/.*"publicKey":"\([^"]*\)".*/\1/p' <<<"$keys")
+export USAGE_TEST_SECRET_KEY=$(sed -n 's/.*"secretKey":"\([^"]*\)".*/\1/p' <<<"$keys")
+RUST_LOG=warn "$server" serve --addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.log" &
+pids+=($!)
+export USAGE_SERVER_URL=$(listening_url "$work/server.out" "$!")
+node tests/support/fault-server.mjs --upstream "$USAGE_SERVER_URL" >"$work/fault.out" 2>&1 &
+pids+=($!)
+export FAULT_SERVER_URL=$(listening_url "$work/fault.out" "$!")
+echo "usage server $USAGE_SERVER_URL, fault proxy $FAULT_SERVER_URL" >&2
+
+export CHROMEDRIVER=/usr/bin/chromedriver
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/tests/support/webdriver.json"
+wasm_test() { cargo test --locked --target wasm32-unknown-unknown -p usage-telemetry --test web; }
+step "tests/web.rs in Node"
+wasm_test
+step "tests/web.rs in headless Chromium (a page)"
+WASM_BINDGEN_USE_BROWSER=1 wasm_test
+step "tests/web.rs in headless Chromium (a dedicated worker)"
+WASM_BINDGEN_USE_DEDICATED_WORKER=1 wasm_test
+
+step "the npm package from JavaScript (node --test tests/js) and TypeScript"
+npm install --prefix tests/js --no-audit --no-fund --loglevel=error
+node --test --test-concurrency=1 tests/js/
+tests/js/node_modules/.bin/tsc -p tests/js/tsconfig.json
+echo "tsc --noEmit --strict: every export type-checks" >&2

@@ -141,18 +141,20 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 }
 
 /// Registers one usage event (the documented `@remotion/licensing` call).
-#[wasm_bindgen(js_name = registerUsageEvent, unchecked_return_type = "Promise<RegisterUsageEventResult>")]
+#[wasm_bindgen(js_name = registerUsageEvent, unchecked_return_type = "RegisterUsageEventResult")]
 pub async fn register_usage_event(
     #[wasm_bindgen(unchecked_param_type = "RegisterUsageEventOptions")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
+    install_panic_hook();
     let options = read_register_options(&options, "{ licenseKey, event, succeeded }").map_err(to_js_error)?;
     let registered = crate::api::register_usage_event(options).await.map_err(to_js_error)?;
     to_js(&registered)
 }
 
 /// Reads usage counts with the secret key (from a backend).
-#[wasm_bindgen(js_name = getUsage, unchecked_return_type = "Promise<Usage>")]
+#[wasm_bindgen(js_name = getUsage, unchecked_return_type = "Usage")]
 pub async fn get_usage(#[wasm_bindgen(unchecked_param_type = "GetUsageOptions")] options: JsValue) -> Result<JsValue, JsValue> {
+    install_panic_hook();
     let options: UsageOptions = read_options(&options, "{ apiKey, since }").map_err(to_js_error)?;
     let usage = crate::api::get_usage(options).await.map_err(to_js_error)?;
     to_js(&usage)
@@ -161,6 +163,7 @@ pub async fn get_usage(#[wasm_bindgen(unchecked_param_type = "GetUsageOptions")]
 /// What a succeeded event from `host` counts as, by the server's own rules.
 #[wasm_bindgen(js_name = classifyHost, unchecked_return_type = "HostClassification")]
 pub fn classify_host(#[wasm_bindgen(unchecked_param_type = "string")] host: JsValue) -> Result<JsValue, JsValue> {
+    install_panic_hook();
     let host = host
         .as_string()
         .ok_or_else(|| to_js_error(TelemetryError::option("host", "must be a string such as https://example.com")))?;
@@ -171,6 +174,7 @@ pub fn classify_host(#[wasm_bindgen(unchecked_param_type = "string")] host: JsVa
 /// Sets defaults for later calls; throws (changing nothing) on an invalid option.
 #[wasm_bindgen(js_name = configure)]
 pub fn configure(#[wasm_bindgen(unchecked_param_type = "ConfigureOptions")] options: JsValue) -> Result<(), JsValue> {
+    install_panic_hook();
     let options: ConfigureOptions = read_options(&options, "{ endpoint, licenseKey }").map_err(to_js_error)?;
     crate::config::configure(options).map_err(to_js_error)
 }
@@ -178,6 +182,7 @@ pub fn configure(#[wasm_bindgen(unchecked_param_type = "ConfigureOptions")] opti
 /// See the TypeScript declaration above.
 #[wasm_bindgen(js_name = trackConversion, skip_typescript)]
 pub fn track_conversion(conversion: JsValue, options: JsValue) -> Promise {
+    install_panic_hook();
     let conversion = start(&conversion);
     // Options are read now (the caller may reuse the object) but their errors only
     // surface as a warning after the conversion: they must not affect it.
@@ -213,8 +218,8 @@ fn start(conversion: &JsValue) -> Promise {
     Promise::resolve(&value)
 }
 
-#[cfg(feature = "console_error_panic_hook")]
-#[wasm_bindgen(start)]
-fn start_module() {
+/// Panics (bugs) print a Rust message on the console instead of "unreachable".
+fn install_panic_hook() {
+    #[cfg(feature = "console_error_panic_hook")]
     console_error_panic_hook::set_once();
 }

@@ -342,6 +342,7 @@ async fn cors_preflights_are_answered_for_any_origin_without_credentials() {
             .await
             .unwrap();
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
+        assert_eq!(response.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase(), "retry-after");
     }
 }
 

@@ -43,12 +43,14 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Any origin may call the API: the module runs on customers' sites. No
-/// credentials, so the browser never attaches cookies.
+/// credentials, so the browser never attaches cookies. `Retry-After` is exposed so
+/// a page can honour it (browsers hide non-safelisted headers otherwise).
 fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::GET])
         .allow_headers([header::CONTENT_TYPE])
+        .expose_headers([header::RETRY_AFTER])
         .max_age(Duration::from_secs(24 * 60 * 60))
 }
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds the npm package `usage-telemetry` into pkg/:
+#   pkg/web/   wasm-pack --target web (ES module, default export init)
+#   pkg/node/  wasm-pack --target nodejs (CommonJS) plus ESM and CJS entry points
+#   pkg/package.json  one package: Node gets node/, browsers and bundlers web/
+# then optimises both .wasm files with the pinned wasm-opt and prints their sizes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "${USAGE_SETUP_DONE:-}" = 1 ] || ./scripts/setup.sh
+export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+rm -rf pkg
+for target in web nodejs; do
+  out=$([ "$target" = nodejs ] && echo node || echo web)
+  wasm-pack --log-level warn build --release --target "$target" --out-dir "pkg/$out" --out-name usage_telemetry --no-pack
+  # Features are read from the target_features section (so never strip it).
+  wasm-opt -Oz "pkg/$out/usage_telemetry_bg.wasm" -o "pkg/$out/usage_telemetry_bg.wasm"
+  rm -f "pkg/$out/.gitignore"
+  # wasm-bindgen types its raw exports (InitOutput) with `any`; the package promises none.
+  sed -i 's/\bany\b/unknown/g' "pkg/$out/usage_telemetry.d.ts" "pkg/$out/usage_telemetry_bg.wasm.d.ts"
+done
+
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# Node entry points with the same shape as the web build: a no-op init so the same
+# code runs in both.
+exports=$(node -e 'console.log(Object.keys(require("./pkg/node/usage_telemetry.js")).join(", "))')
+cat > pkg/node/index.mjs <<JS
+import { createRequire } from 'node:module';
+const wasm = createRequire(import.meta.url)('./usage_telemetry.js');
+export const { ${exports} } = wasm;
+/** Node loads the module synchronously; init exists so browser code runs unchanged. */
+export default async function init() { return wasm; }
+export function initSync() { return wasm; }
+JS
+cat > pkg/node/index.cjs <<'JS'
+'use strict';
+const wasm = require('./usage_telemetry.js');
+module.exports = { ...wasm, default: async () => wasm, initSync: () => wasm };
+JS
+echo '{ "type": "commonjs" }' > pkg/node/package.json
+echo '{ "type": "module" }' > pkg/web/package.json
+cat > pkg/package.json <<JSON
+{
+  "name": "usage-telemetry",
+  "version": "$version",
+  "description": "Usage telemetry for in-browser media tools: register conversions with a licensing server, read usage back.",
+  "license": "MIT OR Apache-2.0",
+  "main": "./node/index.cjs",
+  "module": "./web/usage_telemetry.js",
+  "types": "./web/usage_telemetry.d.ts",
+  "exports": {
+    ".": {
+      "types": "./web/usage_telemetry.d.ts",
+      "node": {
+        "import": "./node/index.mjs",
+        "require": "./node/index.cjs"
+      },
+      "default": "./web/usage_telemetry.js"
+    },
+    "./usage_telemetry_bg.wasm": "./web/usage_telemetry_bg.wasm",
+    "./package.json": "./package.json"
+  },
+  "files": ["web", "node", "README.md"],
+  "sideEffects": ["./node/*.js", "./node/*.cjs", "./node/*.mjs"]
+}
+JSON
+cp README.md pkg/README.md
+
+size_report() {
+  printf '%-34s %10s %10s\n' "file" "bytes" "gzip -9"
+  for file in pkg/web/usage_telemetry_bg.wasm pkg/web/usage_telemetry.js pkg/node/usage_telemetry_bg.wasm pkg/node/usage_telemetry.js; do
+    printf '%-34s %10d %10d\n' "$file" "$(wc -c < "$file")" "$(gzip -9c "$file" | wc -c)"
+  done
+}
+echo "== package sizes (reproduce: ./scripts/build-pkg.sh)"
+size_report | tee pkg/SIZES.txt
