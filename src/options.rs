@@ -237,7 +237,10 @@ where
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
         let field = if path == "." { "options".to_owned() } else { path };
-        TelemetryError::InvalidOption { field, rule: err.into_inner().to_string() }
+        // serde-wasm-bindgen's messages are JS errors, shown as "Error: …".
+        let rule = err.into_inner().to_string();
+        let rule = rule.strip_prefix("Error: ").unwrap_or(&rule).to_owned();
+        TelemetryError::InvalidOption { field, rule }
     })
 }
 

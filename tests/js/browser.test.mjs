@@ -1,0 +1,156 @@
+// The npm package in headless Chromium (Debian's, driven by playwright-core): a
+// plain module page and a module Worker, on a local origin and on a production-like
+// one (shop.example.com, mapped to loopback by the browser's resolver).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { serverUrl, publicKey, secretKey, scenario, faulty, attempts, attemptsEventually } from './helpers.mjs';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
+let site;
+let browser;
+let port;
+
+before(async () => {
+  // Serves pages/ at / and the installed package at /node_modules/.
+  site = http.createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    const file = path.startsWith('/node_modules/') ? join(here, path) : join(here, 'pages', path === '/' ? 'index.html' : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
+  port = site.address().port;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--disable-sync',
+      '--host-resolver-rules=MAP shop.example.com 127.0.0.1',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  site?.close();
+});
+
+/** A fresh page on `host`, with the package loaded. */
+async function openPage(host) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.goto(`http://${host}:${port}/`);
+  await page.waitForSelector('body[data-ready="yes"]', { state: 'attached', timeout: 15_000 });
+  return { page, errors };
+}
+
+test('a local page registers as development and can read usage', async () => {
+  const { page, errors } = await openPage('127.0.0.1');
+  const registered = await page.evaluate(({ licenseKey, endpoint }) =>
+    window.telemetry.registerUsageEvent({ licenseKey, endpoint, event: 'webcodec-conversion', succeeded: true }),
+  { licenseKey: publicKey, endpoint: serverUrl });
+  assert.deepEqual(registered, { billable: false, classification: 'development' });
+  assert.equal(await page.evaluate(() => window.telemetry.classifyHost(location.origin)), 'development');
+  // A local page may read usage with the secret key (development).
+  const usage = await page.evaluate(({ apiKey, endpoint }) => window.telemetry.getUsage({ apiKey, endpoint }), { apiKey: secretKey, endpoint: serverUrl });
+  assert.ok(usage.webcodecConversions.development >= 1);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a production origin is billed even when it claims localhost', async () => {
+  const { page } = await openPage('shop.example.com');
+  const registered = await page.evaluate(({ licenseKey, endpoint }) =>
+    window.telemetry.registerUsageEvent({ licenseKey, endpoint, event: 'webcodec-conversion', host: 'http://localhost:3000', succeeded: true }),
+  { licenseKey: publicKey, endpoint: serverUrl });
+  assert.deepEqual(registered, { billable: true, classification: 'billable' });
+  assert.equal(await page.evaluate(() => window.telemetry.classifyHost(location.origin)), 'billable');
+  await page.close();
+});
+
+test('a public page refuses to send the secret key unless told to', async () => {
+  const { page } = await openPage('shop.example.com');
+  const name = scenario();
+  const refused = await page.evaluate(({ apiKey, endpoint }) =>
+    window.telemetry.getUsage({ apiKey, endpoint }).then(() => 'sent', (error) => ({ name: error.name, code: error.code, message: error.message })),
+  { apiKey: secretKey, endpoint: faulty(name, 'ok') });
+  assert.equal(refused.code, 'secret_key_in_browser');
+  assert.match(refused.message, /refusing to send a secret key from the browser page http:\/\/shop\.example\.com:\d+/);
+  assert.equal((await attempts(name)).length, 0, 'nothing left the page');
+  const usage = await page.evaluate(({ apiKey, endpoint }) => window.telemetry.getUsage({ apiKey, endpoint, dangerouslyAllowBrowser: true }),
+    { apiKey: secretKey, endpoint: faulty(name, 'ok') });
+  assert.equal(typeof usage.cloudRenders.billable, 'number');
+  assert.equal((await attempts(name)).length, 1);
+  await page.close();
+});
+
+test('the request leaves without cookies, credentials or a preflight', async () => {
+  const { page } = await openPage('shop.example.com');
+  const requests = [];
+  page.on('request', (request) => requests.push(request));
+  const name = scenario();
+  await page.evaluate(({ licenseKey, endpoint }) =>
+    window.telemetry.registerUsageEvent({ licenseKey, endpoint, event: 'web-render', succeeded: true, eventId: '0f8b3c1e-5a4d-4e2b-9c7f-1a2b3c4d5e6f' }),
+  { licenseKey: publicKey, endpoint: faulty(name, 'ok') });
+  const sent = requests.filter((r) => r.url().includes(name));
+  assert.equal(sent.length, 1, 'one request, no OPTIONS preflight');
+  assert.equal(sent[0].method(), 'POST');
+  const headers = await sent[0].allHeaders();
+  assert.equal(headers.cookie, undefined);
+  assert.equal(headers['content-type'], 'text/plain;charset=UTF-8');
+  assert.deepEqual(JSON.parse(sent[0].postData()), {
+    event: 'web-render', apiKey: publicKey, host: `http://shop.example.com:${port}`, succeeded: true, eventId: '0f8b3c1e-5a4d-4e2b-9c7f-1a2b3c4d5e6f',
+  });
+  await page.close();
+});
+
+test('a blocked fetch leaves one console warning in the page and nothing else', async () => {
+  const { page, errors } = await openPage('127.0.0.1');
+  const warnings = [];
+  page.on('console', (message) => { if (message.type() === 'warning') warnings.push(message.text()); });
+  const warned = page.waitForEvent('console', (message) => message.type() === 'warning');
+  const result = await page.evaluate(({ licenseKey, endpoint }) => {
+    window.fetch = () => { throw new TypeError('Failed to fetch (blocked by an extension)'); };
+    return window.telemetry.trackConversion(async () => 'converted.webm', { licenseKey, endpoint, retry: { retries: 1, baseDelayMs: 1 } });
+  }, { licenseKey: publicKey, endpoint: serverUrl });
+  assert.equal(result, 'converted.webm');
+  await warned;
+  // One more macrotask in the page for any stray rejection to surface.
+  assert.deepEqual(await page.evaluate(() => new Promise((resolve) => setTimeout(() => resolve(window.unhandledRejections), 0))), []);
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /blocked by an extension/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a module Worker registers with its own origin', async () => {
+  for (const [host, classification] of [['127.0.0.1', 'development'], ['shop.example.com', 'billable']]) {
+    const { page } = await openPage(host);
+    const name = scenario();
+    const reply = await page.evaluate(({ licenseKey, endpoint, trackEndpoint }) => new Promise((resolve) => {
+      const worker = new Worker('/worker.mjs', { type: 'module' });
+      worker.onmessage = ({ data }) => resolve(data);
+      worker.onerror = (event) => resolve({ error: event.message });
+      worker.postMessage({ licenseKey, endpoint, trackEndpoint });
+    }), { licenseKey: publicKey, endpoint: serverUrl, trackEndpoint: faulty(name, 'ok') });
+    assert.equal(reply.error, undefined, reply.error);
+    assert.equal(reply.registered.classification, classification, host);
+    assert.equal(reply.converted, 'frames');
+    const [tracked] = await attemptsEventually(name, 1);
+    assert.equal(tracked.body.host, reply.origin, 'the worker reports self.location.origin');
+    assert.equal(tracked.body.succeeded, true);
+    await page.close();
+  }
+});

@@ -1,0 +1,43 @@
+// Shared by the JavaScript tests: the servers scripts/test.sh started, and the
+// fault proxy's log of attempts.
+import { randomUUID } from 'node:crypto';
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run these tests through ./scripts/test.sh`);
+  return value;
+}
+
+export const serverUrl = required('USAGE_SERVER_URL');
+export const faultUrl = required('FAULT_SERVER_URL');
+export const publicKey = required('USAGE_TEST_PUBLIC_KEY');
+export const secretKey = required('USAGE_TEST_SECRET_KEY');
+
+export const scenario = () => randomUUID();
+export const faulty = (name, mode) => `${faultUrl}/s/${name}/${mode}`;
+
+/** The attempts the fault proxy saw for a scenario: [{ at, body }], body parsed. */
+export async function attempts(name) {
+  const log = await (await fetch(`${faultUrl}/log/${name}`)).json();
+  return log.map(({ at, body }) => ({ at, body: JSON.parse(body) }));
+}
+
+/** Waits (bounded) for a background registration to reach the proxy. */
+export async function attemptsEventually(name, count) {
+  for (let i = 0; i < 200; i++) {
+    const seen = await attempts(name);
+    if (seen.length >= count) return seen;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`the fault proxy never saw ${count} attempts for ${name}`);
+}
+
+/** A loopback URL where nothing listens (a port just released). */
+export async function closedUrl() {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
