@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { build } from 'vite';
 import { serverUrl, publicKey, secretKey, scenario, faulty, attempts, attemptsEventually } from './helpers.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -16,11 +17,23 @@ let site;
 let browser;
 let port;
 
+/** Which file a URL path names: the Vite build, the installed package, or pages/. */
+function fileFor(path) {
+  if (path.startsWith('/vite/')) return join(here, 'vite-app', 'dist', path === '/vite/' ? 'index.html' : path.slice('/vite/'.length));
+  if (path.startsWith('/node_modules/')) return join(here, path);
+  return join(here, 'pages', path === '/' ? 'index.html' : path);
+}
+
 before(async () => {
-  // Serves pages/ at / and the installed package at /node_modules/.
+  // A real Vite production build of an app that imports the package by name.
+  await build({
+    root: join(here, 'vite-app'),
+    base: '/vite/',
+    logLevel: 'warn',
+    build: { outDir: join(here, 'vite-app', 'dist'), emptyOutDir: true, target: 'es2022' },
+  });
   site = http.createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    const file = path.startsWith('/node_modules/') ? join(here, path) : join(here, 'pages', path === '/' ? 'index.html' : path);
+    const file = fileFor(normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)));
     try {
       const body = await readFile(file);
       res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
@@ -46,12 +59,12 @@ after(async () => {
   site?.close();
 });
 
-/** A fresh page on `host`, with the package loaded. */
-async function openPage(host) {
+/** A fresh page on `host` (at `path`), with the package loaded. */
+async function openPage(host, path = '/') {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(String(error)));
-  await page.goto(`http://${host}:${port}/`);
+  await page.goto(`http://${host}:${port}${path}`);
   await page.waitForSelector('body[data-ready="yes"]', { state: 'attached', timeout: 15_000 });
   return { page, errors };
 }
@@ -153,4 +166,18 @@ test('a module Worker registers with its own origin', async () => {
     assert.equal(tracked.body.succeeded, true);
     await page.close();
   }
+});
+
+test('a Vite app bundles the package and registers', async () => {
+  const { page, errors } = await openPage('shop.example.com', '/vite/');
+  const registered = await page.evaluate(({ licenseKey, endpoint }) =>
+    window.viteApp.register({ licenseKey, endpoint, event: 'web-render', succeeded: true }),
+  { licenseKey: publicKey, endpoint: serverUrl });
+  assert.deepEqual(registered, { billable: true, classification: 'billable' });
+  const name = scenario();
+  assert.equal(await page.evaluate(({ endpoint, licenseKey }) => window.viteApp.track(endpoint, licenseKey), { endpoint: faulty(name, 'ok'), licenseKey: publicKey }), 'bundled');
+  const [tracked] = await attemptsEventually(name, 1);
+  assert.equal(tracked.body.host, `http://shop.example.com:${port}`);
+  assert.deepEqual(errors, []);
+  await page.close();
 });
