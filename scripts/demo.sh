@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs whatever is missing, then runs the demo: the usage server on SQLite with a
-# demo key, and the commands to try it. Ctrl-C stops it; the counts stay in .demo/.
+# Installs whatever is missing, then runs the demo: builds the npm package (pkg/),
+# starts the usage server on SQLite with a demo key, and prints the commands to try
+# it. Ctrl-C stops it; the counts stay in .demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+USAGE_SETUP_DONE=1 ./scripts/build-pkg.sh
 
 export USAGE_SERVER_ADDR="${USAGE_SERVER_ADDR:-127.0.0.1:8787}"
 export USAGE_DATABASE_URL="${USAGE_DATABASE_URL:-sqlite://.demo/usage.db}"
@@ -28,6 +30,9 @@ secret key:   $secret_key
 Register a conversion:
   curl -s $url/api/track/register-usage-point -H 'Content-Type: application/json' \\
     -d '{"event":"webcodec-conversion","apiKey":"$public_key","host":"https://customer.com","succeeded":true}'
+
+Or from Node, with the npm package just built in pkg/:
+  node -e "require('./pkg').registerUsageEvent({licenseKey:'$public_key',endpoint:'$url',event:'webcodec-conversion',succeeded:true}).then(console.log)"
 
 Read the counts:
   curl -s $url/api/track/get-usage -H 'Content-Type: application/json' \\

@@ -147,7 +147,7 @@ impl RegisterOptions {
             })
             .transpose()?;
         let event_id = match self.event_id {
-            Some(id) => EventId::parse(&id).ok_or(ValidationError::InvalidEventId(id))?,
+            Some(id) => EventId::parse(&id).ok_or_else(|| ValidationError::invalid_event_id(&id))?,
             None => EventId::from_random_bytes(random),
         };
         let url = endpoint_url(self.endpoint.as_deref(), config, REGISTER_PATH)?;

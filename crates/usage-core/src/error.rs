@@ -67,6 +67,11 @@ pub enum ValidationError {
 }
 
 impl ValidationError {
+    /// An [`ValidationError::InvalidEventId`] for `input`, cut so error bodies stay small.
+    pub fn invalid_event_id(input: &str) -> Self {
+        ValidationError::InvalidEventId(truncate(input, 64))
+    }
+
     /// An [`ValidationError::InvalidOrigin`] for `input`, cut so error bodies stay small.
     pub fn invalid_origin(field: &'static str, input: &str, reason: HostError) -> Self {
         ValidationError::InvalidOrigin { field, input: truncate(input, 200), reason }

@@ -13,7 +13,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{truncate, ValidationError};
+use crate::error::ValidationError;
 use crate::{classify, resolve_since, Classification, EventId, EventKind, KeyKind, Origin};
 
 /// The body of a usage registration.
@@ -84,7 +84,7 @@ impl RegisterUsagePointRequest {
         let event_id = self
             .event_id
             .as_deref()
-            .map(|id| EventId::parse(id).ok_or_else(|| ValidationError::InvalidEventId(truncate(id, 64))))
+            .map(|id| EventId::parse(id).ok_or_else(|| ValidationError::invalid_event_id(id)))
             .transpose()?;
         Ok(Registration {
             event: self.event,
