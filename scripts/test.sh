@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs whatever is missing, then runs every test:
+#   0. cargo fmt --check and clippy (native and wasm32), warnings as errors
 #   1. native: usage-core, usage-server (real binary, SQLite and PostgreSQL), module logic
 #   2. the WebAssembly module (tests/web.rs) in Node, headless Chromium and a dedicated
 #      worker, against the real usage server and a fault-injecting proxy on loopback
@@ -12,6 +13,11 @@ export USAGE_SETUP_DONE=1
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export USAGE_TEST_REQUIRE_POSTGRES=1 # setup.sh installed it: never skip
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+step "formatting and lints (cargo fmt --check, cargo clippy -D warnings)"
+cargo fmt --all --check
+cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown -p usage-telemetry --all-targets -- -D warnings
 
 step "native tests (cargo test --workspace)"
 cargo test --workspace --locked

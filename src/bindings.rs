@@ -153,7 +153,9 @@ pub async fn register_usage_event(
 
 /// Reads usage counts with the secret key (from a backend).
 #[wasm_bindgen(js_name = getUsage, unchecked_return_type = "Usage")]
-pub async fn get_usage(#[wasm_bindgen(unchecked_param_type = "GetUsageOptions")] options: JsValue) -> Result<JsValue, JsValue> {
+pub async fn get_usage(
+    #[wasm_bindgen(unchecked_param_type = "GetUsageOptions")] options: JsValue,
+) -> Result<JsValue, JsValue> {
     install_panic_hook();
     let options: UsageOptions = read_options(&options, "{ apiKey, since }").map_err(to_js_error)?;
     let usage = crate::api::get_usage(options).await.map_err(to_js_error)?;

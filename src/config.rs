@@ -71,7 +71,10 @@ impl Config {
         let retry = self.retry.with(&options.retry.unwrap_or_default())?;
         if let Some(key) = &options.license_key {
             if usage_core::KeyKind::of(key) != Some(usage_core::KeyKind::Public) {
-                return Err(TelemetryError::option("licenseKey", "must be a public key (rm_pub_…); secret keys never go in a page"));
+                return Err(TelemetryError::option(
+                    "licenseKey",
+                    "must be a public key (rm_pub_…); secret keys never go in a page",
+                ));
             }
         }
         self.endpoint = endpoint.or(self.endpoint.take());
@@ -107,7 +110,11 @@ mod tests {
     fn configure_sets_only_what_it_is_given_and_all_or_nothing() {
         let mut config = Config { endpoint: None, ..Config::default() };
         config
-            .apply(ConfigureOptions { endpoint: Some("https://u.example.com/".into()), log_level: Some(LogLevel::Verbose), ..Default::default() })
+            .apply(ConfigureOptions {
+                endpoint: Some("https://u.example.com/".into()),
+                log_level: Some(LogLevel::Verbose),
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!(config.endpoint.as_deref(), Some("https://u.example.com"));
         config.apply(ConfigureOptions { license_key: Some("rm_pub_a".into()), ..Default::default() }).unwrap();
@@ -124,7 +131,8 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().starts_with("retry.timeoutMs"));
         assert_eq!(config, before);
-        let err = config.apply(ConfigureOptions { license_key: Some("rm_sec_x".into()), ..Default::default() }).unwrap_err();
+        let err =
+            config.apply(ConfigureOptions { license_key: Some("rm_sec_x".into()), ..Default::default() }).unwrap_err();
         assert!(err.to_string().starts_with("licenseKey: must be a public key"));
     }
 

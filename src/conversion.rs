@@ -14,7 +14,10 @@ use crate::options::RegisterOptions;
 /// Runs `conversion`, returns exactly its result, and registers `succeeded:
 /// result.is_ok()` in the background (event `webcodec-conversion` unless `options`
 /// says otherwise). Telemetry failures are logged per `logLevel`, never returned.
-pub async fn track_conversion<T, E>(conversion: impl Future<Output = Result<T, E>>, options: RegisterOptions) -> Result<T, E> {
+pub async fn track_conversion<T, E>(
+    conversion: impl Future<Output = Result<T, E>>,
+    options: RegisterOptions,
+) -> Result<T, E> {
     let result = conversion.await;
     register_in_background(Ok(options), result.is_ok());
     result

@@ -48,7 +48,10 @@ pub trait Transport {
 /// # Errors
 /// [`TelemetryError::Network`], [`TelemetryError::Timeout`], [`TelemetryError::Server`]
 /// or [`TelemetryError::NotJson`].
-pub async fn deliver<T: DeserializeOwned>(transport: &impl Transport, request: &PreparedRequest) -> Result<T, TelemetryError> {
+pub async fn deliver<T: DeserializeOwned>(
+    transport: &impl Transport,
+    request: &PreparedRequest,
+) -> Result<T, TelemetryError> {
     let policy = request.policy;
     let mut attempt = 0;
     loop {
@@ -65,7 +68,11 @@ pub async fn deliver<T: DeserializeOwned>(transport: &impl Transport, request: &
                 return Err(TelemetryError::Network { url: request.url.clone(), attempts: attempt, message })
             }
             Err(AttemptError::Timeout) => {
-                return Err(TelemetryError::Timeout { url: request.url.clone(), attempts: attempt, timeout_ms: policy.timeout_ms })
+                return Err(TelemetryError::Timeout {
+                    url: request.url.clone(),
+                    attempts: attempt,
+                    timeout_ms: policy.timeout_ms,
+                })
             }
         };
         transport.sleep(wait_ms).await;
@@ -134,7 +141,11 @@ mod tests {
     }
 
     fn request() -> PreparedRequest {
-        PreparedRequest { url: "http://u/api".into(), body: r#"{"eventId":"x"}"#.into(), policy: RetryPolicy::default() }
+        PreparedRequest {
+            url: "http://u/api".into(),
+            body: r#"{"eventId":"x"}"#.into(),
+            policy: RetryPolicy::default(),
+        }
     }
 
     fn run(transport: &Scripted) -> Result<Registered, TelemetryError> {
@@ -143,7 +154,12 @@ mod tests {
 
     #[test]
     fn network_errors_and_timeouts_back_off_one_two_four_seconds() {
-        let t = Scripted::new(vec![Err(AttemptError::Network("reset".into())), Err(AttemptError::Timeout), Err(AttemptError::Network("x".into())), ok()]);
+        let t = Scripted::new(vec![
+            Err(AttemptError::Network("reset".into())),
+            Err(AttemptError::Timeout),
+            Err(AttemptError::Network("x".into())),
+            ok(),
+        ]);
         assert_eq!(run(&t).unwrap().classification.as_str(), "billable");
         assert_eq!(*t.sleeps.borrow(), [1000, 2000, 4000]);
         let bodies = t.bodies.borrow();
@@ -155,14 +171,22 @@ mod tests {
     fn the_budget_is_one_attempt_plus_three_retries() {
         let t = Scripted::new(vec![Err(AttemptError::Network("fetch failed".into())); 4]);
         let err = run(&t).unwrap_err();
-        assert_eq!(err, TelemetryError::Network { url: "http://u/api".into(), attempts: 4, message: "fetch failed".into() });
+        assert_eq!(
+            err,
+            TelemetryError::Network { url: "http://u/api".into(), attempts: 4, message: "fetch failed".into() }
+        );
         let t = Scripted::new(vec![Err(AttemptError::Timeout); 4]);
-        assert_eq!(run(&t).unwrap_err().to_string(), "the usage server at http://u/api did not answer within 10000 ms (4 attempts)");
+        assert_eq!(
+            run(&t).unwrap_err().to_string(),
+            "the usage server at http://u/api did not answer within 10000 ms (4 attempts)"
+        );
     }
 
     #[test]
     fn rate_limits_wait_for_retry_after_within_the_same_budget() {
-        let limited = |after: Option<&str>, status| Ok(HttpResponse { status, retry_after: after.map(str::to_owned), body: String::new() });
+        let limited = |after: Option<&str>, status| {
+            Ok(HttpResponse { status, retry_after: after.map(str::to_owned), body: String::new() })
+        };
         let t = Scripted::new(vec![limited(Some("2"), 429), limited(None, 503), limited(Some("120"), 429), ok()]);
         assert!(run(&t).is_ok());
         assert_eq!(*t.sleeps.borrow(), [2000, 2000, 30_000]);
@@ -182,7 +206,8 @@ mod tests {
 
     #[test]
     fn answers_that_are_not_the_apis_json_say_so() {
-        for (status, body) in [(200, "<html>hi</html>"), (502, "Bad Gateway"), (200, r#"{"unexpected":1}"#), (500, "")] {
+        for (status, body) in [(200, "<html>hi</html>"), (502, "Bad Gateway"), (200, r#"{"unexpected":1}"#), (500, "")]
+        {
             let t = Scripted::new(vec![answer(status, body)]);
             let err = run(&t).unwrap_err();
             assert_eq!(err.code(), "not_json", "{status} {body}");

@@ -49,7 +49,8 @@ pub fn debug(message: &str) {
 /// `name: message` of a thrown value, with Node's `cause` (`fetch failed` says
 /// nothing by itself; its cause says `ECONNREFUSED`).
 pub fn describe(value: &JsValue) -> String {
-    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok().and_then(|v| v.as_string());
+    let get =
+        |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok().and_then(|v| v.as_string());
     let mut text = match (get(value, "name"), get(value, "message")) {
         (Some(name), Some(message)) => format!("{name}: {message}"),
         _ => value.as_string().unwrap_or_else(|| "unknown error".to_owned()),

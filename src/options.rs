@@ -122,13 +122,17 @@ impl RegisterOptions {
     ///
     /// # Errors
     /// The first rule broken; nothing is sent then.
-    pub fn prepare(self, config: &Config, page_origin: Option<&str>, random: [u8; 16]) -> Result<(PreparedRequest, EventId), TelemetryError> {
+    pub fn prepare(
+        self,
+        config: &Config,
+        page_origin: Option<&str>,
+        random: [u8; 16],
+    ) -> Result<(PreparedRequest, EventId), TelemetryError> {
         let event = self.event.ok_or_else(|| {
             TelemetryError::option("event", "is missing: pass `webcodec-conversion`, `cloud-render` or `web-render`")
         })?;
-        let succeeded = self
-            .succeeded
-            .ok_or_else(|| TelemetryError::option("succeeded", "is missing: pass true or false"))?;
+        let succeeded =
+            self.succeeded.ok_or_else(|| TelemetryError::option("succeeded", "is missing: pass true or false"))?;
         let (key, field) = match (self.license_key, self.api_key) {
             (Some(key), _) => (Some(key), "licenseKey"),
             (None, Some(key)) => (Some(key), "apiKey"),
@@ -172,7 +176,12 @@ impl UsageOptions {
     ///
     /// # Errors
     /// The first rule broken; nothing is sent then.
-    pub fn prepare(self, config: &Config, page_origin: Option<&str>, now_ms: i64) -> Result<PreparedRequest, TelemetryError> {
+    pub fn prepare(
+        self,
+        config: &Config,
+        page_origin: Option<&str>,
+        now_ms: i64,
+    ) -> Result<PreparedRequest, TelemetryError> {
         let field = if self.api_key.is_some() || self.license_key.is_none() { "apiKey" } else { "licenseKey" };
         let key = self.api_key.or(self.license_key).or_else(|| config.license_key.clone());
         let secret_key = KeyKind::Secret.require(key, field)?;
@@ -195,7 +204,10 @@ impl UsageOptions {
 /// `since` must be a whole number of milliseconds within the last 90 days.
 fn since_ms(since: f64, now_ms: i64) -> Result<i64, TelemetryError> {
     if !since.is_finite() || since.fract() != 0.0 || since.abs() > 8.64e15 {
-        return Err(TelemetryError::option("since", format!("must be a whole number of milliseconds since 1970 (got {since})")));
+        return Err(TelemetryError::option(
+            "since",
+            format!("must be a whole number of milliseconds since 1970 (got {since})"),
+        ));
     }
     Ok(resolve_since(Some(since as i64), now_ms)?)
 }
@@ -297,7 +309,8 @@ mod tests {
 
     #[test]
     fn license_key_wins_over_api_key_and_the_configured_key() {
-        let options = json!({"licenseKey": "rm_pub_new", "apiKey": "rm_pub_old", "event": "web-render", "succeeded": true});
+        let options =
+            json!({"licenseKey": "rm_pub_new", "apiKey": "rm_pub_old", "event": "web-render", "succeeded": true});
         assert_eq!(body(&register(options, None).unwrap().0)["apiKey"], "rm_pub_new");
         let configured = Config { license_key: Some("rm_pub_cfg".into()), ..config() };
         let options: RegisterOptions = parse_options(json!({"event": "web-render", "succeeded": true})).unwrap();
@@ -321,14 +334,35 @@ mod tests {
             (json!({"apiKey": "rm_pub_a", "succeeded": true}), "event: is missing"),
             (json!({"apiKey": "rm_pub_a", "event": "render", "succeeded": true}), "event: unknown variant `render`"),
             (json!({"apiKey": "rm_pub_a", "event": "web-render"}), "succeeded: is missing"),
-            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": "yes"}), "succeeded: invalid type: string \"yes\", expected a boolean"),
+            (
+                json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": "yes"}),
+                "succeeded: invalid type: string \"yes\", expected a boolean",
+            ),
             (json!({"event": "web-render", "succeeded": true}), "licenseKey is missing"),
-            (json!({"licenseKey": "rm_sec_a", "event": "web-render", "succeeded": true}), "secret keys must never be sent from a browser"),
-            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "host": "a.com/x"}), "host `a.com/x` is not a valid origin"),
-            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "eventId": "7"}), "eventId must be a UUID"),
-            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "endpoint": "ftp://x"}), "endpoint: must be an http(s) URL"),
-            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "retry": {"retries": -1}}), "retry.retries: invalid value: integer `-1`"),
-            (json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "retry": {"timeoutMs": 0}}), "retry.timeoutMs: must be from 1"),
+            (
+                json!({"licenseKey": "rm_sec_a", "event": "web-render", "succeeded": true}),
+                "secret keys must never be sent from a browser",
+            ),
+            (
+                json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "host": "a.com/x"}),
+                "host `a.com/x` is not a valid origin",
+            ),
+            (
+                json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "eventId": "7"}),
+                "eventId must be a UUID",
+            ),
+            (
+                json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "endpoint": "ftp://x"}),
+                "endpoint: must be an http(s) URL",
+            ),
+            (
+                json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "retry": {"retries": -1}}),
+                "retry.retries: invalid value: integer `-1`",
+            ),
+            (
+                json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "retry": {"timeoutMs": 0}}),
+                "retry.timeoutMs: must be from 1",
+            ),
         ];
         for (options, expected) in cases {
             let message = register(options.clone(), None).unwrap_err().to_string();
@@ -338,7 +372,8 @@ mod tests {
 
     #[test]
     fn no_endpoint_is_an_error_not_a_default_third_party() {
-        let options: RegisterOptions = parse_options(json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true})).unwrap();
+        let options: RegisterOptions =
+            parse_options(json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true})).unwrap();
         let err = options.prepare(&Config { endpoint: None, ..Config::default() }, None, RANDOM).unwrap_err();
         assert_eq!(err, TelemetryError::NoEndpoint);
         assert!(err.to_string().starts_with("no endpoint configured"));
@@ -382,7 +417,9 @@ mod tests {
         assert_eq!(err.code(), "secret_key_in_browser");
         assert!(err.to_string().contains("https://customer.com"));
         assert!(err.to_string().contains("dangerouslyAllowBrowser: true"));
-        assert!(usage(json!({"apiKey": "rm_sec_a", "dangerouslyAllowBrowser": true}), Some("https://customer.com")).is_ok());
+        assert!(
+            usage(json!({"apiKey": "rm_sec_a", "dangerouslyAllowBrowser": true}), Some("https://customer.com")).is_ok()
+        );
         assert!(usage(json!({"apiKey": "rm_sec_a"}), Some("http://localhost:5173")).is_ok());
         assert!(usage(json!({"apiKey": "rm_sec_a"}), Some("not an origin")).is_err());
     }

@@ -103,7 +103,11 @@ mod tests {
         assert_eq!(err.to_string(), "retry.timeoutMs: must be from 1 to 120000 (got 0)");
         let err = RetryPolicy::default().with(&RetryOptions { retries: Some(11), ..Default::default() }).unwrap_err();
         assert_eq!(err.to_string(), "retry.retries: must be from 0 to 10 (got 11)");
-        assert!(RetryPolicy::default().with(&RetryOptions { retries: Some(0), ..Default::default() }).unwrap().schedule().is_empty());
+        assert!(RetryPolicy::default()
+            .with(&RetryOptions { retries: Some(0), ..Default::default() })
+            .unwrap()
+            .schedule()
+            .is_empty());
     }
 
     #[test]

@@ -49,7 +49,8 @@ impl Transport for FetchTransport {
         let result = exchange(url, body, &signal).await;
         clear_timeout(&timer);
         drop(on_timeout); // only after the timer can no longer fire
-        result.map_err(|err| if timed_out.get() { AttemptError::Timeout } else { AttemptError::Network(describe(&err)) })
+        result
+            .map_err(|err| if timed_out.get() { AttemptError::Timeout } else { AttemptError::Network(describe(&err)) })
     }
 
     async fn sleep(&self, ms: u32) {

@@ -14,19 +14,25 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-const NEEDS: &str = "run through ./scripts/test.sh, which starts the servers and sets this variable";
+/// The servers' URLs and keys, set at build time by `scripts/test.sh` (which starts
+/// the servers); without them the tests fail with this hint rather than not build.
+fn required(value: Option<&'static str>, name: &str) -> String {
+    value
+        .unwrap_or_else(|| panic!("{name} is not set: run through ./scripts/test.sh, which starts the servers"))
+        .to_owned()
+}
 
 fn server_url() -> String {
-    option_env!("USAGE_SERVER_URL").expect(NEEDS).to_owned()
+    required(option_env!("USAGE_SERVER_URL"), "USAGE_SERVER_URL")
 }
-fn fault_url() -> &'static str {
-    option_env!("FAULT_SERVER_URL").expect(NEEDS)
+fn fault_url() -> String {
+    required(option_env!("FAULT_SERVER_URL"), "FAULT_SERVER_URL")
 }
 fn public_key() -> String {
-    option_env!("USAGE_TEST_PUBLIC_KEY").expect(NEEDS).to_owned()
+    required(option_env!("USAGE_TEST_PUBLIC_KEY"), "USAGE_TEST_PUBLIC_KEY")
 }
 fn secret_key() -> String {
-    option_env!("USAGE_TEST_SECRET_KEY").expect(NEEDS).to_owned()
+    required(option_env!("USAGE_TEST_SECRET_KEY"), "USAGE_TEST_SECRET_KEY")
 }
 
 /// A page or a worker (they have `location`); Node has none.
@@ -66,10 +72,8 @@ fn faulty(scenario: &str, mode: &str) -> String {
 
 /// What the fault server saw: (arrival ms, body) per attempt.
 async fn attempts(scenario: &str) -> Vec<(f64, serde_json::Value)> {
-    let response: web_sys::Response = JsFuture::from(fetch_url(&format!("{}/log/{scenario}", fault_url())))
-        .await
-        .unwrap()
-        .unchecked_into();
+    let response: web_sys::Response =
+        JsFuture::from(fetch_url(&format!("{}/log/{scenario}", fault_url()))).await.unwrap().unchecked_into();
     let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
     let log: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
     log.into_iter()
@@ -158,10 +162,19 @@ async fn get_usage_counts_what_was_sent() {
     let browser = [EventKind::WebcodecConversion, EventKind::WebRender];
     let cloud = [EventKind::CloudRender];
     let delta = |a: u64, b: u64| a - b;
-    assert_eq!(delta(after.webcodec_conversions.billable, before.webcodec_conversions.billable), count(&browser, Classification::Billable));
-    assert_eq!(delta(after.webcodec_conversions.development, before.webcodec_conversions.development), count(&browser, Classification::Development));
+    assert_eq!(
+        delta(after.webcodec_conversions.billable, before.webcodec_conversions.billable),
+        count(&browser, Classification::Billable)
+    );
+    assert_eq!(
+        delta(after.webcodec_conversions.development, before.webcodec_conversions.development),
+        count(&browser, Classification::Development)
+    );
     assert_eq!(delta(after.webcodec_conversions.failed, before.webcodec_conversions.failed), 1);
-    assert_eq!(delta(after.cloud_renders.development, before.cloud_renders.development), count(&cloud, Classification::Development));
+    assert_eq!(
+        delta(after.cloud_renders.development, before.cloud_renders.development),
+        count(&cloud, Classification::Development)
+    );
     assert_eq!(after.web_renders, after.webcodec_conversions);
     if !in_browser() {
         assert_eq!(delta(after.webcodec_conversions.billable, before.webcodec_conversions.billable), 2);
@@ -211,7 +224,9 @@ async fn a_hang_past_the_timeout_is_a_timeout() {
 
 #[wasm_bindgen_test]
 async fn http_errors_reject_at_once_with_the_servers_message() {
-    for (mode, status, message) in [("status-401", 401, "injected: apiKey is not a known key"), ("status-500", 500, "injected: internal error")] {
+    for (mode, status, message) in
+        [("status-401", 401, "injected: apiKey is not a known key"), ("status-500", 500, "injected: internal error")]
+    {
         let run = scenario();
         let mut options = register(faulty(&run, mode), EventKind::WebcodecConversion, HostChoice::NoHost, true);
         options.retry = fast_retry(3, 10, 5000);
@@ -258,7 +273,8 @@ async fn a_non_json_answer_says_so() {
 async fn track_conversion_returns_the_conversions_result_and_registers_in_the_background() {
     let run = scenario();
     let options = register(faulty(&run, "ok"), EventKind::WebcodecConversion, HostChoice::NoHost, true);
-    let output: Result<u32, String> = track_conversion(async { Ok(42) }, RegisterOptions { succeeded: None, ..options.clone() }).await;
+    let output: Result<u32, String> =
+        track_conversion(async { Ok(42) }, RegisterOptions { succeeded: None, ..options.clone() }).await;
     assert_eq!(output, Ok(42));
     let seen = attempts_eventually(&run, 1).await;
     assert_eq!(seen[0].1["succeeded"], true);

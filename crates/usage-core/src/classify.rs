@@ -18,11 +18,8 @@ pub enum Classification {
 
 impl Classification {
     /// Every classification, in the order usage reports list them.
-    pub const ALL: [Classification; 3] = [
-        Classification::Billable,
-        Classification::Development,
-        Classification::Failed,
-    ];
+    pub const ALL: [Classification; 3] =
+        [Classification::Billable, Classification::Development, Classification::Failed];
 
     /// The name on the wire and in storage.
     pub fn as_str(self) -> &'static str {

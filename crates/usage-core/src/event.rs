@@ -19,11 +19,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in wire order.
-    pub const ALL: [EventKind; 3] = [
-        EventKind::WebcodecConversion,
-        EventKind::CloudRender,
-        EventKind::WebRender,
-    ];
+    pub const ALL: [EventKind; 3] = [EventKind::WebcodecConversion, EventKind::CloudRender, EventKind::WebRender];
 
     /// The name on the wire and in storage.
     pub fn as_str(self) -> &'static str {
@@ -50,10 +46,7 @@ impl FromStr for EventKind {
     type Err = UnknownEventKind;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        EventKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == name)
-            .ok_or_else(|| UnknownEventKind(name.to_owned()))
+        EventKind::ALL.into_iter().find(|kind| kind.as_str() == name).ok_or_else(|| UnknownEventKind(name.to_owned()))
     }
 }
 

@@ -210,12 +210,8 @@ fn default_port(scheme: &str) -> Option<u16> {
 /// (`::1`), since older clients sent hosts like that.
 fn split_host_port(authority: &str, has_scheme: bool) -> Result<(Host, Option<u16>), HostError> {
     if let Some(bracketed) = authority.strip_prefix('[') {
-        let (address, after) = bracketed
-            .split_once(']')
-            .ok_or_else(|| HostError::InvalidIpv6(authority.to_owned()))?;
-        let ip = address
-            .parse::<Ipv6Addr>()
-            .map_err(|_| HostError::InvalidIpv6(address.to_owned()))?;
+        let (address, after) = bracketed.split_once(']').ok_or_else(|| HostError::InvalidIpv6(authority.to_owned()))?;
+        let ip = address.parse::<Ipv6Addr>().map_err(|_| HostError::InvalidIpv6(address.to_owned()))?;
         let port = match after {
             "" => None,
             _ => parse_port(after.strip_prefix(':').ok_or(HostError::InvalidPort(after.to_owned()))?)?,
@@ -223,9 +219,7 @@ fn split_host_port(authority: &str, has_scheme: bool) -> Result<(Host, Option<u1
         return Ok((Host::Ipv6(ip), port));
     }
     if !has_scheme && authority.matches(':').count() > 1 {
-        let ip = authority
-            .parse::<Ipv6Addr>()
-            .map_err(|_| HostError::InvalidIpv6(authority.to_owned()))?;
+        let ip = authority.parse::<Ipv6Addr>().map_err(|_| HostError::InvalidIpv6(authority.to_owned()))?;
         return Ok((Host::Ipv6(ip), None));
     }
     let (host, port) = match authority.split_once(':') {
@@ -256,9 +250,7 @@ fn parse_host(host: &str) -> Result<Host, HostError> {
     }
     let labels: Vec<&str> = name.split('.').collect();
     if labels.last().is_some_and(|last| ends_in_number(last)) {
-        return parse_whatwg_ipv4(&labels)
-            .map(Host::Ipv4)
-            .ok_or_else(|| HostError::InvalidIpv4(host.to_owned()));
+        return parse_whatwg_ipv4(&labels).map(Host::Ipv4).ok_or_else(|| HostError::InvalidIpv4(host.to_owned()));
     }
     if labels.iter().any(|label| label.is_empty()) {
         return Err(HostError::EmptyLabel);
@@ -286,10 +278,7 @@ fn parse_whatwg_ipv4(labels: &[&str]) -> Option<Ipv4Addr> {
     if leading.iter().any(|&n| n > 255) || *last >= 256u64.pow(5 - numbers.len() as u32) {
         return None;
     }
-    let address = leading
-        .iter()
-        .enumerate()
-        .fold(*last, |acc, (i, &n)| acc + (n << (8 * (3 - i))));
+    let address = leading.iter().enumerate().fold(*last, |acc, (i, &n)| acc + (n << (8 * (3 - i))));
     Some(Ipv4Addr::from(u32::try_from(address).ok()?))
 }
 
@@ -383,14 +372,39 @@ mod tests {
     #[test]
     fn local_hosts_with_and_without_port_any_case_trailing_dot() {
         for host in [
-            "localhost", "LOCALHOST", "localhost.", "http://localhost:3000", "https://app.localhost",
-            "http://127.0.0.1", "127.0.0.1:8080", "http://127.255.255.254", "http://[::1]:5173", "::1",
-            "http://0.0.0.0:8000", "http://[::]", "http://[::ffff:127.0.0.1]", "http://10.1.2.3",
-            "http://172.16.0.1", "http://172.31.255.255", "http://192.168.0.10:8080", "http://169.254.1.1",
-            "http://[fd12:3456::1]", "http://[fc00::1]", "http://[fe80::1]", "http://printer.local",
-            "https://site.test", "https://www.example", "https://x.invalid", "https://svc.internal",
-            "https://router.home.arpa", "HTTPS://Router.Home.Arpa.:8443", "file:///home/me/index.html",
-            "file://", "null", "NULL", "http://[::ffff:192.168.1.1]",
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "http://localhost:3000",
+            "https://app.localhost",
+            "http://127.0.0.1",
+            "127.0.0.1:8080",
+            "http://127.255.255.254",
+            "http://[::1]:5173",
+            "::1",
+            "http://0.0.0.0:8000",
+            "http://[::]",
+            "http://[::ffff:127.0.0.1]",
+            "http://10.1.2.3",
+            "http://172.16.0.1",
+            "http://172.31.255.255",
+            "http://192.168.0.10:8080",
+            "http://169.254.1.1",
+            "http://[fd12:3456::1]",
+            "http://[fc00::1]",
+            "http://[fe80::1]",
+            "http://printer.local",
+            "https://site.test",
+            "https://www.example",
+            "https://x.invalid",
+            "https://svc.internal",
+            "https://router.home.arpa",
+            "HTTPS://Router.Home.Arpa.:8443",
+            "file:///home/me/index.html",
+            "file://",
+            "null",
+            "NULL",
+            "http://[::ffff:192.168.1.1]",
         ] {
             assert!(local(host), "{host} should be local");
         }
@@ -399,10 +413,20 @@ mod tests {
     #[test]
     fn public_hosts_are_not_local() {
         for host in [
-            "https://customer.com", "customer.com", "https://8.8.8.8", "http://172.32.0.1", "http://172.15.0.1",
-            "http://[2001:db8::1]", "https://mylocalhost.com", "https://localhost.customer.com",
-            "https://test.customer.com", "https://example.com", "https://notlocal", "http://[::ffff:8.8.8.8]",
-            "https://home.arpa.customer.com", "chrome-extension://abcdefghijklmnop",
+            "https://customer.com",
+            "customer.com",
+            "https://8.8.8.8",
+            "http://172.32.0.1",
+            "http://172.15.0.1",
+            "http://[2001:db8::1]",
+            "https://mylocalhost.com",
+            "https://localhost.customer.com",
+            "https://test.customer.com",
+            "https://example.com",
+            "https://notlocal",
+            "http://[::ffff:8.8.8.8]",
+            "https://home.arpa.customer.com",
+            "chrome-extension://abcdefghijklmnop",
         ] {
             assert!(!local(host), "{host} should not be local");
         }

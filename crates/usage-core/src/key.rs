@@ -74,10 +74,21 @@ mod tests {
         assert_eq!(KeyKind::Public.require(Some("rm_pub_a".into()), "licenseKey").unwrap(), "rm_pub_a");
         let missing = KeyKind::Public.require(None, "licenseKey").unwrap_err().to_string();
         assert_eq!(missing, "licenseKey is missing: pass your public key (it starts with `rm_pub_`)");
-        assert_eq!(KeyKind::Secret.require(Some(String::new()), "apiKey").unwrap_err(),
-                   ValidationError::MissingKey { field: "apiKey", kind: "secret", prefix: "rm_sec_" });
-        assert_eq!(KeyKind::Public.require(Some("rm_sec_a".into()), "apiKey").unwrap_err(), ValidationError::SecretKeyForRegistration);
-        assert_eq!(KeyKind::Secret.require(Some("rm_pub_a".into()), "apiKey").unwrap_err(), ValidationError::PublicKeyForUsage);
-        assert_eq!(KeyKind::Secret.require(Some("x".into()), "apiKey").unwrap_err(), ValidationError::MalformedKey { field: "apiKey" });
+        assert_eq!(
+            KeyKind::Secret.require(Some(String::new()), "apiKey").unwrap_err(),
+            ValidationError::MissingKey { field: "apiKey", kind: "secret", prefix: "rm_sec_" }
+        );
+        assert_eq!(
+            KeyKind::Public.require(Some("rm_sec_a".into()), "apiKey").unwrap_err(),
+            ValidationError::SecretKeyForRegistration
+        );
+        assert_eq!(
+            KeyKind::Secret.require(Some("rm_pub_a".into()), "apiKey").unwrap_err(),
+            ValidationError::PublicKeyForUsage
+        );
+        assert_eq!(
+            KeyKind::Secret.require(Some("x".into()), "apiKey").unwrap_err(),
+            ValidationError::MalformedKey { field: "apiKey" }
+        );
     }
 }

@@ -280,7 +280,10 @@ mod tests {
 
     #[test]
     fn the_reported_origin_wins_over_the_claim() {
-        let r = register(r#"{"event":"webcodec-conversion","apiKey":"rm_pub_x","host":"http://localhost","succeeded":true}"#).unwrap();
+        let r = register(
+            r#"{"event":"webcodec-conversion","apiKey":"rm_pub_x","host":"http://localhost","succeeded":true}"#,
+        )
+        .unwrap();
         assert_eq!(r.classification(None), Classification::Development);
         let reported: Origin = "https://customer.com".parse().unwrap();
         assert_eq!(r.classification(Some(&reported)), Classification::Billable);
@@ -290,17 +293,41 @@ mod tests {
     fn errors_name_the_field_and_the_rule() {
         let cases = [
             (r#"{"event":"x","apiKey":"rm_pub_x","host":"a.com","succeeded":true}"#, "event: unknown variant `x`"),
-            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":"yes"}"#, "succeeded: invalid type: string \"yes\", expected a boolean"),
-            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com"}"#, "request body: missing field `succeeded`"),
-            (r#"{"event":"cloud-render","apiKey":7,"host":"a.com","succeeded":true}"#, "apiKey: invalid type: integer `7`"),
-            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com/x","succeeded":true}"#, "host `a.com/x` is not a valid origin: it must be an origin"),
-            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":true,"eventId":"1"}"#, "eventId must be a UUID"),
+            (
+                r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":"yes"}"#,
+                "succeeded: invalid type: string \"yes\", expected a boolean",
+            ),
+            (
+                r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com"}"#,
+                "request body: missing field `succeeded`",
+            ),
+            (
+                r#"{"event":"cloud-render","apiKey":7,"host":"a.com","succeeded":true}"#,
+                "apiKey: invalid type: integer `7`",
+            ),
+            (
+                r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com/x","succeeded":true}"#,
+                "host `a.com/x` is not a valid origin: it must be an origin",
+            ),
+            (
+                r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":true,"eventId":"1"}"#,
+                "eventId must be a UUID",
+            ),
             (r#"{"event":"cloud-render","host":"a.com","succeeded":true}"#, "apiKey is missing"),
             (r#"{"event":"cloud-render","apiKey":"","host":"a.com","succeeded":true}"#, "apiKey is missing"),
-            (r#"{"event":"cloud-render","apiKey":"sk_x","host":"a.com","succeeded":true}"#, "apiKey is not a licence key"),
-            (r#"{"event":"cloud-render","apiKey":"rm_sec_x","host":"a.com","succeeded":true}"#, "secret keys must never be sent from a browser"),
+            (
+                r#"{"event":"cloud-render","apiKey":"sk_x","host":"a.com","succeeded":true}"#,
+                "apiKey is not a licence key",
+            ),
+            (
+                r#"{"event":"cloud-render","apiKey":"rm_sec_x","host":"a.com","succeeded":true}"#,
+                "secret keys must never be sent from a browser",
+            ),
             (r#"{"event":"cloud-render""#, "request body: not valid JSON"),
-            (r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":true} x"#, "request body: not valid JSON"),
+            (
+                r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":true} x"#,
+                "request body: not valid JSON",
+            ),
             ("[1]", "request body must be a JSON object"),
             ("nope", "request body: not valid JSON"),
             ("", "request body: not valid JSON"),
@@ -316,7 +343,10 @@ mod tests {
         let now = 1_795_375_800_000;
         let q = GetUsageRequest::from_json(br#"{"apiKey":"rm_sec_x","since":null}"#).unwrap().validate(now).unwrap();
         assert_eq!(q.since_ms, crate::start_of_month_utc_ms(now));
-        let q = GetUsageRequest::from_json(br#"{"apiKey":"rm_sec_x","since":1795000000000}"#).unwrap().validate(now).unwrap();
+        let q = GetUsageRequest::from_json(br#"{"apiKey":"rm_sec_x","since":1795000000000}"#)
+            .unwrap()
+            .validate(now)
+            .unwrap();
         assert_eq!(q.since_ms, 1_795_000_000_000);
         let err = GetUsageRequest::from_json(br#"{"apiKey":"rm_pub_x"}"#).unwrap().validate(now).unwrap_err();
         assert_eq!(err, ValidationError::PublicKeyForUsage);

@@ -21,7 +21,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Create { name, database }) => {
             check_key_name(&name)?;
             let store = open(&database.database_url).await?;
-            let pair = NewKeyPair::generate().map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))?;
+            let pair = NewKeyPair::generate()
+                .map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))?;
             store.create_key(&name, &pair.public_key, &hash_secret_key(&pair.secret_key)).await?;
             let line = serde_json::json!({"name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
             println!("{line}");

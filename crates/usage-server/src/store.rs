@@ -271,7 +271,11 @@ impl Store {
     ///
     /// # Errors
     /// A database failure, or a stored kind this version does not know.
-    pub async fn count_usage(&self, key: KeyId, since_ms: i64) -> Result<Vec<(EventKind, Classification, u64)>, StoreError> {
+    pub async fn count_usage(
+        &self,
+        key: KeyId,
+        since_ms: i64,
+    ) -> Result<Vec<(EventKind, Classification, u64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT event_kind, classification, COUNT(*) AS n FROM usage_events \
              WHERE key_id = $1 AND created_at_ms >= $2 GROUP BY event_kind, classification",

@@ -18,7 +18,10 @@ async fn every_classification_is_counted_and_read_back() {
     let server = TestServer::start(&db.url);
 
     assert_eq!(server.register_ok(event(&key, "webcodec-conversion", "https://customer.com", true)).await, "billable");
-    assert_eq!(server.register_ok(event(&key, "webcodec-conversion", "http://localhost:5173", true)).await, "development");
+    assert_eq!(
+        server.register_ok(event(&key, "webcodec-conversion", "http://localhost:5173", true)).await,
+        "development"
+    );
     assert_eq!(server.register_ok(event(&key, "webcodec-conversion", "https://customer.com", false)).await, "failed");
     assert_eq!(server.register_ok(event(&key, "web-render", "https://customer.com", true)).await, "billable");
     assert_eq!(server.register_ok(event(&key, "cloud-render", "http://192.168.1.20:3000", true)).await, "development");
@@ -64,8 +67,18 @@ async fn invalid_registrations_get_the_right_status_and_write_nothing() {
     let cases: Vec<(String, Option<&str>, u16, &str)> = vec![
         ("{\"event\":".into(), Some("application/json"), 400, "request body: not valid JSON"),
         ("[]".into(), Some("application/json"), 400, "request body must be a JSON object"),
-        (with("event", json!("webcodec_conversion")), Some("application/json"), 400, "event: unknown variant `webcodec_conversion`"),
-        (with("host", json!("https://customer.com/page")), Some("application/json"), 400, "host `https://customer.com/page` is not a valid origin"),
+        (
+            with("event", json!("webcodec_conversion")),
+            Some("application/json"),
+            400,
+            "event: unknown variant `webcodec_conversion`",
+        ),
+        (
+            with("host", json!("https://customer.com/page")),
+            Some("application/json"),
+            400,
+            "host `https://customer.com/page` is not a valid origin",
+        ),
         (with("host", json!("http://300.1.1.1")), Some("application/json"), 400, "not a valid IPv4 address"),
         (with("host", json!(42)), Some("application/json"), 400, "host: invalid type: integer `42`"),
         (with("succeeded", json!("true")), Some("application/json"), 400, "succeeded: invalid type: string"),
@@ -74,10 +87,30 @@ async fn invalid_registrations_get_the_right_status_and_write_nothing() {
         (with("isStill", json!("no")), Some("application/json"), 400, "isStill: invalid type"),
         (without("apiKey"), Some("application/json"), 401, "apiKey is missing"),
         (with("apiKey", json!("pk_live_123")), Some("application/json"), 401, "apiKey is not a licence key"),
-        (with("apiKey", json!("rm_pub_00000000000000000000000000000000")), Some("application/json"), 401, "apiKey is not a known key, or it has been revoked"),
-        (with("apiKey", json!(revoked.public)), Some("application/json"), 401, "apiKey is not a known key, or it has been revoked"),
-        (with("apiKey", json!(key.secret)), Some("application/json"), 403, "secret keys must never be sent from a browser; use the public key"),
-        (good.to_string(), Some("application/x-www-form-urlencoded"), 415, "Content-Type must be application/json or text/plain"),
+        (
+            with("apiKey", json!("rm_pub_00000000000000000000000000000000")),
+            Some("application/json"),
+            401,
+            "apiKey is not a known key, or it has been revoked",
+        ),
+        (
+            with("apiKey", json!(revoked.public)),
+            Some("application/json"),
+            401,
+            "apiKey is not a known key, or it has been revoked",
+        ),
+        (
+            with("apiKey", json!(key.secret)),
+            Some("application/json"),
+            403,
+            "secret keys must never be sent from a browser; use the public key",
+        ),
+        (
+            good.to_string(),
+            Some("application/x-www-form-urlencoded"),
+            415,
+            "Content-Type must be application/json or text/plain",
+        ),
         (good.to_string(), None, 415, "got `none`"),
     ];
     for (body, content_type, status, message) in cases {
@@ -89,9 +122,13 @@ async fn invalid_registrations_get_the_right_status_and_write_nothing() {
         assert!(!error.to_lowercase().contains("sqlx") && !error.contains("SELECT"), "leaks internals: {error}");
     }
     // The invalid Origin header is refused too.
-    let (status, json) = server.post_raw(REGISTER, Some("application/json"), Some("https://a b.com"), good.to_string()).await;
+    let (status, json) =
+        server.post_raw(REGISTER, Some("application/json"), Some("https://a b.com"), good.to_string()).await;
     assert_eq!(status, 400);
-    assert!(json["error"].as_str().unwrap().starts_with("Origin header `https://a b.com` is not a valid origin"), "{json}");
+    assert!(
+        json["error"].as_str().unwrap().starts_with("Origin header `https://a b.com` is not a valid origin"),
+        "{json}"
+    );
 
     // Nothing of the above was counted; the one good event still is.
     assert_eq!(server.usage(&key.secret, None).await["webcodecConversions"], counts(1, 0, 0));
@@ -131,7 +168,11 @@ async fn the_body_limit_is_16_kib_and_enforced_before_reading() {
     // and still get the answer.
     let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(stream, "POST {REGISTER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "POST {REGISTER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n"
+    )
+    .unwrap();
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 413");
@@ -139,7 +180,11 @@ async fn the_body_limit_is_16_kib_and_enforced_before_reading() {
     // A chunked body with no declared length is cut off once it passes the limit.
     let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(stream, "POST {REGISTER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "POST {REGISTER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
     let chunk = " ".repeat(8 * 1024);
     for _ in 0..3 {
         write!(stream, "{:x}\r\n{chunk}\r\n", chunk.len()).unwrap();
@@ -229,7 +274,10 @@ async fn the_origin_header_outranks_the_host_claim() {
     server.stop();
     let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
     let rows: Vec<(Option<String>, bool)> =
-        sqlx::query_as("SELECT origin, origin_claim_differed FROM usage_events ORDER BY id").fetch_all(&pool).await.unwrap();
+        sqlx::query_as("SELECT origin, origin_claim_differed FROM usage_events ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(
         rows,
         vec![
@@ -250,9 +298,7 @@ async fn only_the_documented_fields_are_stored() {
     let mut body = event(&key, "web-render", "HTTPS://Customer.COM:443", true);
     body["isStill"] = json!(true);
     body["eventId"] = json!(uuid());
-    server
-        .post_raw(REGISTER, Some("application/json"), None, body.to_string())
-        .await;
+    server.post_raw(REGISTER, Some("application/json"), None, body.to_string()).await;
     server.stop();
 
     let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
@@ -263,15 +309,27 @@ async fn only_the_documented_fields_are_stored() {
     let columns: Vec<String> = columns.into_iter().map(|c| c.0).collect();
     assert_eq!(
         columns,
-        ["id", "key_id", "event_id", "event_kind", "classification", "origin", "origin_claim_differed", "is_still", "created_at_ms"]
+        [
+            "id",
+            "key_id",
+            "event_id",
+            "event_kind",
+            "classification",
+            "origin",
+            "origin_claim_differed",
+            "is_still",
+            "created_at_ms"
+        ]
     );
-    let (kind, classification, origin, is_still, created): (String, String, String, bool, i64) = sqlx::query_as(
-        "SELECT event_kind, classification, origin, is_still, created_at_ms FROM usage_events",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!((kind.as_str(), classification.as_str(), origin.as_str(), is_still), ("web-render", "billable", "https://customer.com", true));
+    let (kind, classification, origin, is_still, created): (String, String, String, bool, i64) =
+        sqlx::query_as("SELECT event_kind, classification, origin, is_still, created_at_ms FROM usage_events")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (kind.as_str(), classification.as_str(), origin.as_str(), is_still),
+        ("web-render", "billable", "https://customer.com", true)
+    );
     assert!((now_ms() - created).abs() < 60_000);
 }
 
@@ -288,12 +346,19 @@ async fn usage_queries_default_to_this_month_and_check_the_window() {
     let (status, json) = server.post(GET_USAGE, json!({"apiKey": key.secret})).await;
     assert_eq!((status, &json["webcodecConversions"]), (200, &counts(1, 0, 0)));
     assert_eq!(server.usage(&key.secret, Some(now - DAY_MS)).await["webcodecConversions"], counts(1, 0, 0));
-    assert_eq!(server.usage(&key.secret, Some(now - 90 * DAY_MS + 60_000)).await["webcodecConversions"], counts(1, 0, 0));
+    assert_eq!(
+        server.usage(&key.secret, Some(now - 90 * DAY_MS + 60_000)).await["webcodecConversions"],
+        counts(1, 0, 0)
+    );
     // A since after the event excludes it (within the clock-skew allowance, so allowed).
     assert_eq!(server.usage(&key.secret, Some(now + 30_000)).await["webcodecConversions"], counts(0, 0, 0));
 
     let refused = [
-        (json!({"apiKey": key.secret, "since": now - 91 * DAY_MS}), 400, "since must be within the last 90 days, between "),
+        (
+            json!({"apiKey": key.secret, "since": now - 91 * DAY_MS}),
+            400,
+            "since must be within the last 90 days, between ",
+        ),
         (json!({"apiKey": key.secret, "since": now + 3_600_000}), 400, "since must be within the last 90 days"),
         (json!({"apiKey": key.secret, "since": "2026-01-01"}), 400, "since: invalid type: string"),
         (json!({"apiKey": key.public}), 403, "getUsage needs the secret key"),
@@ -379,7 +444,12 @@ async fn shutdown_finishes_in_flight_requests() {
     // A request is under way (headers and half the body sent) when SIGTERM arrives.
     let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(stream, "POST {REGISTER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}", body.len()).unwrap();
+    write!(
+        stream,
+        "POST {REGISTER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    )
+    .unwrap();
     stream.flush().unwrap();
     server.terminate();
     server.wait_for_log("shutdown signal received", Duration::from_secs(30));

@@ -33,8 +33,10 @@ async fn register_then_read_in_process() {
     let (_dir, store) = store().await;
     let pair = NewKeyPair::generate().unwrap();
     store.create_key("acme", &pair.public_key, &hash_secret_key(&pair.secret_key)).await.unwrap();
-    let body = json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
-    let (status, json) = call(&store, "POST", "/api/track/register-usage-point", "application/json", body.to_string()).await;
+    let body =
+        json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
+    let (status, json) =
+        call(&store, "POST", "/api/track/register-usage-point", "application/json", body.to_string()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json, json!({"success": true, "billable": true, "classification": "billable"}));
     let query = json!({"apiKey": pair.secret_key, "since": null});
@@ -48,8 +50,10 @@ async fn database_failures_are_500_or_503_without_internals() {
     let (_dir, store) = store().await;
     let pair = NewKeyPair::generate().unwrap();
     store.close().await;
-    let body = json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
-    let (status, json) = call(&store, "POST", "/api/track/register-usage-point", "application/json", body.to_string()).await;
+    let body =
+        json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
+    let (status, json) =
+        call(&store, "POST", "/api/track/register-usage-point", "application/json", body.to_string()).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(json, json!({"success": false, "error": "internal error"}));
     let (status, json) = call(&store, "GET", "/healthz", "text/plain", String::new()).await;

@@ -18,7 +18,12 @@ async fn postgres_counts_classifies_and_deduplicates_like_sqlite() {
     assert_eq!(server.register_ok(event(&key, "web-render", "http://[::1]:8080", true)).await, "development");
     assert_eq!(server.register_ok(event(&key, "cloud-render", "https://customer.com", false)).await, "failed");
     let (status, json) = server
-        .post_raw(REGISTER, Some("text/plain"), Some("https://customer.com"), event(&key, "webcodec-conversion", "http://localhost", true).to_string())
+        .post_raw(
+            REGISTER,
+            Some("text/plain"),
+            Some("https://customer.com"),
+            event(&key, "webcodec-conversion", "http://localhost", true).to_string(),
+        )
         .await;
     assert_eq!((status, json["classification"].as_str()), (200, Some("billable")));
 

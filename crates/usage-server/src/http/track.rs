@@ -31,11 +31,7 @@ async fn register_usage_point(
 ) -> Result<Json<RegisterUsagePointResponse>, ApiError> {
     let registration = RegisterUsagePointRequest::from_json(&body)?.validate()?;
     let reported_origin = origin_header(&headers)?;
-    let key = state
-        .store
-        .find_by_public_key(&registration.public_key)
-        .await?
-        .ok_or(ApiError::UnknownKey)?;
+    let key = state.store.find_by_public_key(&registration.public_key).await?.ok_or(ApiError::UnknownKey)?;
     let claim_differed = match (&registration.claimed_origin, &reported_origin) {
         (Some(claim), Some(reported)) => !claim.agrees_with(reported),
         _ => false,
@@ -60,13 +56,13 @@ async fn register_usage_point(
 }
 
 /// Counts per kind and classification since `since` (default: start of the month, UTC).
-async fn get_usage(State(state): State<AppState>, JsonBody(body): JsonBody) -> Result<Json<GetUsageResponse>, ApiError> {
+async fn get_usage(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<GetUsageResponse>, ApiError> {
     let query = GetUsageRequest::from_json(&body)?.validate(now_ms())?;
-    let key = state
-        .store
-        .find_by_secret_key_hash(&hash_secret_key(&query.secret_key))
-        .await?
-        .ok_or(ApiError::UnknownKey)?;
+    let key =
+        state.store.find_by_secret_key_hash(&hash_secret_key(&query.secret_key)).await?.ok_or(ApiError::UnknownKey)?;
     let counts = state.store.count_usage(key, query.since_ms).await?;
     Ok(Json(GetUsageResponse::from_counts(counts)))
 }
@@ -75,6 +71,7 @@ async fn get_usage(State(state): State<AppState>, JsonBody(body): JsonBody) -> R
 fn origin_header(headers: &HeaderMap) -> Result<Option<Origin>, ApiError> {
     let Some(value) = headers.get(header::ORIGIN) else { return Ok(None) };
     let text = value.to_str().unwrap_or("\u{fffd}");
-    let origin = Origin::parse(text).map_err(|reason| ValidationError::invalid_origin("Origin header", text, reason))?;
+    let origin =
+        Origin::parse(text).map_err(|reason| ValidationError::invalid_origin("Origin header", text, reason))?;
     Ok(Some(origin))
 }

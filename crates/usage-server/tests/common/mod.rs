@@ -48,11 +48,7 @@ pub fn cli(database_url: &str, args: &[&str]) -> (bool, String, String) {
         .env_remove("USAGE_SERVER_ADDR")
         .output()
         .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    (output.status.success(), String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
 }
 
 pub fn create_key(database_url: &str, name: &str) -> Keys {
@@ -136,7 +132,13 @@ impl TestServer {
     }
 
     /// POSTs `body` with a content type and optional `Origin`; returns status and JSON.
-    pub async fn post_raw(&self, path: &str, content_type: Option<&str>, origin: Option<&str>, body: String) -> (u16, Value) {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        origin: Option<&str>,
+        body: String,
+    ) -> (u16, Value) {
         let mut request = self.client.post(format!("{}{path}", self.url)).body(body);
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);

@@ -64,13 +64,21 @@ impl TestPostgres {
         }
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let data_arg = data.to_str().unwrap();
-        run(as_postgres_user, &bin.join("initdb"), &["-D", data_arg, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
+        run(
+            as_postgres_user,
+            &bin.join("initdb"),
+            &["-D", data_arg, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+        );
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c full_page_writes=off",
             dir.path().display()
         );
         let log = dir.path().join("postgres.log");
-        run(as_postgres_user, &bin.join("pg_ctl"), &["-D", data_arg, "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"]);
+        run(
+            as_postgres_user,
+            &bin.join("pg_ctl"),
+            &["-D", data_arg, "-o", &options, "-l", log.to_str().unwrap(), "-w", "start"],
+        );
         Some(TestPostgres {
             _dir: dir,
             data,
