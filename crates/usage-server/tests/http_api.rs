@@ -434,6 +434,19 @@ async fn a_restart_keeps_every_count() {
 }
 
 #[tokio::test]
+async fn a_crash_loses_nothing_that_was_acknowledged() {
+    let db = TestDb::sqlite();
+    let key = create_key(&db.url, "acme");
+    let server = TestServer::start(&db.url);
+    for succeeded in [true, true, false] {
+        server.register_ok(event(&key, "webcodec-conversion", "https://customer.com", succeeded)).await;
+    }
+    server.crash();
+    let server = TestServer::start(&db.url);
+    assert_eq!(server.usage(&key.secret, None).await["webcodecConversions"], counts(2, 0, 1));
+}
+
+#[tokio::test]
 async fn shutdown_finishes_in_flight_requests() {
     let db = TestDb::sqlite();
     let key = create_key(&db.url, "acme");

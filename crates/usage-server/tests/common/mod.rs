@@ -120,6 +120,12 @@ impl TestServer {
         }
     }
 
+    /// SIGKILL: a crash, no chance to flush anything.
+    pub fn crash(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// SIGTERM, then waits for a clean exit.
     pub fn stop(mut self) {
         self.terminate();
