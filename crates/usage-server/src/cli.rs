@@ -61,13 +61,14 @@ fn check_key_name(name: &str) -> anyhow::Result<()> {
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open(&args.database.database_url).await?;
+    let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, engine = ?store.engine(), "usage-server ready");
     // Scripts and tests read this line to learn the port (with --addr …:0).
     println!("usage-server listening on http://{addr}");
     axum::serve(listener, app(AppState::new(store.clone())))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")?;
     store.close().await;
@@ -75,24 +76,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        tokio::signal::ctrl_c().await.expect("SIGINT handler can be installed");
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler can be installed")
-            .recv()
-            .await;
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+/// Installs the SIGINT and SIGTERM handlers now, so a signal that arrives between
+/// "listening" and the first poll of the server is not the default (fatal) action,
+/// and returns the future that resolves on either.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+    })
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for error messages.

@@ -246,6 +246,41 @@ async fn one_event_id_is_counted_once_whatever_the_repeats() {
 }
 
 #[tokio::test]
+async fn concurrent_writers_are_all_counted_exactly_once() {
+    let db = TestDb::sqlite();
+    let key = create_key(&db.url, "acme");
+    let server = TestServer::start(&db.url);
+    // 200 registrations, 32 at a time: 100 distinct events, each sent twice.
+    let ids: Vec<String> = (0..100).map(|_| uuid()).collect();
+    let bodies: Vec<serde_json::Value> = ids
+        .iter()
+        .chain(ids.iter())
+        .enumerate()
+        .map(|(i, id)| {
+            let mut body = event(&key, "webcodec-conversion", "https://customer.com", i % 100 < 70);
+            body["eventId"] = json!(id);
+            body
+        })
+        .collect();
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    let sends: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let request = server.client.post(format!("{}{REGISTER}", server.url)).json(&body);
+            let limit = limit.clone();
+            tokio::spawn(async move {
+                let _permit = limit.acquire_owned().await.unwrap();
+                request.send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    for send in sends {
+        assert_eq!(send.await.unwrap(), 200);
+    }
+    assert_eq!(server.usage(&key.secret, None).await["webcodecConversions"], counts(70, 0, 30));
+}
+
+#[tokio::test]
 async fn the_origin_header_outranks_the_host_claim() {
     let db = TestDb::sqlite();
     let key = create_key(&db.url, "acme");
@@ -464,6 +499,8 @@ async fn shutdown_finishes_in_flight_requests() {
     )
     .unwrap();
     stream.flush().unwrap();
+    // Accepted and being handled (not merely queued in the listen backlog) before the signal.
+    server.wait_for_log("started processing request", Duration::from_secs(30));
     server.terminate();
     server.wait_for_log("shutdown signal received", Duration::from_secs(30));
     stream.write_all(rest.as_bytes()).unwrap();

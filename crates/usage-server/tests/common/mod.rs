@@ -76,7 +76,7 @@ impl TestServer {
     pub fn start(database_url: &str) -> TestServer {
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--database", database_url])
-            .env("RUST_LOG", "usage_server=info")
+            .env("RUST_LOG", "usage_server=info,tower_http=debug") // tests wait for request logs
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
