@@ -14,10 +14,11 @@ export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export USAGE_TEST_REQUIRE_POSTGRES=1 # setup.sh installed it: never skip
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
-step "formatting and lints (cargo fmt --check, cargo clippy -D warnings)"
+step "formatting, lints and docs (cargo fmt --check, clippy and rustdoc with -D warnings)"
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo clippy --locked --target wasm32-unknown-unknown -p usage-telemetry --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
 
 step "native tests (cargo test --workspace)"
 cargo test --workspace --locked

@@ -50,7 +50,7 @@ async fn register_usage_point(
         })
         .await?;
     if claim_differed {
-        tracing::info!(reported = ?origin.map(Origin::to_string), "host claim differs from the Origin header; using the header");
+        tracing::debug!(reported = ?origin.map(Origin::to_string), "host claim differs from the Origin header; using the header");
     }
     Ok(Json(RegisterUsagePointResponse::new(recorded.classification)))
 }
