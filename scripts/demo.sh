@@ -4,6 +4,7 @@
 # it. Ctrl-C stops it; the counts stay in .demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
 ./scripts/setup.sh
 USAGE_SETUP_DONE=1 ./scripts/build-pkg.sh
 
