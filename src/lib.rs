@@ -63,8 +63,7 @@ pub use conversion::{register_in_background, track_conversion};
 /// # Errors
 /// [`TelemetryError::Invalid`] when `host` is not a valid origin.
 pub fn classify_host(host: &str) -> Result<Classification, TelemetryError> {
-    let origin = usage_core::Origin::parse(host)
-        .map_err(|reason| usage_core::ValidationError::invalid_origin("host", host, reason))?;
+    let origin = usage_core::Origin::parse_field(host, "host")?;
     Ok(usage_core::classify(true, Some(&origin), None))
 }
 

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use usage_core::wire::{GetUsageRequest, RegisterUsagePointRequest, UsageCounts};
-use usage_core::{resolve_since, Classification, EventId, EventKind, KeyKind, Origin, ValidationError};
+use usage_core::{resolve_since, Classification, EventId, EventKind, KeyKind, Origin};
 
 use crate::config::Config;
 use crate::error::TelemetryError;
@@ -144,18 +144,11 @@ impl RegisterOptions {
             HostChoice::NoHost => None,
             HostChoice::Given(host) => Some(host),
         };
-        let host = host
-            .map(|host| match Origin::parse(&host) {
-                Ok(origin) => Ok(origin.to_string()),
-                Err(reason) => Err(ValidationError::invalid_origin("host", &host, reason)),
-            })
-            .transpose()?;
+        let host = host.map(|host| Origin::parse_field(&host, "host").map(|origin| origin.to_string())).transpose()?;
         let event_id = match self.event_id {
-            Some(id) => EventId::parse(&id).ok_or_else(|| ValidationError::invalid_event_id(&id))?,
+            Some(id) => EventId::validate(&id)?,
             None => EventId::from_random_bytes(random),
         };
-        let url = endpoint_url(self.endpoint.as_deref(), config, REGISTER_PATH)?;
-        let policy = config.retry.with(&self.retry.unwrap_or_default())?;
         let body = RegisterUsagePointRequest {
             event,
             api_key: Some(public_key),
@@ -165,8 +158,8 @@ impl RegisterOptions {
             is_still: self.is_still,
             is_production: self.is_production,
         };
-        let body = serde_json::to_string(&body).expect("the request body serialises");
-        Ok((PreparedRequest { url, body, policy }, event_id))
+        let request = PreparedRequest::new(config, self.endpoint.as_deref(), REGISTER_PATH, self.retry, &body)?;
+        Ok((request, event_id))
     }
 }
 
@@ -193,11 +186,8 @@ impl UsageOptions {
             }
         }
         let since = self.since.map(|since| since_ms(since, now_ms)).transpose()?;
-        let url = endpoint_url(self.endpoint.as_deref(), config, GET_USAGE_PATH)?;
-        let policy = config.retry.with(&self.retry.unwrap_or_default())?;
         let body = GetUsageRequest { api_key: Some(secret_key), since };
-        let body = serde_json::to_string(&body).expect("the request body serialises");
-        Ok(PreparedRequest { url, body, policy })
+        PreparedRequest::new(config, self.endpoint.as_deref(), GET_USAGE_PATH, self.retry, &body)
     }
 }
 
@@ -210,6 +200,23 @@ fn since_ms(since: f64, now_ms: i64) -> Result<i64, TelemetryError> {
         ));
     }
     Ok(resolve_since(Some(since as i64), now_ms)?)
+}
+
+impl PreparedRequest {
+    /// The request to `path` below the call's endpoint (else the configured one),
+    /// with the call's retry options over the configured policy.
+    fn new(
+        config: &Config,
+        endpoint: Option<&str>,
+        path: &str,
+        retry: Option<RetryOptions>,
+        body: &impl Serialize,
+    ) -> Result<PreparedRequest, TelemetryError> {
+        let url = endpoint_url(endpoint, config, path)?;
+        let policy = config.retry.with(&retry.unwrap_or_default())?;
+        let body = serde_json::to_string(body).expect("the request body serialises");
+        Ok(PreparedRequest { url, body, policy })
+    }
 }
 
 /// The call's endpoint, else the configured one, checked and joined with `path`.

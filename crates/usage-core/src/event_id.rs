@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::ValidationError;
+
 /// A UUID in its canonical lower-case text form. The same id goes on every retry
 /// of one registration, so the server counts it once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,6 +22,14 @@ impl EventId {
                 _ => b.is_ascii_hexdigit(),
             });
         well_formed.then(|| EventId(text.to_ascii_lowercase()))
+    }
+
+    /// [`EventId::parse`] with the error every caller reports.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidEventId`] naming `eventId` and the rule.
+    pub fn validate(text: &str) -> Result<EventId, ValidationError> {
+        EventId::parse(text).ok_or_else(|| ValidationError::invalid_event_id(text))
     }
 
     /// A version 4 (random) UUID from 16 random bytes.

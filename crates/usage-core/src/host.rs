@@ -11,6 +11,8 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+use crate::ValidationError;
+
 /// The longest input accepted; real origins are far shorter.
 const MAX_INPUT_LEN: usize = 2048;
 /// DNS limits.
@@ -136,6 +138,15 @@ impl Origin {
         let (host, port) = split_host_port(authority, scheme.is_some())?;
         let port = port.filter(|&p| Some(p) != scheme.as_deref().and_then(default_port));
         Ok(Origin::Network { scheme, host, port })
+    }
+
+    /// [`Origin::parse`] for a named input (`host`, `Origin header`), with the error
+    /// every caller reports: the field, the (cut) input and the rule.
+    ///
+    /// # Errors
+    /// [`ValidationError::InvalidOrigin`].
+    pub fn parse_field(input: &str, field: &'static str) -> Result<Origin, ValidationError> {
+        Origin::parse(input).map_err(|reason| ValidationError::invalid_origin(field, input, reason))
     }
 
     /// Whether events from this origin are development rather than billable: local

@@ -76,16 +76,8 @@ impl RegisterUsagePointRequest {
     /// The first rule the request breaks.
     pub fn validate(self) -> Result<Registration, ValidationError> {
         let public_key = KeyKind::Public.require(self.api_key, "apiKey")?;
-        let claimed_origin = self
-            .host
-            .as_deref()
-            .map(|host| Origin::parse(host).map_err(|reason| ValidationError::invalid_origin("host", host, reason)))
-            .transpose()?;
-        let event_id = self
-            .event_id
-            .as_deref()
-            .map(|id| EventId::parse(id).ok_or_else(|| ValidationError::invalid_event_id(id)))
-            .transpose()?;
+        let claimed_origin = self.host.as_deref().map(|host| Origin::parse_field(host, "host")).transpose()?;
+        let event_id = self.event_id.as_deref().map(EventId::validate).transpose()?;
         Ok(Registration {
             event: self.event,
             public_key,

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
 use usage_core::wire::{GetUsageRequest, GetUsageResponse, RegisterUsagePointRequest, RegisterUsagePointResponse};
-use usage_core::{Origin, ValidationError};
+use usage_core::Origin;
 
 use super::body::JsonBody;
 use super::error::ApiError;
@@ -71,7 +71,6 @@ async fn get_usage(
 fn origin_header(headers: &HeaderMap) -> Result<Option<Origin>, ApiError> {
     let Some(value) = headers.get(header::ORIGIN) else { return Ok(None) };
     let text = value.to_str().unwrap_or("\u{fffd}");
-    let origin =
-        Origin::parse(text).map_err(|reason| ValidationError::invalid_origin("Origin header", text, reason))?;
+    let origin = Origin::parse_field(text, "Origin header")?;
     Ok(Some(origin))
 }
