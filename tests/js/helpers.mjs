@@ -41,3 +41,15 @@ export async function closedUrl() {
   await new Promise((resolve) => server.close(resolve));
   return `http://127.0.0.1:${port}`;
 }
+
+/** Records console.warn during a test `t`; `nextWarning()` resolves with the next one. */
+export function captureWarnings(t) {
+  const warnings = [];
+  let waiting = [];
+  t.mock.method(console, 'warn', (...args) => {
+    warnings.push(args.join(' '));
+    for (const resolve of waiting) resolve(warnings.at(-1));
+    waiting = [];
+  });
+  return { warnings, nextWarning: () => new Promise((resolve) => waiting.push(resolve)) };
+}

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import init, { registerUsageEvent, getUsage, classifyHost, trackConversion, configure } from 'usage-telemetry';
-import { serverUrl, publicKey, secretKey, scenario, faulty, attempts, attemptsEventually, closedUrl } from './helpers.mjs';
+import { serverUrl, publicKey, secretKey, scenario, faulty, attempts, attemptsEventually, closedUrl, captureWarnings } from './helpers.mjs';
 
 await init(); // a no-op in Node, so browser code runs unchanged
 
@@ -129,13 +129,12 @@ test('trackConversion settles exactly as the conversion does and registers after
 
 test('trackConversion does not wait for the registration', async (t) => {
   const name = scenario();
-  let timedOut;
-  const warning = new Promise((resolve) => { timedOut = resolve; });
-  t.mock.method(console, 'warn', (message) => timedOut(message));
+  const { warnings, nextWarning } = captureWarnings(t);
+  const warning = nextWarning();
   // The proxy never answers: the registration times out after 1 s, in the background.
   const result = await trackConversion(Promise.resolve('done'), { ...base, endpoint: faulty(name, 'hang'), retry: { retries: 0, timeoutMs: 1000 } });
   assert.equal(result, 'done');
-  assert.equal(console.warn.mock.callCount(), 0, 'the conversion settled before the registration did');
+  assert.equal(warnings.length, 0, 'the conversion settled before the registration did');
   assert.equal((await attemptsEventually(name, 1)).length, 1, 'the registration is in flight, unanswered');
   assert.match(await warning, /did not answer within 1000 ms/);
 });
@@ -152,15 +151,12 @@ test('an aborted conversion is not reported as failed', async () => {
 });
 
 test('a blocked fetch leaves one console.warn and nothing else', async (t) => {
-  const warnings = [];
   const unhandled = [];
   const onUnhandled = (reason) => unhandled.push(reason);
   process.on('unhandledRejection', onUnhandled);
-  t.mock.method(console, 'warn', (...args) => warnings.push(args.join(' ')));
+  const { warnings, nextWarning } = captureWarnings(t);
+  const warnedOnce = nextWarning();
   const realFetch = globalThis.fetch;
-  let warned;
-  const warnedOnce = new Promise((resolve) => { warned = resolve; });
-  console.warn.mock.mockImplementation((...args) => { warnings.push(args.join(' ')); warned(); });
   globalThis.fetch = () => { throw new TypeError('Failed to fetch (blocked by an extension)'); };
   try {
     const result = await trackConversion(async () => 'converted', { ...base, retry: { retries: 1, baseDelayMs: 1 } });
@@ -179,16 +175,13 @@ test('a blocked fetch leaves one console.warn and nothing else', async (t) => {
 });
 
 test('configure sets defaults; logLevel silent keeps the console quiet; no endpoint warns and skips', async (t) => {
-  const warnings = [];
-  t.mock.method(console, 'warn', (...args) => warnings.push(args.join(' ')));
+  const { warnings, nextWarning } = captureWarnings(t);
   assert.throws(() => configure({ endpoint: 'ftp://x' }), /endpoint: must be an http\(s\) URL/);
   assert.throws(() => configure({ licenseKey: secretKey }), /licenseKey: must be a public key/);
   assert.throws(() => configure({ logLevel: 'loud' }), /logLevel: unknown variant `loud`/);
 
   // No endpoint anywhere: trackConversion still returns, and warns.
-  let warned;
-  const warnedOnce = new Promise((resolve) => { warned = resolve; });
-  console.warn.mock.mockImplementation((...args) => { warnings.push(args.join(' ')); warned(); });
+  const warnedOnce = nextWarning();
   assert.equal(await trackConversion(Promise.resolve(1), { licenseKey: publicKey }), 1);
   await warnedOnce;
   assert.match(warnings[0], /no endpoint configured/);
