@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use crate::config::{current_config, ConfigureOptions, LogLevel};
-use crate::conversion::register_in_background;
+use crate::conversion::report_outcome;
 use crate::environment::{debug, is_abort};
 use crate::error::TelemetryError;
 use crate::options::{parse_options, HostChoice, RegisterOptions, UsageOptions};
@@ -201,7 +201,7 @@ pub fn track_conversion(conversion: JsValue, options: JsValue) -> Promise {
                     debug("conversion aborted; nothing registered");
                 }
             }
-            outcome => register_in_background(options, outcome.is_ok()),
+            outcome => report_outcome(options, outcome.is_ok()).await,
         }
     });
     conversion

@@ -26,27 +26,30 @@ pub async fn track_conversion<T, E>(
 /// Registers an outcome without making anyone wait: the work runs as its own task,
 /// and every error ends in at most one console line.
 pub fn register_in_background(options: Result<RegisterOptions, TelemetryError>, succeeded: bool) {
-    spawn_local(async move {
-        let log_level = current_config().log_level;
-        let outcome = match options {
-            Ok(options) => {
-                let options = RegisterOptions {
-                    succeeded: Some(succeeded),
-                    event: options.event.or(Some(EventKind::WebcodecConversion)),
-                    ..options
-                };
-                register_usage_event(options).await
-            }
-            Err(err) => Err(err),
-        };
-        match (outcome, log_level) {
-            (Ok(registered), LogLevel::Verbose) => {
-                debug(&format!("conversion registered as {}", registered.classification.as_str()));
-            }
-            (Err(err), LogLevel::Warn | LogLevel::Verbose) => {
-                warn(&format!("the conversion was not registered (the conversion itself is unaffected): {err}"));
-            }
-            _ => {}
+    spawn_local(report_outcome(options, succeeded));
+}
+
+/// Registers a conversion's outcome and logs the result per `logLevel`; never fails.
+pub(crate) async fn report_outcome(options: Result<RegisterOptions, TelemetryError>, succeeded: bool) {
+    let log_level = current_config().log_level;
+    let outcome = match options {
+        Ok(options) => {
+            let options = RegisterOptions {
+                succeeded: Some(succeeded),
+                event: options.event.or(Some(EventKind::WebcodecConversion)),
+                ..options
+            };
+            register_usage_event(options).await
         }
-    });
+        Err(err) => Err(err),
+    };
+    match (outcome, log_level) {
+        (Ok(registered), LogLevel::Verbose) => {
+            debug(&format!("conversion registered as {}", registered.classification.as_str()));
+        }
+        (Err(err), LogLevel::Warn | LogLevel::Verbose) => {
+            warn(&format!("the conversion was not registered (the conversion itself is unaffected): {err}"));
+        }
+        _ => {}
+    }
 }

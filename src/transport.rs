@@ -80,7 +80,7 @@ async fn exchange(url: &str, body: &str, signal: &AbortSignal) -> Result<HttpRes
 }
 
 /// Resolves after `ms` milliseconds.
-pub async fn sleep(ms: u32) {
+async fn sleep(ms: u32) {
     let promise = Promise::new(&mut |resolve, _reject| {
         set_timeout(&resolve, clamp_ms(ms));
     });
