@@ -41,6 +41,26 @@ pub enum ValidationError {
     /// A public key where usage is read.
     #[error("getUsage needs the secret key (rm_sec_…); the public key can only register usage")]
     PublicKeyForUsage,
+    /// An admin token on an endpoint that takes a licence key.
+    #[error("admin tokens (rm_adm_…) are for the /api/admin endpoints only; this endpoint takes a licence key")]
+    AdminTokenForLicenceEndpoint,
+    /// A licence key on an admin endpoint.
+    #[error("this endpoint needs an admin token (rm_adm_…); licence keys cannot read the vendor's view")]
+    NeedsAdminToken,
+    /// An `Authorization` header that is not `Bearer <key>`.
+    #[error("the Authorization header must be `Bearer {expected}…`")]
+    MalformedAuthorization {
+        /// The prefix of the credential the endpoint takes.
+        expected: &'static str,
+    },
+    /// A query parameter or range that breaks a rule (`until`, `granularity`, …).
+    #[error("{field} {rule}")]
+    InvalidParameter {
+        /// The parameter.
+        field: &'static str,
+        /// The rule it broke, with what was given.
+        rule: String,
+    },
     /// A host or origin that is not a valid origin.
     #[error("{field} `{input}` is not a valid origin: it {reason}")]
     InvalidOrigin {

@@ -23,6 +23,7 @@ mod event;
 mod event_id;
 mod host;
 mod key;
+mod range;
 mod since;
 pub mod wire;
 
@@ -31,5 +32,6 @@ pub use error::ValidationError;
 pub use event::EventKind;
 pub use event_id::EventId;
 pub use host::{HostError, Origin};
-pub use key::{KeyKind, PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX};
+pub use key::{KeyKind, Licence, ADMIN_TOKEN_PREFIX, FREE_LICENSE, PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX};
+pub use range::{month_period_utc_ms, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR};
 pub use since::{format_rfc3339_ms, resolve_since, start_of_month_utc_ms, MAX_LOOKBACK_MS};

@@ -1,13 +1,13 @@
 //! The window `getUsage` may ask about: the default start and the allowed range.
 
 use crate::error::ValidationError;
+use crate::range::MS_PER_DAY;
 
-const MS_PER_DAY: i64 = 86_400_000;
 /// How far back `since` may reach: 90 days.
 pub const MAX_LOOKBACK_MS: i64 = 90 * MS_PER_DAY;
 /// A `since` slightly ahead of the server's clock is a skewed client clock, not a
 /// request for the future.
-const CLOCK_SKEW_ALLOWANCE_MS: i64 = 60_000;
+pub(crate) const CLOCK_SKEW_ALLOWANCE_MS: i64 = 60_000;
 
 /// The first instant counted by a usage query.
 ///
@@ -51,7 +51,7 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -65,7 +65,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 }
 
 /// The inverse of [`civil_from_days`].
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let yoe = year.rem_euclid(400);

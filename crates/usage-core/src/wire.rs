@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
-use crate::{classify, resolve_since, Classification, EventId, EventKind, KeyKind, Origin};
+use crate::{classify, resolve_since, Classification, EventId, EventKind, Granularity, KeyKind, Licence, Origin};
 
 /// The body of a usage registration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,7 +22,7 @@ use crate::{classify, resolve_since, Classification, EventId, EventKind, KeyKind
 pub struct RegisterUsagePointRequest {
     /// What happened.
     pub event: EventKind,
-    /// The public key (`rm_pub_…`).
+    /// The public key (`rm_pub_…`), `"free-license"`, or `null`/absent for none.
     #[serde(default)]
     pub api_key: Option<String>,
     /// The page's origin; `null` from a backend.
@@ -46,8 +46,8 @@ pub struct RegisterUsagePointRequest {
 pub struct Registration {
     /// What happened.
     pub event: EventKind,
-    /// The public key.
-    pub public_key: String,
+    /// The licence claimed: a public key still to be looked up, the free tier, or none.
+    pub licence: Licence,
     /// The origin the body claimed.
     pub claimed_origin: Option<Origin>,
     /// Whether the conversion succeeded.
@@ -75,12 +75,12 @@ impl RegisterUsagePointRequest {
     /// # Errors
     /// The first rule the request breaks.
     pub fn validate(self) -> Result<Registration, ValidationError> {
-        let public_key = KeyKind::Public.require(self.api_key, "apiKey")?;
+        let licence = Licence::from_api_key(self.api_key, "apiKey")?;
         let claimed_origin = self.host.as_deref().map(|host| Origin::parse_field(host, "host")).transpose()?;
         let event_id = self.event_id.as_deref().map(EventId::validate).transpose()?;
         Ok(Registration {
             event: self.event,
-            public_key,
+            licence,
             claimed_origin,
             succeeded: self.succeeded,
             event_id,
@@ -108,12 +108,21 @@ pub struct RegisterUsagePointResponse {
     pub billable: bool,
     /// How it was counted.
     pub classification: Classification,
+    /// `true` when the event is billable and its key's billable count for this
+    /// calendar month now exceeds the key's monthly limit. The event still counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_limit: Option<bool>,
 }
 
 impl RegisterUsagePointResponse {
-    /// A success answer for `classification`.
-    pub fn new(classification: Classification) -> Self {
-        RegisterUsagePointResponse { success: true, billable: classification.is_billable(), classification }
+    /// A success answer for `classification`; `over_limit` only when it is true.
+    pub fn new(classification: Classification, over_limit: bool) -> Self {
+        RegisterUsagePointResponse {
+            success: true,
+            billable: classification.is_billable(),
+            classification,
+            over_limit: over_limit.then_some(true),
+        }
     }
 }
 
@@ -178,14 +187,24 @@ impl UsageCounts {
             Classification::Failed => self.failed += count,
         }
     }
+
+    /// Adds every count of `other`.
+    pub fn add_all(&mut self, other: &UsageCounts) {
+        self.billable += other.billable;
+        self.development += other.development;
+        self.failed += other.failed;
+    }
+
+    /// Events of every classification.
+    pub fn total(&self) -> u64 {
+        self.billable + self.development + self.failed
+    }
 }
 
-/// The answer to a usage query.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Counts per kind of event, as get-usage has always answered them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GetUsageResponse {
-    /// Always `true` here; errors use [`ErrorResponse`].
-    pub success: bool,
+pub struct KindCounts {
     /// `webcodec-conversion` and `web-render` events.
     pub webcodec_conversions: UsageCounts,
     /// `cloud-render` events.
@@ -194,19 +213,185 @@ pub struct GetUsageResponse {
     pub web_renders: UsageCounts,
 }
 
+impl KindCounts {
+    /// Adds `count` events of `kind` and `classification`.
+    pub fn add(&mut self, kind: EventKind, classification: Classification, count: u64) {
+        match kind {
+            EventKind::WebcodecConversion | EventKind::WebRender => {
+                self.webcodec_conversions.add(classification, count);
+                self.web_renders.add(classification, count);
+            }
+            EventKind::CloudRender => self.cloud_renders.add(classification, count),
+        }
+    }
+
+    /// Builds the counts from per-kind, per-classification counts.
+    pub fn from_counts(counts: impl IntoIterator<Item = (EventKind, Classification, u64)>) -> Self {
+        let mut total = KindCounts::default();
+        for (kind, classification, count) in counts {
+            total.add(kind, classification, count);
+        }
+        total
+    }
+}
+
+/// A licence key's monthly limit and where this calendar month (UTC) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitStatus {
+    /// Billable events (all kinds) the licence covers per calendar month.
+    pub monthly_billable: u64,
+    /// Billable events so far this month.
+    pub used: u64,
+    /// What is left this month, never below 0.
+    pub remaining: u64,
+    /// The month's first instant (ms since the epoch).
+    pub period_start: i64,
+    /// The next month's first instant.
+    pub period_end: i64,
+}
+
+impl LimitStatus {
+    /// The status of `monthly_billable` with `used` events in the month `period`.
+    pub fn new(monthly_billable: u64, used: u64, period: (i64, i64)) -> Self {
+        LimitStatus {
+            monthly_billable,
+            used,
+            remaining: monthly_billable.saturating_sub(used),
+            period_start: period.0,
+            period_end: period.1,
+        }
+    }
+}
+
+/// The answer to a usage query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetUsageResponse {
+    /// Always `true` here; errors use [`ErrorResponse`].
+    pub success: bool,
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: KindCounts,
+    /// The key's monthly limit, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitStatus>,
+}
+
 impl GetUsageResponse {
     /// Builds the answer from per-kind, per-classification counts.
     pub fn from_counts(counts: impl IntoIterator<Item = (EventKind, Classification, u64)>) -> Self {
-        let mut browser = UsageCounts::default();
-        let mut cloud = UsageCounts::default();
-        for (kind, classification, count) in counts {
-            match kind {
-                EventKind::WebcodecConversion | EventKind::WebRender => browser.add(classification, count),
-                EventKind::CloudRender => cloud.add(classification, count),
-            }
-        }
-        GetUsageResponse { success: true, webcodec_conversions: browser, cloud_renders: cloud, web_renders: browser }
+        GetUsageResponse { success: true, counts: KindCounts::from_counts(counts), limit: None }
     }
+}
+
+/// One time bucket of a breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesBucket {
+    /// The bucket's first instant (a UTC midnight or hour), ms since the epoch.
+    pub start: i64,
+    /// The counts in the bucket (within the range).
+    #[serde(flatten)]
+    pub counts: KindCounts,
+}
+
+/// Events from one origin (all kinds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginCounts {
+    /// The normalised origin; `null` for events that carried none.
+    pub origin: Option<String>,
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: UsageCounts,
+}
+
+/// `GET /api/usage/breakdown`: a licensee's usage by time and origin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakdownResponse {
+    /// Always `true` here.
+    pub success: bool,
+    /// The first instant counted.
+    pub since: i64,
+    /// The first instant not counted.
+    pub until: i64,
+    /// The bucket size.
+    pub granularity: Granularity,
+    /// Every bucket in the range, oldest first, empty ones included.
+    pub series: Vec<SeriesBucket>,
+    /// The busiest origins (most events first).
+    pub origins: Vec<OriginCounts>,
+    /// The events of every origin not listed.
+    pub other_origins: UsageCounts,
+    /// The whole range; equal to get-usage's counts for the same `since`.
+    pub totals: KindCounts,
+    /// The key's monthly limit, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitStatus>,
+}
+
+/// One licence key in the vendor's view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseUsage {
+    /// The key pair's name.
+    pub name: String,
+    /// Its public key.
+    pub public_key: String,
+    /// Whether it has been revoked.
+    pub revoked: bool,
+    /// Its events in the range.
+    pub totals: KindCounts,
+    /// Its monthly limit, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitStatus>,
+}
+
+/// Unlicensed or free-license usage in the vendor's view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnpaidUsage {
+    /// Its events in the range.
+    pub totals: KindCounts,
+    /// The origins that sent them, most events first.
+    pub origins: Vec<OriginCounts>,
+}
+
+/// Events from one origin under one licence, in the vendor's view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicensedOriginCounts {
+    /// The normalised origin; `null` for events that carried none.
+    pub origin: Option<String>,
+    /// The key's name, `"free-license"`, or `null` for unlicensed events.
+    pub license: Option<String>,
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: UsageCounts,
+}
+
+/// `GET /api/admin/usage`: every licence, and the sites using the product without one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUsageResponse {
+    /// Always `true` here.
+    pub success: bool,
+    /// The first instant counted.
+    pub since: i64,
+    /// The first instant not counted.
+    pub until: i64,
+    /// The bucket size.
+    pub granularity: Granularity,
+    /// Every licence key, oldest first, with its totals in the range.
+    pub licenses: Vec<LicenseUsage>,
+    /// Events sent without a key.
+    pub unlicensed: UnpaidUsage,
+    /// Events sent with `apiKey: "free-license"`.
+    pub free_license: UnpaidUsage,
+    /// Every event, by time bucket.
+    pub series: Vec<SeriesBucket>,
+    /// The busiest (origin, licence) pairs across everything.
+    pub origins: Vec<LicensedOriginCounts>,
 }
 
 /// Every error answer: `{"success":false,"error":"…"}`.
@@ -271,6 +456,41 @@ mod tests {
     }
 
     #[test]
+    fn keyless_and_free_license_registrations_are_valid() {
+        let r = register(r#"{"event":"webcodec-conversion","host":"https://a.com","succeeded":true}"#).unwrap();
+        assert_eq!(r.licence, Licence::Unlicensed);
+        let r = register(r#"{"event":"webcodec-conversion","apiKey":null,"host":"https://a.com","succeeded":true}"#)
+            .unwrap();
+        assert_eq!(r.licence, Licence::Unlicensed);
+        assert_eq!(r.classification(None), Classification::Billable);
+        let r = register(
+            r#"{"event":"webcodec-conversion","apiKey":"free-license","host":"http://localhost","succeeded":true}"#,
+        )
+        .unwrap();
+        assert_eq!(r.licence, Licence::FreeLicense);
+        assert_eq!(r.classification(None), Classification::Development);
+        let err = register(r#"{"event":"webcodec-conversion","apiKey":"rm_adm_x","succeeded":true}"#).unwrap_err();
+        assert_eq!(err, ValidationError::AdminTokenForLicenceEndpoint);
+    }
+
+    #[test]
+    fn answers_carry_over_limit_and_limit_only_when_set() {
+        let json = serde_json::to_string(&RegisterUsagePointResponse::new(Classification::Billable, false)).unwrap();
+        assert_eq!(json, r#"{"success":true,"billable":true,"classification":"billable"}"#);
+        let json = serde_json::to_string(&RegisterUsagePointResponse::new(Classification::Billable, true)).unwrap();
+        assert_eq!(json, r#"{"success":true,"billable":true,"classification":"billable","overLimit":true}"#);
+        let mut usage = GetUsageResponse::from_counts([]);
+        assert!(!serde_json::to_string(&usage).unwrap().contains("limit"));
+        usage.limit = Some(LimitStatus::new(10, 12, (1, 2)));
+        let json = serde_json::to_value(&usage).unwrap();
+        assert_eq!(
+            json["limit"],
+            serde_json::json!({"monthlyBillable":10,"used":12,"remaining":0,"periodStart":1,"periodEnd":2})
+        );
+        assert_eq!(serde_json::from_value::<GetUsageResponse>(json).unwrap(), usage);
+    }
+
+    #[test]
     fn the_reported_origin_wins_over_the_claim() {
         let r = register(
             r#"{"event":"webcodec-conversion","apiKey":"rm_pub_x","host":"http://localhost","succeeded":true}"#,
@@ -305,7 +525,6 @@ mod tests {
                 r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":"a.com","succeeded":true,"eventId":"1"}"#,
                 "eventId must be a UUID",
             ),
-            (r#"{"event":"cloud-render","host":"a.com","succeeded":true}"#, "apiKey is missing"),
             (r#"{"event":"cloud-render","apiKey":"","host":"a.com","succeeded":true}"#, "apiKey is missing"),
             (
                 r#"{"event":"cloud-render","apiKey":"sk_x","host":"a.com","succeeded":true}"#,
@@ -356,9 +575,9 @@ mod tests {
             (EventKind::WebcodecConversion, Classification::Failed, 1),
             (EventKind::CloudRender, Classification::Development, 4),
         ]);
-        assert_eq!(response.webcodec_conversions, UsageCounts { billable: 5, development: 0, failed: 1 });
-        assert_eq!(response.web_renders, response.webcodec_conversions);
-        assert_eq!(response.cloud_renders, UsageCounts { billable: 0, development: 4, failed: 0 });
+        assert_eq!(response.counts.webcodec_conversions, UsageCounts { billable: 5, development: 0, failed: 1 });
+        assert_eq!(response.counts.web_renders, response.counts.webcodec_conversions);
+        assert_eq!(response.counts.cloud_renders, UsageCounts { billable: 0, development: 4, failed: 0 });
         let json = serde_json::to_value(&response).unwrap();
         assert_eq!(json["webcodecConversions"]["billable"], 5);
         assert_eq!(json["cloudRenders"]["development"], 4);

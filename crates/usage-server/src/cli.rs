@@ -3,12 +3,12 @@
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::config::{Cli, Command, KeysCommand, ServeArgs};
-use crate::http::{app, AppState};
-use crate::keys::{hash_secret_key, NewKeyPair};
+use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs};
+use crate::http::{app, AppState, ServerOptions};
+use crate::keys::{hash_credential, new_admin_token, NewKeyPair};
 use crate::store::Store;
 
-/// The longest key name accepted.
+/// The longest key or token name accepted.
 const MAX_KEY_NAME_LEN: usize = 100;
 
 /// Runs one command to completion.
@@ -18,14 +18,49 @@ const MAX_KEY_NAME_LEN: usize = 100;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Keys(KeysCommand::Create { name, database }) => {
+        Command::Keys(KeysCommand::Create { name, monthly_limit, database }) => {
             check_key_name(&name)?;
             let store = open(&database.database_url).await?;
             let pair = NewKeyPair::generate()
                 .map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))?;
-            store.create_key(&name, &pair.public_key, &hash_secret_key(&pair.secret_key)).await?;
+            store.create_key(&name, &pair.public_key, &hash_credential(&pair.secret_key), monthly_limit).await?;
             let line = serde_json::json!({"name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
             println!("{line}");
+            store.close().await;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::SetLimit { name, limit, database }) => {
+            let store = open(&database.database_url).await?;
+            store.set_monthly_limit(&name, limit.0).await?;
+            match limit.0 {
+                Some(n) => eprintln!("key `{name}` now covers {n} billable events a month"),
+                None => eprintln!("key `{name}` has no monthly limit now"),
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateToken { name, database }) => {
+            check_key_name(&name)?;
+            let store = open(&database.database_url).await?;
+            let token =
+                new_admin_token().map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))?;
+            store.create_admin_token(&name, &hash_credential(&token)).await?;
+            println!("{}", serde_json::json!({"name": name, "token": token}));
+            store.close().await;
+            Ok(())
+        }
+        Command::Admin(AdminCommand::List { database }) => {
+            let store = open(&database.database_url).await?;
+            for token in store.list_admin_tokens().await? {
+                println!("{}", serde_json::to_string(&token)?);
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Revoke { name, database }) => {
+            let store = open(&database.database_url).await?;
+            store.revoke_admin_token(&name).await?;
+            eprintln!("revoked admin token `{name}`");
             store.close().await;
             Ok(())
         }
@@ -61,13 +96,28 @@ fn check_key_name(name: &str) -> anyhow::Result<()> {
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open(&args.database.database_url).await?;
+    let options = ServerOptions {
+        rate_limit_per_address: args.rate_limit_per_address,
+        rate_limit_per_key: args.rate_limit_per_key,
+        trust_forwarded_for: args.trust_forwarded_for,
+    };
+    let state = AppState::new(store.clone(), options);
+    let rate_limits = state.rate_limits();
+    tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            rate_limits.forget_idle();
+        }
+    });
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, engine = ?store.engine(), "usage-server ready");
     // Scripts and tests read this line to learn the port (with --addr …:0).
     println!("usage-server listening on http://{addr}");
-    axum::serve(listener, app(AppState::new(store.clone())))
+    // The peer address reaches the per-address rate limit; it is never stored.
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")?;

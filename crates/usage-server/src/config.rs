@@ -18,9 +18,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API until SIGINT or SIGTERM.
     Serve(ServeArgs),
-    /// Create, list and revoke licence keys.
+    /// Create, list and revoke licence keys; set their monthly limits.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Create, list and revoke the vendor's admin tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
 
 /// Where the data lives; every subcommand takes it.
@@ -37,9 +40,36 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the chosen one is printed).
     #[arg(long, env = "USAGE_SERVER_ADDR", default_value = "127.0.0.1:8787")]
     pub addr: SocketAddr,
+    /// Keyless and free-license events accepted per client address per minute; 0: no limit.
+    #[arg(long, env = "USAGE_RATE_LIMIT_PER_ADDRESS", default_value_t = 120)]
+    pub rate_limit_per_address: u32,
+    /// Events accepted per licence key per minute; 0: no limit.
+    #[arg(long, env = "USAGE_RATE_LIMIT_PER_KEY", default_value_t = 6000)]
+    pub rate_limit_per_key: u32,
+    /// Take the client address from the first `X-Forwarded-For` entry (only behind
+    /// a proxy that sets it; otherwise clients could pick their own address).
+    #[arg(long, env = "USAGE_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+/// A monthly limit on the command line: a number of billable events, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonthlyLimit(pub Option<u64>);
+
+impl std::str::FromStr for MonthlyLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "none" {
+            return Ok(MonthlyLimit(None));
+        }
+        text.parse::<u64>()
+            .map(|n| MonthlyLimit(Some(n)))
+            .map_err(|_| format!("a monthly limit is a whole number of billable events, or `none` (got `{text}`)"))
+    }
 }
 
 /// The `keys` subcommands.
@@ -50,6 +80,9 @@ pub enum KeysCommand {
         /// A unique name for the key pair (a customer, an app).
         #[arg(long)]
         name: String,
+        /// Billable events (all kinds) the licence covers per calendar month (UTC).
+        #[arg(long)]
+        monthly_limit: Option<u64>,
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,
@@ -61,6 +94,44 @@ pub enum KeysCommand {
         database: DatabaseArgs,
     },
     /// Revoke a key pair: both keys stop working at once; its counts stay.
+    Revoke {
+        /// The name given at creation.
+        name: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Set a key pair's monthly limit of billable events, or `none` to remove it.
+    SetLimit {
+        /// The name given at creation.
+        name: String,
+        /// Billable events per calendar month (UTC), or `none`.
+        limit: MonthlyLimit,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// The `admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin token and print it once as a JSON line; it is stored only hashed.
+    CreateToken {
+        /// A unique name for the token (a person, a dashboard).
+        #[arg(long)]
+        name: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Print every admin token's name and dates as JSON lines, never the token.
+    List {
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke an admin token: it stops working at once.
     Revoke {
         /// The name given at creation.
         name: String,

@@ -1,7 +1,7 @@
-//! Making licence keys and hashing secret keys.
+//! Making licence keys and admin tokens, and hashing the secret ones.
 
 use sha2::{Digest, Sha256};
-use usage_core::{PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX};
+use usage_core::{ADMIN_TOKEN_PREFIX, PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX};
 
 /// A freshly made key pair. The secret exists in clear only in this value.
 #[derive(Debug, Clone)]
@@ -25,6 +25,14 @@ impl NewKeyPair {
     }
 }
 
+/// A fresh admin token: `rm_adm_` and 256 random bits in hex.
+///
+/// # Errors
+/// When the OS cannot supply randomness.
+pub fn new_admin_token() -> Result<String, getrandom::Error> {
+    Ok(format!("{ADMIN_TOKEN_PREFIX}{}", random_hex::<32>()?))
+}
+
 fn random_hex<const N: usize>() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes)?;
@@ -35,10 +43,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 of a secret key, in hex. Secret keys carry 256 random bits, so a fast
-/// hash is enough (no password stretching needed) and lets us look keys up by hash.
-pub fn hash_secret_key(secret_key: &str) -> String {
-    hex(&Sha256::digest(secret_key.as_bytes()))
+/// SHA-256 of a secret key or admin token, in hex: all that is stored. Both carry
+/// 256 random bits, so a fast hash is enough (no password stretching needed) and
+/// lets us look them up by hash.
+pub fn hash_credential(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
 }
 
 #[cfg(test)]
@@ -53,10 +62,13 @@ mod tests {
         assert!(a.secret_key.starts_with("rm_sec_") && a.secret_key.len() == 7 + 64);
         assert_ne!(a.public_key, b.public_key);
         assert_ne!(a.secret_key, b.secret_key);
+        let token = new_admin_token().unwrap();
+        assert!(token.starts_with("rm_adm_") && token.len() == 7 + 64);
+        assert_ne!(token, new_admin_token().unwrap());
     }
 
     #[test]
     fn hash_is_sha256_hex() {
-        assert_eq!(hash_secret_key("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(hash_credential("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

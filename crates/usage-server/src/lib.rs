@@ -4,11 +4,14 @@
 //!
 //! `main.rs` only parses the command line; [`cli`] runs the commands, [`http`]
 //! builds the axum application ([`http::app`], also used by in-process tests),
-//! [`store`] talks to SQLite or PostgreSQL and [`keys`] makes and hashes keys.
+//! [`store`] talks to SQLite or PostgreSQL, [`report`] folds counts into the
+//! breakdown, the vendor's view and CSV, and [`keys`] makes and hashes keys and
+//! admin tokens.
 
 pub mod cli;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod report;
 pub mod store;
 pub mod telemetry;

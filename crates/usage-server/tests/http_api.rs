@@ -85,7 +85,14 @@ async fn invalid_registrations_get_the_right_status_and_write_nothing() {
         (without("succeeded"), Some("application/json"), 400, "missing field `succeeded`"),
         (with("eventId", json!("not-a-uuid")), Some("application/json"), 400, "eventId must be a UUID"),
         (with("isStill", json!("no")), Some("application/json"), 400, "isStill: invalid type"),
-        (without("apiKey"), Some("application/json"), 401, "apiKey is missing"),
+        (with("apiKey", json!("")), Some("application/json"), 401, "apiKey is missing"),
+        (with("apiKey", json!("Free-License")), Some("application/json"), 401, "apiKey is not a licence key"),
+        (
+            with("apiKey", json!("rm_adm_0000")),
+            Some("application/json"),
+            403,
+            "admin tokens (rm_adm_…) are for the /api/admin endpoints only",
+        ),
         (with("apiKey", json!("pk_live_123")), Some("application/json"), 401, "apiKey is not a licence key"),
         (
             with("apiKey", json!("rm_pub_00000000000000000000000000000000")),
@@ -413,21 +420,26 @@ async fn cors_preflights_are_answered_for_any_origin_without_credentials() {
     let db = TestDb::sqlite();
     let key = create_key(&db.url, "acme");
     let server = TestServer::start(&db.url);
-    for path in [REGISTER, GET_USAGE] {
+    for (path, method, request_headers) in [
+        (REGISTER, "POST", "content-type"),
+        (GET_USAGE, "POST", "content-type"),
+        (BREAKDOWN, "GET", "authorization"),
+        (ADMIN_USAGE, "GET", "authorization"),
+    ] {
         let response = server
             .client
             .request(reqwest::Method::OPTIONS, format!("{}{path}", server.url))
             .header("origin", "https://customer.com")
-            .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type")
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", request_headers)
             .send()
             .await
             .unwrap();
         assert!(response.status().is_success(), "{path}: {}", response.status());
         let headers = response.headers();
         assert_eq!(headers["access-control-allow-origin"], "*");
-        assert!(headers["access-control-allow-methods"].to_str().unwrap().contains("POST"));
-        assert!(headers["access-control-allow-headers"].to_str().unwrap().to_lowercase().contains("content-type"));
+        assert!(headers["access-control-allow-methods"].to_str().unwrap().contains(method));
+        assert!(headers["access-control-allow-headers"].to_str().unwrap().to_lowercase().contains(request_headers));
         assert!(headers.get("access-control-allow-credentials").is_none());
     }
     // The real answers carry the header too, errors included, so the browser can read them.
@@ -442,7 +454,10 @@ async fn cors_preflights_are_answered_for_any_origin_without_credentials() {
             .await
             .unwrap();
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
-        assert_eq!(response.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase(), "retry-after");
+        assert_eq!(
+            response.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase(),
+            "retry-after,content-disposition"
+        );
     }
 }
 

@@ -5,8 +5,8 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use usage_server::http::{app, AppState};
-use usage_server::keys::{hash_secret_key, NewKeyPair};
+use usage_server::http::{app, AppState, ServerOptions};
+use usage_server::keys::{hash_credential, NewKeyPair};
 use usage_server::store::Store;
 
 async fn store() -> (tempfile::TempDir, Store) {
@@ -22,7 +22,7 @@ async fn call(store: &Store, method: &str, path: &str, content_type: &str, body:
         .header("content-type", content_type)
         .body(Body::from(body))
         .unwrap();
-    let response = app(AppState::new(store.clone())).oneshot(request).await.unwrap();
+    let response = app(AppState::new(store.clone(), ServerOptions::default())).oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
@@ -32,7 +32,7 @@ async fn call(store: &Store, method: &str, path: &str, content_type: &str, body:
 async fn register_then_read_in_process() {
     let (_dir, store) = store().await;
     let pair = NewKeyPair::generate().unwrap();
-    store.create_key("acme", &pair.public_key, &hash_secret_key(&pair.secret_key)).await.unwrap();
+    store.create_key("acme", &pair.public_key, &hash_credential(&pair.secret_key), None).await.unwrap();
     let body =
         json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
     let (status, json) =

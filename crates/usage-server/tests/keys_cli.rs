@@ -19,7 +19,7 @@ fn create_prints_a_key_pair_once_and_stores_the_secret_only_hashed() {
     let stored = String::from_utf8_lossy(&stored);
     assert!(!stored.contains(&key.secret));
     assert!(!stored.contains(key.secret.trim_start_matches("rm_sec_")));
-    assert!(stored.contains(&usage_server::keys::hash_secret_key(&key.secret)));
+    assert!(stored.contains(&usage_server::keys::hash_credential(&key.secret)));
     assert!(stored.contains(&key.public));
 }
 

@@ -15,9 +15,22 @@ pub enum ApiError {
     /// The body broke a rule of the shared core (400, or 401/403 for key rules).
     #[error(transparent)]
     Invalid(#[from] ValidationError),
-    /// A well-formed key that is unknown or revoked.
-    #[error("apiKey is not a known key, or it has been revoked")]
-    UnknownKey,
+    /// A well-formed licence key that is unknown or revoked; names where it was.
+    #[error("{0} is not a known key, or it has been revoked")]
+    UnknownKey(&'static str),
+    /// A well-formed admin token that is unknown or revoked.
+    #[error("the admin token is not known, or it has been revoked")]
+    UnknownAdminToken,
+    /// Over a rate limit (429 with `Retry-After`); nothing was written.
+    #[error("too many events from this {scope}: at most {per_minute} a minute; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// `client address` or `licence key`.
+        scope: &'static str,
+        /// The limit.
+        per_minute: u32,
+        /// Whole seconds until a token is free.
+        retry_after_secs: u64,
+    },
     /// The body is over the limit.
     #[error("request body must be at most {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
@@ -28,15 +41,20 @@ pub enum ApiError {
     #[error("request body could not be read")]
     UnreadableBody,
     /// No such route.
-    #[error("no endpoint at {0}; the API is POST /api/track/register-usage-point and POST /api/track/get-usage")]
+    #[error(
+        "no endpoint at {0}; the API is POST /api/track/register-usage-point, POST /api/track/get-usage, \
+         GET /api/usage/breakdown, GET /api/usage/export.csv, GET /api/admin/usage and GET /api/admin/export.csv"
+    )]
     NotFound(String),
     /// A route hit with the wrong method.
-    #[error("{path} does not accept {method}; use POST")]
+    #[error("{path} does not accept {method}; use {allowed}")]
     MethodNotAllowed {
         /// The method used.
         method: String,
         /// The path.
         path: String,
+        /// The method it takes.
+        allowed: &'static str,
     },
     /// The database is unreachable (503; logged).
     #[error("the usage server is not ready; try again shortly")]
@@ -57,11 +75,17 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Invalid(err) => match err {
-                ValidationError::MissingKey { .. } | ValidationError::MalformedKey { .. } => StatusCode::UNAUTHORIZED,
-                ValidationError::SecretKeyForRegistration | ValidationError::PublicKeyForUsage => StatusCode::FORBIDDEN,
+                ValidationError::MissingKey { .. }
+                | ValidationError::MalformedKey { .. }
+                | ValidationError::MalformedAuthorization { .. } => StatusCode::UNAUTHORIZED,
+                ValidationError::SecretKeyForRegistration
+                | ValidationError::PublicKeyForUsage
+                | ValidationError::AdminTokenForLicenceEndpoint
+                | ValidationError::NeedsAdminToken => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_REQUEST,
             },
-            ApiError::UnknownKey => StatusCode::UNAUTHORIZED,
+            ApiError::UnknownKey(_) | ApiError::UnknownAdminToken => StatusCode::UNAUTHORIZED,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UnreadableBody => StatusCode::BAD_REQUEST,
@@ -81,8 +105,13 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (self.status(), Json(ErrorResponse::new(self.to_string()))).into_response();
-        if matches!(self, ApiError::Unavailable(_)) {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        let retry_after = match self {
+            ApiError::Unavailable(_) => Some(1),
+            ApiError::RateLimited { retry_after_secs, .. } => Some(retry_after_secs),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
         response
     }

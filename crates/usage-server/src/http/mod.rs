@@ -1,32 +1,79 @@
 //! The HTTP API: routes, CORS, tracing.
+//!
+//! [`track`]: the registration and get-usage endpoints of the documented client;
+//! [`usage`]: a licensee's breakdown and export; [`admin`]: the vendor's view;
+//! [`auth`]: Bearer credentials and client addresses; [`rate_limit`]: token buckets.
 
+mod admin;
+mod auth;
 mod body;
 mod error;
+mod rate_limit;
 mod track;
+mod usage;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, Method, Uri};
+use axum::http::{header, HeaderValue, Method, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use usage_core::wire::LimitStatus;
+use usage_core::{format_rfc3339_ms, month_period_utc_ms, UsageRange};
 
 pub use body::MAX_BODY_BYTES;
 pub use error::ApiError;
+pub use rate_limit::RateLimits;
 
-use crate::store::Store;
+use crate::store::{now_ms, ActiveKey, Store};
+
+/// How the server treats clients; `serve`'s flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Keyless and free-license events per client address per minute (0: no limit).
+    pub rate_limit_per_address: u32,
+    /// Events per licence key per minute (0: no limit).
+    pub rate_limit_per_key: u32,
+    /// Take the client address from the first `X-Forwarded-For` entry.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { rate_limit_per_address: 120, rate_limit_per_key: 6000, trust_forwarded_for: false }
+    }
+}
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
     store: Store,
+    options: ServerOptions,
+    rate_limits: Arc<RateLimits>,
 }
 
 impl AppState {
     /// State over an opened store.
-    pub fn new(store: Store) -> Self {
-        AppState { store }
+    pub fn new(store: Store, options: ServerOptions) -> Self {
+        let rate_limits = Arc::new(RateLimits::per_minute(options.rate_limit_per_address, options.rate_limit_per_key));
+        AppState { store, options, rate_limits }
+    }
+
+    /// The rate limits, for the housekeeping task that forgets idle clients.
+    pub fn rate_limits(&self) -> Arc<RateLimits> {
+        self.rate_limits.clone()
+    }
+
+    /// Where `key`'s monthly limit stands this calendar month, if it has one.
+    async fn limit_status(&self, key: &ActiveKey) -> Result<Option<LimitStatus>, ApiError> {
+        let Some(monthly) = key.monthly_limit else { return Ok(None) };
+        let period = month_period_utc_ms(now_ms());
+        let used = self.store.count_billable(key.id, period.0, period.1).await?;
+        Ok(Some(LimitStatus::new(monthly, used, period)))
     }
 }
 
@@ -35,23 +82,42 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(track::router())
+        .merge(usage::router())
+        .merge(admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        // Counts are private and change with every event: never cache them.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(cors())
         .layer(TraceLayer::new_for_http())
 }
 
 /// Any origin may call the API: the module runs on customers' sites. No
-/// credentials, so the browser never attaches cookies. `Retry-After` is exposed so
-/// a page can honour it (browsers hide non-safelisted headers otherwise).
+/// credentials, so the browser never attaches cookies; `Authorization` carries the
+/// Bearer credential of the read endpoints. `Retry-After` and `Content-Disposition`
+/// are exposed so a page can honour and name them.
 fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::GET])
-        .allow_headers([header::CONTENT_TYPE])
-        .expose_headers([header::RETRY_AFTER])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .expose_headers([header::RETRY_AFTER, header::CONTENT_DISPOSITION])
         .max_age(Duration::from_secs(24 * 60 * 60))
+}
+
+/// A CSV download named after what it holds and its range.
+fn csv_attachment(name: &str, range: &UsageRange, csv: String) -> Response {
+    let day = |ms: i64| format_rfc3339_ms(ms)[..10].to_owned();
+    let filename = format!("{name}-{}-to-{}.csv", day(range.since_ms), day(range.until_ms));
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+        ],
+        csv,
+    )
+        .into_response()
 }
 
 /// 200 once the database answers, 503 while it does not.
@@ -65,5 +131,6 @@ async fn not_found(uri: Uri) -> ApiError {
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned() }
+    let allowed = if uri.path().starts_with("/api/track/") { "POST" } else { "GET" };
+    ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned(), allowed }
 }

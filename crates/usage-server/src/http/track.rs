@@ -5,13 +5,14 @@ use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
 use usage_core::wire::{GetUsageRequest, GetUsageResponse, RegisterUsagePointRequest, RegisterUsagePointResponse};
-use usage_core::Origin;
+use usage_core::{Licence, Origin};
 
+use super::auth::ClientAddress;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::AppState;
-use crate::keys::hash_secret_key;
-use crate::store::{now_ms, NewEvent};
+use crate::keys::hash_credential;
+use crate::store::{now_ms, Account, NewEvent};
 
 /// The two tracking routes.
 pub fn router() -> Router<AppState> {
@@ -20,18 +21,38 @@ pub fn router() -> Router<AppState> {
         .route("/api/track/get-usage", post(get_usage))
 }
 
-/// Counts one event, once per `eventId`.
+/// Counts one event, once per `eventId` within its licence key (or within the
+/// unlicensed or free-license bucket).
 ///
 /// A browser's `Origin` header outranks the `host` the body claims, so a
 /// production site cannot be counted as development by claiming localhost.
 async fn register_usage_point(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<RegisterUsagePointResponse>, ApiError> {
     let registration = RegisterUsagePointRequest::from_json(&body)?.validate()?;
     let reported_origin = origin_header(&headers)?;
-    let key = state.store.find_by_public_key(&registration.public_key).await?.ok_or(ApiError::UnknownKey)?;
+    let (account, monthly_limit) = match &registration.licence {
+        Licence::Key(public_key) => {
+            let key = state.store.find_by_public_key(public_key).await?.ok_or(ApiError::UnknownKey("apiKey"))?;
+            state.rate_limits.check_key(key.id).map_err(|limited| ApiError::RateLimited {
+                scope: "licence key",
+                per_minute: state.options.rate_limit_per_key,
+                retry_after_secs: limited.retry_after_secs,
+            })?;
+            (Account::Key(key.id), key.monthly_limit.map(|limit| (key.id, limit)))
+        }
+        unpaid => {
+            state.rate_limits.check_address(address).map_err(|limited| ApiError::RateLimited {
+                scope: "client address",
+                per_minute: state.options.rate_limit_per_address,
+                retry_after_secs: limited.retry_after_secs,
+            })?;
+            (if *unpaid == Licence::FreeLicense { Account::FreeLicense } else { Account::Unlicensed }, None)
+        }
+    };
     let claim_differed = match (&registration.claimed_origin, &reported_origin) {
         (Some(claim), Some(reported)) => !claim.agrees_with(reported),
         _ => false,
@@ -40,7 +61,7 @@ async fn register_usage_point(
     let recorded = state
         .store
         .record_event(NewEvent {
-            key,
+            account,
             event_id: registration.event_id.as_ref(),
             kind: registration.event,
             classification: registration.classification(reported_origin.as_ref()),
@@ -52,7 +73,14 @@ async fn register_usage_point(
     if claim_differed {
         tracing::debug!(reported = ?origin.map(Origin::to_string), "host claim differs from the Origin header; using the header");
     }
-    Ok(Json(RegisterUsagePointResponse::new(recorded.classification)))
+    let over_limit = match monthly_limit {
+        Some((key, limit)) if recorded.classification.is_billable() => {
+            let (start, end) = usage_core::month_period_utc_ms(now_ms());
+            state.store.count_billable(key, start, end).await? > limit
+        }
+        _ => false,
+    };
+    Ok(Json(RegisterUsagePointResponse::new(recorded.classification, over_limit)))
 }
 
 /// Counts per kind and classification since `since` (default: start of the month, UTC).
@@ -61,10 +89,15 @@ async fn get_usage(
     JsonBody(body): JsonBody,
 ) -> Result<Json<GetUsageResponse>, ApiError> {
     let query = GetUsageRequest::from_json(&body)?.validate(now_ms())?;
-    let key =
-        state.store.find_by_secret_key_hash(&hash_secret_key(&query.secret_key)).await?.ok_or(ApiError::UnknownKey)?;
-    let counts = state.store.count_usage(key, query.since_ms).await?;
-    Ok(Json(GetUsageResponse::from_counts(counts)))
+    let key = state
+        .store
+        .find_by_secret_key_hash(&hash_credential(&query.secret_key))
+        .await?
+        .ok_or(ApiError::UnknownKey("apiKey"))?;
+    let counts = state.store.count_usage(Account::Key(key.id), query.since_ms).await?;
+    let mut answer = GetUsageResponse::from_counts(counts);
+    answer.limit = state.limit_status(&key).await?;
+    Ok(Json(answer))
 }
 
 /// The origin the browser reported, if the request came from one.

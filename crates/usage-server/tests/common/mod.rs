@@ -13,6 +13,10 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_usage-server");
 pub const REGISTER: &str = "/api/track/register-usage-point";
 pub const GET_USAGE: &str = "/api/track/get-usage";
+pub const BREAKDOWN: &str = "/api/usage/breakdown";
+pub const USAGE_CSV: &str = "/api/usage/export.csv";
+pub const ADMIN_USAGE: &str = "/api/admin/usage";
+pub const ADMIN_CSV: &str = "/api/admin/export.csv";
 
 /// A fresh SQLite database in its own temporary directory.
 pub struct TestDb {

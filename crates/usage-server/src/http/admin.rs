@@ -1,0 +1,50 @@
+//! The vendor's view: `GET /api/admin/usage` and `GET /api/admin/export.csv`,
+//! with an admin token as a Bearer credential.
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use usage_core::wire::AdminUsageResponse;
+use usage_core::{month_period_utc_ms, UsageRange};
+
+use super::error::ApiError;
+use super::{auth, csv_attachment, AppState};
+use crate::report::{self, KeyLimits};
+use crate::store::now_ms;
+
+/// The admin routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/admin/usage", get(usage)).route("/api/admin/export.csv", get(export_csv))
+}
+
+/// Every licence with its totals and limit, unlicensed and free-license usage by
+/// origin, the series of everything, and the busiest (origin, licence) pairs.
+async fn usage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Json<AdminUsageResponse>, ApiError> {
+    auth::admin(&state, &headers).await?;
+    let now = now_ms();
+    let range = UsageRange::from_query(query.as_deref(), now)?;
+    let rows = state.store.count_rows(None, &range).await?;
+    let keys = state.store.list_keys().await?;
+    let period = month_period_utc_ms(now);
+    let used_this_month = state.store.count_billable_per_key(period.0, period.1).await?;
+    Ok(Json(report::admin_usage(&rows, &range, &KeyLimits { keys: &keys, used_this_month: &used_this_month, period })))
+}
+
+/// Every account's counts as CSV rows `day,license,origin,event,classification,count`.
+async fn export_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    auth::admin(&state, &headers).await?;
+    let range = UsageRange::from_query(query.as_deref(), now_ms())?;
+    let rows = state.store.count_rows(None, &range).await?;
+    let keys = state.store.list_keys().await?;
+    Ok(csv_attachment("usage-all-licenses", &range, report::csv(&rows, &range, Some(&keys))))
+}

@@ -1,0 +1,140 @@
+//! Token buckets per client address (for events no licence key pays for) and per
+//! licence key, in memory only: never stored, never logged.
+//!
+//! A limit of N per minute lets a burst of N through, then one more every 60/N
+//! seconds. IPv6 clients are bucketed by their /64 (one home or one server
+//! usually holds a whole /64), IPv4-mapped IPv6 addresses as the IPv4 address.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::store::KeyId;
+
+/// Over a limit: how long until a token is free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    /// Whole seconds, at least 1, for the `Retry-After` header.
+    pub retry_after_secs: u64,
+}
+
+/// The two kinds of limit; `None` disables one.
+#[derive(Debug)]
+pub struct RateLimits {
+    per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    per_key: Option<DefaultKeyedRateLimiter<KeyId>>,
+}
+
+impl RateLimits {
+    /// Limits of `per_address` keyless and free-license events per client address
+    /// per minute and `per_key` events per licence key per minute; 0 disables one.
+    pub fn per_minute(per_address: u32, per_key: u32) -> Self {
+        RateLimits { per_address: limiter(per_address), per_key: limiter(per_key) }
+    }
+
+    /// Takes a token for an unpaid event from `address`.
+    ///
+    /// # Errors
+    /// [`Limited`] when the address has none left.
+    pub fn check_address(&self, address: IpAddr) -> Result<(), Limited> {
+        check(self.per_address.as_ref(), &bucket_of(address))
+    }
+
+    /// Takes a token for an event of `key`.
+    ///
+    /// # Errors
+    /// [`Limited`] when the key has none left.
+    pub fn check_key(&self, key: KeyId) -> Result<(), Limited> {
+        check(self.per_key.as_ref(), &key)
+    }
+
+    /// Forgets buckets that are full again, so memory follows recent clients only.
+    pub fn forget_idle(&self) {
+        if let Some(limiter) = &self.per_address {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        if let Some(limiter) = &self.per_key {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+fn limiter<K: std::hash::Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKeyedRateLimiter<K>> {
+    NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
+}
+
+fn check<K: std::hash::Hash + Eq + Clone>(
+    limiter: Option<&DefaultKeyedRateLimiter<K>>,
+    key: &K,
+) -> Result<(), Limited> {
+    let Some(limiter) = limiter else { return Ok(()) };
+    limiter.check_key(key).map_err(|not_until| {
+        let wait = not_until.wait_time_from(limiter.clock().now());
+        Limited { retry_after_secs: whole_seconds_up(wait) }
+    })
+}
+
+fn whole_seconds_up(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// The address a limit is kept for: IPv4 as is, IPv6 by its /64.
+fn bucket_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let segments = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(segments[0], segments[1], segments[2], segments[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_the_limit_passes_then_the_wait_is_told() {
+        let limits = RateLimits::per_minute(3, 0);
+        let address: IpAddr = "203.0.113.9".parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(limits.check_address(address), Ok(()));
+        }
+        let limited = limits.check_address(address).unwrap_err();
+        assert!((1..=20).contains(&limited.retry_after_secs), "{limited:?}");
+        // Another address has its own bucket; keys are unlimited with 0.
+        assert_eq!(limits.check_address("203.0.113.10".parse().unwrap()), Ok(()));
+        for _ in 0..1000 {
+            assert_eq!(limits.check_key(KeyId(1)), Ok(()));
+        }
+    }
+
+    #[test]
+    fn ipv6_is_limited_per_64_and_mapped_ipv4_as_ipv4() {
+        let limits = RateLimits::per_minute(1, 1);
+        assert_eq!(limits.check_address("2001:db8:1:2::1".parse().unwrap()), Ok(()));
+        assert!(limits.check_address("2001:db8:1:2:ffff::9".parse().unwrap()).is_err());
+        assert_eq!(limits.check_address("2001:db8:1:3::1".parse().unwrap()), Ok(()));
+        assert_eq!(limits.check_address("198.51.100.1".parse().unwrap()), Ok(()));
+        assert!(limits.check_address("::ffff:198.51.100.1".parse().unwrap()).is_err());
+        assert_eq!(limits.check_key(KeyId(1)), Ok(()));
+        assert!(limits.check_key(KeyId(1)).is_err());
+        assert_eq!(limits.check_key(KeyId(2)), Ok(()));
+    }
+
+    #[test]
+    fn waits_round_up_to_whole_seconds() {
+        assert_eq!(whole_seconds_up(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds_up(Duration::from_millis(1000)), 1);
+        assert_eq!(whole_seconds_up(Duration::from_millis(1001)), 2);
+        assert_eq!(whole_seconds_up(Duration::ZERO), 1);
+    }
+}

@@ -1,0 +1,45 @@
+//! A licensee's views: `GET /api/usage/breakdown` and `GET /api/usage/export.csv`,
+//! with the secret key as a Bearer credential.
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use usage_core::wire::BreakdownResponse;
+use usage_core::UsageRange;
+
+use super::error::ApiError;
+use super::{auth, csv_attachment, AppState};
+use crate::report;
+use crate::store::{now_ms, Account};
+
+/// The licensee routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/usage/breakdown", get(breakdown)).route("/api/usage/export.csv", get(export_csv))
+}
+
+/// Usage by time bucket and origin, with totals and the monthly limit.
+async fn breakdown(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Json<BreakdownResponse>, ApiError> {
+    let key = auth::licensee(&state, &headers).await?;
+    let range = UsageRange::from_query(query.as_deref(), now_ms())?;
+    let rows = state.store.count_rows(Some(Account::Key(key.id)), &range).await?;
+    let limit = state.limit_status(&key).await?;
+    Ok(Json(report::breakdown(&rows, &range, limit)))
+}
+
+/// The same counts as CSV rows `day,origin,event,classification,count`.
+async fn export_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let key = auth::licensee(&state, &headers).await?;
+    let range = UsageRange::from_query(query.as_deref(), now_ms())?;
+    let rows = state.store.count_rows(Some(Account::Key(key.id)), &range).await?;
+    Ok(csv_attachment("usage", &range, report::csv(&rows, &range, None)))
+}

@@ -1,0 +1,311 @@
+//! Folding counted rows into the answers of the breakdown, the vendor's view and
+//! the CSV exports. Pure functions over [`CountRow`]s, so every view of the same
+//! rows agrees: series and origins always sum to the totals.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+
+use usage_core::wire::{
+    AdminUsageResponse, BreakdownResponse, KindCounts, LicenseUsage, LicensedOriginCounts, LimitStatus, OriginCounts,
+    SeriesBucket, UnpaidUsage, UsageCounts,
+};
+use usage_core::{format_rfc3339_ms, Granularity, UsageRange, FREE_LICENSE};
+
+use crate::store::{Account, CountRow, KeyId, KeyInfo};
+
+/// How many origins a licensee's breakdown lists before summing the rest.
+pub const BREAKDOWN_ORIGINS: usize = 50;
+/// How many (origin, licence) pairs, and unlicensed or free-license origins, the
+/// vendor's view lists.
+pub const ADMIN_ORIGINS: usize = 100;
+
+/// Every bucket of `range`, oldest first, empty ones included.
+pub fn series<'a>(rows: impl IntoIterator<Item = &'a CountRow>, range: &UsageRange) -> Vec<SeriesBucket> {
+    let mut buckets: BTreeMap<i64, KindCounts> =
+        range.bucket_starts().map(|start| (start, KindCounts::default())).collect();
+    for row in rows {
+        buckets.entry(row.bucket_start).or_default().add(row.kind, row.classification, row.count);
+    }
+    buckets.into_iter().map(|(start, counts)| SeriesBucket { start, counts }).collect()
+}
+
+/// Counts per kind over all `rows`.
+pub fn totals<'a>(rows: impl IntoIterator<Item = &'a CountRow>) -> KindCounts {
+    KindCounts::from_counts(rows.into_iter().map(|row| (row.kind, row.classification, row.count)))
+}
+
+/// Counts per `group` (all kinds), busiest first; ties in group order.
+fn ranked<'a, G: Ord + Clone>(
+    rows: impl IntoIterator<Item = &'a CountRow>,
+    group: impl Fn(&CountRow) -> G,
+) -> Vec<(G, UsageCounts)> {
+    let mut groups: BTreeMap<G, UsageCounts> = BTreeMap::new();
+    for row in rows {
+        groups.entry(group(row)).or_default().add(row.classification, row.count);
+    }
+    let mut ranked: Vec<(G, UsageCounts)> = groups.into_iter().collect();
+    ranked.sort_by_key(|(group, counts)| (Reverse(counts.total()), group.clone()));
+    ranked
+}
+
+/// The `limit` busiest origins and the sum of all others.
+pub fn top_origins<'a>(rows: impl IntoIterator<Item = &'a CountRow>, limit: usize) -> (Vec<OriginCounts>, UsageCounts) {
+    let mut other = UsageCounts::default();
+    let mut top = Vec::new();
+    for (origin, counts) in ranked(rows, |row| row.origin.clone()) {
+        if top.len() < limit {
+            top.push(OriginCounts { origin, counts });
+        } else {
+            other.add_all(&counts);
+        }
+    }
+    (top, other)
+}
+
+/// A licensee's breakdown of one key's rows.
+pub fn breakdown(rows: &[CountRow], range: &UsageRange, limit: Option<LimitStatus>) -> BreakdownResponse {
+    let (origins, other_origins) = top_origins(rows, BREAKDOWN_ORIGINS);
+    BreakdownResponse {
+        success: true,
+        since: range.since_ms,
+        until: range.until_ms,
+        granularity: range.granularity,
+        series: series(rows, range),
+        origins,
+        other_origins,
+        totals: totals(rows),
+        limit,
+    }
+}
+
+/// What the vendor's view needs to know about each key besides its rows.
+pub struct KeyLimits<'a> {
+    /// Every key pair, oldest first.
+    pub keys: &'a [KeyInfo],
+    /// Billable events per key in the current calendar month.
+    pub used_this_month: &'a HashMap<KeyId, u64>,
+    /// The current calendar month.
+    pub period: (i64, i64),
+}
+
+/// The vendor's view of every account's rows.
+pub fn admin_usage(rows: &[CountRow], range: &UsageRange, keys: &KeyLimits<'_>) -> AdminUsageResponse {
+    let names: HashMap<KeyId, &str> = keys.keys.iter().map(|key| (key.id, key.name.as_str())).collect();
+    let licenses = keys
+        .keys
+        .iter()
+        .map(|key| LicenseUsage {
+            name: key.name.clone(),
+            public_key: key.public_key.clone(),
+            revoked: key.revoked_at_ms.is_some(),
+            totals: totals(rows.iter().filter(|row| row.account == Account::Key(key.id))),
+            limit: key.monthly_limit.map(|monthly| {
+                LimitStatus::new(monthly, keys.used_this_month.get(&key.id).copied().unwrap_or(0), keys.period)
+            }),
+        })
+        .collect();
+    let unpaid = |account: Account| {
+        let rows = || rows.iter().filter(move |row| row.account == account);
+        UnpaidUsage { totals: totals(rows()), origins: top_origins(rows(), ADMIN_ORIGINS).0 }
+    };
+    let origins = ranked(rows, |row| (row.origin.clone(), licence_name(row.account, &names)))
+        .into_iter()
+        .take(ADMIN_ORIGINS)
+        .map(|((origin, license), counts)| LicensedOriginCounts { origin, license, counts })
+        .collect();
+    AdminUsageResponse {
+        success: true,
+        since: range.since_ms,
+        until: range.until_ms,
+        granularity: range.granularity,
+        licenses,
+        unlicensed: unpaid(Account::Unlicensed),
+        free_license: unpaid(Account::FreeLicense),
+        series: series(rows, range),
+        origins,
+    }
+}
+
+/// The key's name, `free-license`, or `None` for unlicensed events.
+fn licence_name(account: Account, names: &HashMap<KeyId, &str>) -> Option<String> {
+    match account {
+        Account::Key(id) => Some(names.get(&id).map_or_else(|| format!("key #{}", id.0), |name| (*name).to_owned())),
+        Account::FreeLicense => Some(FREE_LICENSE.to_owned()),
+        Account::Unlicensed => None,
+    }
+}
+
+/// `day,origin,event,classification,count` rows (`hour,…` for hourly ranges),
+/// with a `license` column after the first when `names` is given (the vendor's
+/// export). Sorted by time, then licence, origin, event and classification.
+pub fn csv(rows: &[CountRow], range: &UsageRange, names: Option<&[KeyInfo]>) -> String {
+    let names: Option<HashMap<KeyId, &str>> =
+        names.map(|keys| keys.iter().map(|key| (key.id, key.name.as_str())).collect());
+    let period = match range.granularity {
+        Granularity::Day => "day",
+        Granularity::Hour => "hour",
+    };
+    let mut lines: Vec<(i64, Option<String>, &Option<String>, &str, &str, u64)> = rows
+        .iter()
+        .map(|row| {
+            let license = names.as_ref().and_then(|names| licence_name(row.account, names));
+            (row.bucket_start, license, &row.origin, row.kind.as_str(), row.classification.as_str(), row.count)
+        })
+        .collect();
+    lines.sort();
+    let mut out = String::new();
+    out.push_str(period);
+    out.push_str(if names.is_some() {
+        ",license,origin,event,classification,count\r\n"
+    } else {
+        ",origin,event,classification,count\r\n"
+    });
+    for (bucket, license, origin, event, classification, count) in lines {
+        let time = format_rfc3339_ms(bucket);
+        out.push_str(if range.granularity == Granularity::Day { &time[..10] } else { &time });
+        if names.is_some() {
+            out.push(',');
+            out.push_str(&csv_field(license.as_deref().unwrap_or("")));
+        }
+        out.push(',');
+        out.push_str(&csv_field(origin.as_deref().unwrap_or("")));
+        out.push_str(&format!(",{event},{classification},{count}\r\n"));
+    }
+    out
+}
+
+/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is defused with `'` so a
+/// spreadsheet never runs a key name as a formula.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use usage_core::{Classification, EventKind, MS_PER_DAY};
+
+    use super::*;
+
+    const NOW: i64 = 1_795_375_800_000; // 2026-11-22T19:30:00Z
+    const NOV_20: i64 = 1_795_132_800_000;
+
+    fn row(account: Account, day: i64, origin: Option<&str>, classification: Classification, count: u64) -> CountRow {
+        CountRow {
+            account,
+            bucket_start: NOV_20 + day * MS_PER_DAY,
+            origin: origin.map(str::to_owned),
+            kind: EventKind::WebcodecConversion,
+            classification,
+            count,
+        }
+    }
+
+    fn range() -> UsageRange {
+        UsageRange::resolve(Some(NOV_20 + 1), None, None, NOW).unwrap()
+    }
+
+    #[test]
+    fn series_has_every_bucket_and_sums_to_the_totals() {
+        let key = Account::Key(KeyId(1));
+        let rows = vec![
+            row(key, 0, Some("https://a.com"), Classification::Billable, 3),
+            row(key, 2, None, Classification::Failed, 1),
+        ];
+        let answer = breakdown(&rows, &range(), None);
+        assert_eq!(
+            answer.series.iter().map(|b| b.start).collect::<Vec<_>>(),
+            vec![NOV_20, NOV_20 + MS_PER_DAY, NOV_20 + 2 * MS_PER_DAY]
+        );
+        assert_eq!(answer.series[1].counts, KindCounts::default());
+        assert_eq!(answer.totals.webcodec_conversions, UsageCounts { billable: 3, development: 0, failed: 1 });
+        let mut summed = UsageCounts::default();
+        for bucket in &answer.series {
+            summed.add_all(&bucket.counts.webcodec_conversions);
+        }
+        assert_eq!(summed, answer.totals.webcodec_conversions);
+    }
+
+    #[test]
+    fn origins_are_ranked_and_the_rest_summed() {
+        let key = Account::Key(KeyId(1));
+        let mut rows: Vec<CountRow> = (0..60)
+            .map(|i| row(key, 0, Some(&format!("https://site{i:02}.com")), Classification::Billable, 1 + i / 10))
+            .collect();
+        rows.push(row(key, 1, None, Classification::Development, 100));
+        let (top, other) = top_origins(&rows, BREAKDOWN_ORIGINS);
+        assert_eq!(top.len(), 50);
+        assert_eq!(top[0].origin, None);
+        assert_eq!(top[0].counts.development, 100);
+        assert_eq!(top[1].origin.as_deref(), Some("https://site50.com")); // 6 events, first by name
+                                                                          // The 11 least busy are summed: site00..site09 (1 event each) and site19
+                                                                          // (2 events, last by name among the 2s).
+        assert_eq!(other, UsageCounts { billable: 12, development: 0, failed: 0 });
+        assert_eq!(top.last().unwrap().origin.as_deref(), Some("https://site18.com"));
+    }
+
+    #[test]
+    fn the_vendor_sees_licences_and_unpaid_origins_apart() {
+        let keys = vec![KeyInfo {
+            id: KeyId(7),
+            name: "acme".into(),
+            public_key: "rm_pub_a".into(),
+            monthly_limit: Some(2),
+            created_at_ms: 0,
+            revoked_at_ms: None,
+        }];
+        let rows = vec![
+            row(Account::Key(KeyId(7)), 0, Some("https://acme.com"), Classification::Billable, 3),
+            row(Account::Unlicensed, 0, Some("https://pirate.com"), Classification::Billable, 5),
+            row(Account::FreeLicense, 1, Some("https://hobby.dev"), Classification::Billable, 1),
+        ];
+        let used = HashMap::from([(KeyId(7), 3)]);
+        let view = admin_usage(&rows, &range(), &KeyLimits { keys: &keys, used_this_month: &used, period: (1, 2) });
+        assert_eq!(view.licenses[0].totals.webcodec_conversions.billable, 3);
+        assert_eq!(view.licenses[0].limit, Some(LimitStatus::new(2, 3, (1, 2))));
+        assert_eq!(view.unlicensed.origins[0].origin.as_deref(), Some("https://pirate.com"));
+        assert_eq!(view.free_license.totals.webcodec_conversions.billable, 1);
+        let pairs: Vec<(Option<&str>, Option<&str>)> =
+            view.origins.iter().map(|o| (o.origin.as_deref(), o.license.as_deref())).collect();
+        assert_eq!(
+            pairs,
+            vec![
+                (Some("https://pirate.com"), None),
+                (Some("https://acme.com"), Some("acme")),
+                (Some("https://hobby.dev"), Some("free-license"))
+            ]
+        );
+    }
+
+    #[test]
+    fn csv_rows_are_sorted_quoted_and_defused() {
+        let keys = vec![KeyInfo {
+            id: KeyId(7),
+            name: "=cmd,\"x\"".into(),
+            public_key: "rm_pub_a".into(),
+            monthly_limit: None,
+            created_at_ms: 0,
+            revoked_at_ms: None,
+        }];
+        let rows = vec![
+            row(Account::Key(KeyId(7)), 1, Some("https://a.com"), Classification::Billable, 2),
+            row(Account::Unlicensed, 0, None, Classification::Failed, 1),
+        ];
+        assert_eq!(
+            csv(&rows, &range(), None),
+            "day,origin,event,classification,count\r\n\
+             2026-11-20,,webcodec-conversion,failed,1\r\n\
+             2026-11-21,https://a.com,webcodec-conversion,billable,2\r\n"
+        );
+        assert_eq!(
+            csv(&rows, &range(), Some(&keys)),
+            "day,license,origin,event,classification,count\r\n\
+             2026-11-20,,,webcodec-conversion,failed,1\r\n\
+             2026-11-21,\"'=cmd,\"\"x\"\"\",https://a.com,webcodec-conversion,billable,2\r\n"
+        );
+    }
+}
