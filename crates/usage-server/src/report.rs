@@ -135,41 +135,50 @@ fn licence_name(account: Account, names: &HashMap<KeyId, &str>) -> Option<String
     }
 }
 
+/// One CSV line, in the order lines are sorted.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct CsvLine<'a> {
+    bucket_start: i64,
+    license: Option<String>,
+    origin: Option<&'a str>,
+    event: &'static str,
+    classification: &'static str,
+    count: u64,
+}
+
 /// `day,origin,event,classification,count` rows (`hour,…` for hourly ranges),
 /// with a `license` column after the first when `names` is given (the vendor's
 /// export). Sorted by time, then licence, origin, event and classification.
 pub fn csv(rows: &[CountRow], range: &UsageRange, names: Option<&[KeyInfo]>) -> String {
     let names: Option<HashMap<KeyId, &str>> =
         names.map(|keys| keys.iter().map(|key| (key.id, key.name.as_str())).collect());
-    let period = match range.granularity {
-        Granularity::Day => "day",
-        Granularity::Hour => "hour",
-    };
-    let mut lines: Vec<(i64, Option<String>, &Option<String>, &str, &str, u64)> = rows
+    let mut lines: Vec<CsvLine<'_>> = rows
         .iter()
-        .map(|row| {
-            let license = names.as_ref().and_then(|names| licence_name(row.account, names));
-            (row.bucket_start, license, &row.origin, row.kind.as_str(), row.classification.as_str(), row.count)
+        .map(|row| CsvLine {
+            bucket_start: row.bucket_start,
+            license: names.as_ref().and_then(|names| licence_name(row.account, names)),
+            origin: row.origin.as_deref(),
+            event: row.kind.as_str(),
+            classification: row.classification.as_str(),
+            count: row.count,
         })
         .collect();
     lines.sort();
-    let mut out = String::new();
-    out.push_str(period);
-    out.push_str(if names.is_some() {
-        ",license,origin,event,classification,count\r\n"
-    } else {
-        ",origin,event,classification,count\r\n"
-    });
-    for (bucket, license, origin, event, classification, count) in lines {
-        let time = format_rfc3339_ms(bucket);
-        out.push_str(if range.granularity == Granularity::Day { &time[..10] } else { &time });
+    let (period, time_len) = match range.granularity {
+        Granularity::Day => ("day", "2026-01-01".len()),
+        Granularity::Hour => ("hour", "2026-01-01T00:00:00Z".len()),
+    };
+    let license_header = if names.is_some() { ",license" } else { "" };
+    let mut out = format!("{period}{license_header},origin,event,classification,count\r\n");
+    for line in lines {
+        out.push_str(&format_rfc3339_ms(line.bucket_start)[..time_len]);
         if names.is_some() {
             out.push(',');
-            out.push_str(&csv_field(license.as_deref().unwrap_or("")));
+            out.push_str(&csv_field(line.license.as_deref().unwrap_or("")));
         }
         out.push(',');
-        out.push_str(&csv_field(origin.as_deref().unwrap_or("")));
-        out.push_str(&format!(",{event},{classification},{count}\r\n"));
+        out.push_str(&csv_field(line.origin.unwrap_or("")));
+        out.push_str(&format!(",{},{},{}\r\n", line.event, line.classification, line.count));
     }
     out
 }

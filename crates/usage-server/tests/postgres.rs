@@ -56,3 +56,15 @@ async fn postgres_counts_classifies_and_deduplicates_like_sqlite() {
     let (ok, list, _) = cli(&pg.url, &["keys", "list"]);
     assert!(ok && list.lines().count() == 2 && !list.contains("rm_sec_"));
 }
+
+#[tokio::test]
+async fn postgres_answers_the_vendors_questions_like_sqlite() {
+    let Some(pg) = TestPostgres::start() else { return };
+    common::vendor::vendor_questions(&pg.url).await;
+}
+
+#[tokio::test]
+async fn postgres_breakdown_buckets_follow_utc_days_hours_and_months() {
+    let Some(pg) = TestPostgres::start() else { return };
+    common::vendor::breakdown_buckets(&pg.url).await;
+}

@@ -56,7 +56,14 @@ pub fn cli(database_url: &str, args: &[&str]) -> (bool, String, String) {
 }
 
 pub fn create_key(database_url: &str, name: &str) -> Keys {
-    let (ok, stdout, stderr) = cli(database_url, &["keys", "create", "--name", name]);
+    create_key_with(database_url, name, &[])
+}
+
+/// `keys create --name NAME` with extra arguments (e.g. `--monthly-limit 5`).
+pub fn create_key_with(database_url: &str, name: &str, extra: &[&str]) -> Keys {
+    let mut args = vec!["keys", "create", "--name", name];
+    args.extend_from_slice(extra);
+    let (ok, stdout, stderr) = cli(database_url, &args);
     assert!(ok, "keys create failed: {stderr}");
     let line: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(line["name"], name);
@@ -64,6 +71,28 @@ pub fn create_key(database_url: &str, name: &str) -> Keys {
         name: name.to_owned(),
         public: line["publicKey"].as_str().unwrap().to_owned(),
         secret: line["secretKey"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// `admin create-token --name NAME`; returns the token.
+pub fn create_admin_token(database_url: &str, name: &str) -> String {
+    let (ok, stdout, stderr) = cli(database_url, &["admin", "create-token", "--name", name]);
+    assert!(ok, "admin create-token failed: {stderr}");
+    let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["name"], name);
+    line["token"].as_str().unwrap().to_owned()
+}
+
+/// An answer to a GET: status, headers and body text.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, self.text))
     }
 }
 
@@ -78,8 +107,17 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `usage-server serve` on port 0 and waits for the line announcing the port.
     pub fn start(database_url: &str) -> TestServer {
+        TestServer::start_with(database_url, &[])
+    }
+
+    /// [`TestServer::start`] with extra `serve` arguments.
+    pub fn start_with(database_url: &str, extra: &[&str]) -> TestServer {
         let mut child = Command::new(BIN)
             .args(["serve", "--addr", "127.0.0.1:0", "--database", database_url])
+            .args(extra)
+            .env_remove("USAGE_RATE_LIMIT_PER_ADDRESS")
+            .env_remove("USAGE_RATE_LIMIT_PER_KEY")
+            .env_remove("USAGE_TRUST_FORWARDED_FOR")
             .env("RUST_LOG", "usage_server=info,tower_http=debug") // tests wait for request logs
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -181,6 +219,28 @@ impl TestServer {
         classification
     }
 
+    /// GETs `path?query` with `Authorization: Bearer credential` (if any).
+    pub async fn get(&self, path: &str, query: &str, credential: Option<&str>) -> Answer {
+        let separator = if query.is_empty() { "" } else { "?" };
+        let mut request = self.client.get(format!("{}{path}{separator}{query}", self.url));
+        if let Some(credential) = credential {
+            request = request.header("authorization", format!("Bearer {credential}"));
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        Answer { status, headers, text: response.text().await.unwrap() }
+    }
+
+    /// GETs a JSON endpoint and asserts success.
+    pub async fn get_ok(&self, path: &str, query: &str, credential: &str) -> Value {
+        let answer = self.get(path, query, Some(credential)).await;
+        assert_eq!(answer.status, 200, "{path}?{query}: {}", answer.text);
+        let json = answer.json();
+        assert_eq!(json["success"], true);
+        json
+    }
+
     /// getUsage with the secret key, asserting success.
     pub async fn usage(&self, secret: &str, since: Option<i64>) -> Value {
         let (status, json) = self.post(GET_USAGE, serde_json::json!({"apiKey": secret, "since": since})).await;
@@ -212,6 +272,19 @@ pub fn event(key: &Keys, kind: &str, host: &str, succeeded: bool) -> Value {
     serde_json::json!({"event": kind, "apiKey": key.public, "host": host, "succeeded": succeeded})
 }
 
+/// A registration body with any `apiKey` value (`null`, `"free-license"`, …).
+pub fn event_with_api_key(api_key: Value, host: &str, succeeded: bool) -> Value {
+    serde_json::json!({"event": "webcodec-conversion", "apiKey": api_key, "host": host, "succeeded": succeeded})
+}
+
+/// Parses a CSV export (no quoted fields expected) into rows of fields, header first.
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.split("\r\n")
+        .filter(|line| !line.is_empty())
+        .map(|line| line.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
 /// A fresh random UUID v4 for eventId.
 pub fn uuid() -> String {
     let mut bytes = [0u8; 16];
@@ -219,3 +292,4 @@ pub fn uuid() -> String {
     usage_core::EventId::from_random_bytes(bytes).to_string()
 }
 pub mod postgres;
+pub mod vendor;
