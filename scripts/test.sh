@@ -49,9 +49,14 @@ listening_url() {
 }
 server=target/debug/usage-server
 export USAGE_DATABASE_URL="sqlite://$work/usage.db"
+# Reads one string field of a JSON line printed by the CLI.
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 keys=$("$server" keys create --name module-tests)
-export USAGE_TEST_PUBLIC_KEY=$(sed -n 's/.*"publicKey":"\([^"]*\)".*/\1/p' <<<"$keys")
-export USAGE_TEST_SECRET_KEY=$(sed -n 's/.*"secretKey":"\([^"]*\)".*/\1/p' <<<"$keys")
+export USAGE_TEST_PUBLIC_KEY=$(json_field publicKey "$keys") USAGE_TEST_SECRET_KEY=$(json_field secretKey "$keys")
+# A licence whose monthly limit is 0: every billable event is over it.
+keys=$("$server" keys create --name over-limit --monthly-limit 0)
+export USAGE_TEST_LIMITED_PUBLIC_KEY=$(json_field publicKey "$keys") USAGE_TEST_LIMITED_SECRET_KEY=$(json_field secretKey "$keys")
+export USAGE_TEST_ADMIN_TOKEN=$(json_field token "$("$server" admin create-token --name module-tests)")
 RUST_LOG=warn "$server" serve --addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.log" &
 pids+=($!)
 export USAGE_SERVER_URL=$(listening_url "$work/server.out" "$!")

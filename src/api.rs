@@ -1,19 +1,57 @@
 //! The async Rust API on the platform's `fetch`.
 
-use crate::config::current_config;
+use std::cell::Cell;
+
+use serde::{Deserialize, Serialize};
+use usage_core::wire::{AdminUsageResponse, BreakdownResponse};
+
+use crate::config::{current_config, LogLevel};
 use crate::delivery::deliver;
-use crate::environment::{now_ms, page_origin, random_bytes};
+use crate::environment::{now_ms, page_origin, random_bytes, warn};
 use crate::error::TelemetryError;
-use crate::options::{RegisterOptions, Registered, Usage, UsageOptions};
+use crate::options::{
+    BreakdownOptions, PreparedRegistration, RegisterOptions, Registered, Usage, UsageOptions, ADMIN_USAGE_PATH,
+};
 use crate::transport::FetchTransport;
 
-/// Registers one usage event and returns how the server counted it.
+/// What `getUsageBreakdown` answers: a licensee's breakdown (secret key) or the
+/// vendor's view of every licence (admin token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum UsageBreakdown {
+    /// `GET /api/admin/usage`.
+    Vendor(AdminUsageResponse),
+    /// `GET /api/usage/breakdown`.
+    Licence(BreakdownResponse),
+}
+
+thread_local! {
+    static WARNED_UNLICENSED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Registers one usage event and returns how the server counted it. Without a
+/// licence key (given or configured) the event is sent as unlicensed, with one
+/// console warning per page.
 ///
 /// # Errors
 /// An invalid option (nothing is sent), or a delivery failure after the retries.
 pub async fn register_usage_event(options: RegisterOptions) -> Result<Registered, TelemetryError> {
-    let (request, _event_id) = options.prepare(&current_config(), page_origin().as_deref(), random_bytes())?;
-    deliver(&FetchTransport, &request).await
+    let prepared = prepare_registration(options)?;
+    deliver(&FetchTransport, &prepared.request).await
+}
+
+/// Checks a registration's options against the configuration and the current
+/// origin; warns once per page when it goes out without a licence key.
+pub(crate) fn prepare_registration(options: RegisterOptions) -> Result<PreparedRegistration, TelemetryError> {
+    let config = current_config();
+    let prepared = options.prepare(&config, page_origin().as_deref(), random_bytes())?;
+    if prepared.unlicensed && config.log_level != LogLevel::Silent && !WARNED_UNLICENSED.with(|w| w.replace(true)) {
+        warn(
+            "no licence key is configured: usage is registered as unlicensed. \
+             Pass licenseKey, or call configure({ licenseKey: 'rm_pub_…' })",
+        );
+    }
+    Ok(prepared)
 }
 
 /// Reads the usage counts with the secret key.
@@ -24,4 +62,19 @@ pub async fn register_usage_event(options: RegisterOptions) -> Result<Registered
 pub async fn get_usage(options: UsageOptions) -> Result<Usage, TelemetryError> {
     let request = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
     deliver(&FetchTransport, &request).await
+}
+
+/// Reads usage by time and origin: a licensee's breakdown with its secret key,
+/// or the vendor's view with an admin token.
+///
+/// # Errors
+/// An invalid option or range, a credential on a public page (nothing is sent),
+/// or a delivery failure after the retries.
+pub async fn get_usage_breakdown(options: BreakdownOptions) -> Result<UsageBreakdown, TelemetryError> {
+    let request = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
+    if request.url.contains(ADMIN_USAGE_PATH) {
+        deliver(&FetchTransport, &request).await.map(UsageBreakdown::Vendor)
+    } else {
+        deliver(&FetchTransport, &request).await.map(UsageBreakdown::Licence)
+    }
 }

@@ -9,10 +9,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use crate::config::{current_config, ConfigureOptions, LogLevel};
-use crate::conversion::report_outcome;
-use crate::environment::{debug, is_abort};
+use crate::conversion::{report_outcome, RegistrationOutcome};
+use crate::environment::{debug, is_cancellation};
 use crate::error::TelemetryError;
-use crate::options::{parse_options, HostChoice, RegisterOptions, UsageOptions};
+use crate::options::{parse_options, BreakdownOptions, HostChoice, RegisterOptions, UsageOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -33,10 +33,13 @@ export interface RetryOptions {
 }
 
 export interface RegisterUsageEventOptions {
-  /** The public key (`rm_pub_…`); wins over `apiKey`. */
-  licenseKey?: string;
+  /**
+   * The public key (`rm_pub_…`), or `"free-license"`; wins over `apiKey`. With no key
+   * here or in `configure`, the event is registered as unlicensed (`apiKey: null`).
+   */
+  licenseKey?: string | null;
   /** The legacy name of `licenseKey`. */
-  apiKey?: string;
+  apiKey?: string | null;
   event: UsageEventKind;
   /** The origin to report; defaults to the current origin (`null` in Node). */
   host?: string | null;
@@ -53,6 +56,8 @@ export interface RegisterUsageEventOptions {
 export interface RegisterUsageEventResult {
   billable: boolean;
   classification: Classification;
+  /** `true` when the licence's billable events this month now exceed its monthly limit (the event still counts). */
+  overLimit?: boolean;
 }
 
 export interface GetUsageOptions {
@@ -73,18 +78,103 @@ export interface UsageCounts {
   failed: number;
 }
 
-export interface Usage {
+/** A key's monthly limit of billable events and where this calendar month (UTC) stands. */
+export interface UsageLimit {
+  monthlyBillable: number;
+  used: number;
+  /** Never below 0. */
+  remaining: number;
+  /** The month's first instant, ms since the epoch. */
+  periodStart: number;
+  /** The next month's first instant. */
+  periodEnd: number;
+}
+
+export interface KindCounts {
   webcodecConversions: UsageCounts;
   cloudRenders: UsageCounts;
   webRenders: UsageCounts;
 }
 
+export interface Usage extends KindCounts {
+  /** Present when the key has a monthly limit. */
+  limit?: UsageLimit;
+}
+
+export interface GetUsageBreakdownOptions {
+  /** A licensee's secret key (`rm_sec_…`) or the vendor's admin token (`rm_adm_…`). */
+  apiKey?: string;
+  licenseKey?: string;
+  /** Milliseconds since the epoch, within the last 90 days; default: start of this month (UTC). */
+  since?: number | null;
+  /** Milliseconds since the epoch, after `since`; default: now. */
+  until?: number | null;
+  /** `day` (default) or `hour` (ranges up to 7 days). */
+  granularity?: "day" | "hour";
+  endpoint?: string;
+  /** Send a secret key or admin token from a public web page anyway. */
+  dangerouslyAllowBrowser?: boolean;
+  retry?: RetryOptions;
+}
+
+/** One UTC day or hour. */
+export interface SeriesBucket extends KindCounts {
+  start: number;
+}
+
+export interface OriginCounts extends UsageCounts {
+  /** `null` for events that carried no origin. */
+  origin: string | null;
+}
+
+/** A licensee's usage by time and origin (`getUsageBreakdown` with a secret key). */
+export interface UsageBreakdown {
+  success: true;
+  since: number;
+  until: number;
+  granularity: "day" | "hour";
+  series: SeriesBucket[];
+  /** The 50 busiest origins, most events first. */
+  origins: OriginCounts[];
+  otherOrigins: UsageCounts;
+  totals: KindCounts;
+  limit?: UsageLimit;
+}
+
+/** The vendor's view of every licence (`getUsageBreakdown` with an admin token). */
+export interface VendorUsage {
+  success: true;
+  since: number;
+  until: number;
+  granularity: "day" | "hour";
+  licenses: { name: string; publicKey: string; revoked: boolean; totals: KindCounts; limit?: UsageLimit }[];
+  unlicensed: { totals: KindCounts; origins: OriginCounts[] };
+  freeLicense: { totals: KindCounts; origins: OriginCounts[] };
+  series: SeriesBucket[];
+  /** The 100 busiest (origin, licence) pairs; `license` is a key's name, `"free-license"` or `null`. */
+  origins: (OriginCounts & { license: string | null })[];
+}
+
+/** How a background registration settled: what `onRegistered` receives. */
+export type RegistrationOutcome =
+  | { ok: true; billable: boolean; classification: Classification; overLimit?: boolean; /** The exact JSON body sent. */ body: string }
+  | { ok: false; error: UsageTelemetryError; /** The JSON body sent, when the options allowed one to be built. */ body?: string };
+
 /** `registerUsageEvent`'s options without `succeeded`; `event` defaults to `webcodec-conversion`. */
-export type TrackConversionOptions = Omit<RegisterUsageEventOptions, "succeeded" | "event"> & { event?: UsageEventKind };
+export type TrackConversionOptions = Omit<RegisterUsageEventOptions, "succeeded" | "event"> & {
+  event?: UsageEventKind;
+  /** Called once the background registration settles (never for a cancelled conversion); what it throws is ignored. */
+  onRegistered?: (outcome: RegistrationOutcome) => void;
+};
+
+/** Anything with an `execute()` that returns a promise, such as a Mediabunny `Conversion`. */
+export interface Executable<T> {
+  execute(): Promise<T>;
+}
 
 export interface ConfigureOptions {
   endpoint?: string;
-  /** The public key used when a call gives none. */
+  /** The public key (or `"free-license"`) used when a call gives none. */
   licenseKey?: string;
   logLevel?: LogLevel;
   retry?: RetryOptions;
@@ -101,9 +191,12 @@ export interface UsageTelemetryError extends Error {
 /**
  * Runs a conversion and registers its outcome in the background. The returned
  * promise settles exactly as the conversion does; telemetry never rejects, throws
- * or delays it. An `AbortError` is not reported as a failure.
+ * or delays it. A cancelled conversion (`AbortError`, Mediabunny's
+ * `ConversionCanceledError`) is not reported. `conversion` may be a promise, a
+ * function returning one (or a value), or an object with `execute()` (a Mediabunny
+ * `Conversion`), which is executed.
  */
-export function trackConversion<T>(conversion: Promise<T> | (() => Promise<T> | T), options?: TrackConversionOptions): Promise<T>;
+export function trackConversion<T>(conversion: Promise<T> | (() => Promise<T> | T) | Executable<T>, options?: TrackConversionOptions): Promise<T>;
 "#;
 
 /// Turns an error into a JS `Error` named `UsageTelemetryError` with `code` and `status`.
@@ -162,6 +255,18 @@ pub async fn get_usage(
     to_js(&usage)
 }
 
+/// Reads usage by time and origin: a licensee's breakdown (secret key) or the
+/// vendor's view (admin token), from a backend.
+#[wasm_bindgen(js_name = getUsageBreakdown, unchecked_return_type = "UsageBreakdown | VendorUsage")]
+pub async fn get_usage_breakdown(
+    #[wasm_bindgen(unchecked_param_type = "GetUsageBreakdownOptions")] options: JsValue,
+) -> Result<JsValue, JsValue> {
+    install_panic_hook();
+    let options: BreakdownOptions = read_options(&options, "{ apiKey, since, granularity }").map_err(to_js_error)?;
+    let breakdown = crate::api::get_usage_breakdown(options).await.map_err(to_js_error)?;
+    to_js(&breakdown)
+}
+
 /// What a succeeded event from `host` counts as, by the server's own rules.
 #[wasm_bindgen(js_name = classifyHost, unchecked_return_type = "HostClassification")]
 pub fn classify_host(#[wasm_bindgen(unchecked_param_type = "string")] host: JsValue) -> Result<JsValue, JsValue> {
@@ -188,36 +293,77 @@ pub fn track_conversion(conversion: JsValue, options: JsValue) -> Promise {
     let conversion = start(&conversion);
     // Options are read now (the caller may reuse the object) but their errors only
     // surface as a warning after the conversion: they must not affect it.
-    let options = if options.is_undefined() || options.is_null() {
-        Ok(RegisterOptions::default())
+    let (options, on_registered) = if options.is_undefined() || options.is_null() {
+        (Ok(RegisterOptions::default()), None)
     } else {
-        read_register_options(&options, "{ licenseKey, endpoint }")
+        let callback = Reflect::get(&options, &"onRegistered".into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
+        (read_register_options(&options, "{ licenseKey, endpoint }"), callback)
     };
     let watched = conversion.clone();
     spawn_local(async move {
         match JsFuture::from(watched).await {
-            Err(err) if is_abort(&err) => {
+            Err(err) if is_cancellation(&err) => {
                 if current_config().log_level == LogLevel::Verbose {
-                    debug("conversion aborted; nothing registered");
+                    debug("conversion cancelled; nothing registered");
                 }
             }
-            outcome => report_outcome(options, outcome.is_ok()).await,
+            outcome => {
+                let registration = report_outcome(options, outcome.is_ok()).await;
+                if let Some(callback) = on_registered {
+                    // Whatever the callback throws stays here: it must not become an
+                    // unhandled error of the page.
+                    let _ = callback.call1(&JsValue::UNDEFINED, &outcome_to_js(registration));
+                }
+            }
         }
     });
     conversion
 }
 
-/// The conversion as a promise: called if it is a function (a synchronous throw
-/// becomes a rejection, as in an async function), resolved otherwise.
-fn start(conversion: &JsValue) -> Promise {
-    let value = match conversion.dyn_ref::<Function>() {
-        Some(function) => match function.call0(&JsValue::UNDEFINED) {
-            Ok(value) => value,
-            Err(thrown) => return Promise::reject(&thrown),
-        },
-        None => conversion.clone(),
+/// `{ ok: true, billable, classification, overLimit?, body }` or `{ ok: false, error, body? }`.
+fn outcome_to_js(outcome: RegistrationOutcome) -> JsValue {
+    let object = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| {
+        let _ = Reflect::set(&object, &key.into(), value);
     };
-    Promise::resolve(&value)
+    match outcome.result {
+        Ok(registered) => {
+            set("ok", &JsValue::TRUE);
+            set("billable", &registered.billable.into());
+            set("classification", &registered.classification.as_str().into());
+            if let Some(over_limit) = registered.over_limit {
+                set("overLimit", &over_limit.into());
+            }
+        }
+        Err(err) => {
+            set("ok", &JsValue::FALSE);
+            set("error", &to_js_error(err));
+        }
+    }
+    if let Some(body) = outcome.body {
+        set("body", &body.into());
+    }
+    object.into()
+}
+
+/// The conversion as a promise: called if it is a function (a synchronous throw
+/// becomes a rejection, as in an async function), executed if it has `execute()`
+/// (a Mediabunny `Conversion`), resolved otherwise.
+fn start(conversion: &JsValue) -> Promise {
+    let call = |function: &Function, this: &JsValue| match function.call0(this) {
+        Ok(value) => Promise::resolve(&value),
+        Err(thrown) => Promise::reject(&thrown),
+    };
+    if let Some(function) = conversion.dyn_ref::<Function>() {
+        return call(function, &JsValue::UNDEFINED);
+    }
+    if conversion.is_object() && !conversion.has_type::<Promise>() {
+        let execute = Reflect::get(conversion, &"execute".into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
+        if let Some(execute) = execute {
+            return call(&execute, conversion);
+        }
+    }
+    Promise::resolve(conversion)
 }
 
 /// Panics (bugs) print a Rust message on the console instead of "unreachable".

@@ -70,10 +70,10 @@ impl Config {
         let endpoint = options.endpoint.as_deref().map(normalize_endpoint).transpose()?;
         let retry = self.retry.with(&options.retry.unwrap_or_default())?;
         if let Some(key) = &options.license_key {
-            if usage_core::KeyKind::of(key) != Some(usage_core::KeyKind::Public) {
+            if key != usage_core::FREE_LICENSE && usage_core::KeyKind::of(key) != Some(usage_core::KeyKind::Public) {
                 return Err(TelemetryError::option(
                     "licenseKey",
-                    "must be a public key (rm_pub_…); secret keys never go in a page",
+                    "must be a public key (rm_pub_…) or \"free-license\"; secret keys never go in a page",
                 ));
             }
         }
@@ -134,6 +134,8 @@ mod tests {
         let err =
             config.apply(ConfigureOptions { license_key: Some("rm_sec_x".into()), ..Default::default() }).unwrap_err();
         assert!(err.to_string().starts_with("licenseKey: must be a public key"));
+        config.apply(ConfigureOptions { license_key: Some("free-license".into()), ..Default::default() }).unwrap();
+        assert_eq!(config.license_key.as_deref(), Some("free-license"));
     }
 
     #[test]

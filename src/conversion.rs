@@ -5,11 +5,22 @@ use std::future::Future;
 use usage_core::EventKind;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::api::register_usage_event;
+use crate::api::prepare_registration;
 use crate::config::{current_config, LogLevel};
+use crate::delivery::deliver;
 use crate::environment::{debug, warn};
 use crate::error::TelemetryError;
-use crate::options::RegisterOptions;
+use crate::options::{RegisterOptions, Registered};
+use crate::transport::FetchTransport;
+
+/// How a background registration settled, for a UI that shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationOutcome {
+    /// How the server counted it, or why it was not.
+    pub result: Result<Registered, TelemetryError>,
+    /// The exact JSON body sent (absent when the options were invalid).
+    pub body: Option<String>,
+}
 
 /// Runs `conversion`, returns exactly its result, and registers `succeeded:
 /// result.is_ok()` in the background (event `webcodec-conversion` unless `options`
@@ -26,24 +37,32 @@ pub async fn track_conversion<T, E>(
 /// Registers an outcome without making anyone wait: the work runs as its own task,
 /// and every error ends in at most one console line.
 pub fn register_in_background(options: Result<RegisterOptions, TelemetryError>, succeeded: bool) {
-    spawn_local(report_outcome(options, succeeded));
+    spawn_local(async move {
+        report_outcome(options, succeeded).await;
+    });
 }
 
-/// Registers a conversion's outcome and logs the result per `logLevel`; never fails.
-pub(crate) async fn report_outcome(options: Result<RegisterOptions, TelemetryError>, succeeded: bool) {
-    let log_level = current_config().log_level;
-    let outcome = match options {
-        Ok(options) => {
-            let options = RegisterOptions {
-                succeeded: Some(succeeded),
-                event: options.event.or(Some(EventKind::WebcodecConversion)),
-                ..options
-            };
-            register_usage_event(options).await
-        }
-        Err(err) => Err(err),
+/// Registers a conversion's outcome and logs the result per `logLevel`; never
+/// fails. Returns the outcome for a caller that shows it.
+pub(crate) async fn report_outcome(
+    options: Result<RegisterOptions, TelemetryError>,
+    succeeded: bool,
+) -> RegistrationOutcome {
+    let prepared = options.and_then(|options| {
+        prepare_registration(RegisterOptions {
+            succeeded: Some(succeeded),
+            event: options.event.or(Some(EventKind::WebcodecConversion)),
+            ..options
+        })
+    });
+    let outcome = match prepared {
+        Ok(prepared) => RegistrationOutcome {
+            result: deliver(&FetchTransport, &prepared.request).await,
+            body: Some(prepared.request.body),
+        },
+        Err(err) => RegistrationOutcome { result: Err(err), body: None },
     };
-    match (outcome, log_level) {
+    match (&outcome.result, current_config().log_level) {
         (Ok(registered), LogLevel::Verbose) => {
             debug(&format!("conversion registered as {}", registered.classification.as_str()));
         }
@@ -52,4 +71,5 @@ pub(crate) async fn report_outcome(options: Result<RegisterOptions, TelemetryErr
         }
         _ => {}
     }
+    outcome
 }

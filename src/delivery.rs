@@ -30,11 +30,11 @@ pub enum AttemptError {
     Timeout,
 }
 
-/// One way to POST a body and wait.
+/// One way to send a request and wait.
 #[allow(async_fn_in_trait)] // used with concrete types only, never across threads
 pub trait Transport {
-    /// POSTs `body` to `url`, giving up after `timeout_ms`.
-    async fn post(&self, url: &str, body: &str, timeout_ms: u32) -> Result<HttpResponse, AttemptError>;
+    /// Sends `request` once, giving up after its policy's `timeout_ms`.
+    async fn send(&self, request: &PreparedRequest) -> Result<HttpResponse, AttemptError>;
     /// Waits `ms` milliseconds.
     async fn sleep(&self, ms: u32);
 }
@@ -57,7 +57,7 @@ pub async fn deliver<T: DeserializeOwned>(
     loop {
         attempt += 1;
         let last_attempt = attempt > policy.retries;
-        let wait_ms = match transport.post(&request.url, &request.body, policy.timeout_ms).await {
+        let wait_ms = match transport.send(request).await {
             Ok(response) if (200..300).contains(&response.status) => return read_success(&response),
             Ok(response) if matches!(response.status, 429 | 503) && !last_attempt => {
                 policy.retry_after_ms(response.retry_after.as_deref(), attempt)
@@ -123,8 +123,8 @@ mod tests {
     }
 
     impl Transport for Scripted {
-        async fn post(&self, _url: &str, body: &str, _timeout_ms: u32) -> Result<HttpResponse, AttemptError> {
-            self.bodies.borrow_mut().push(body.to_owned());
+        async fn send(&self, request: &PreparedRequest) -> Result<HttpResponse, AttemptError> {
+            self.bodies.borrow_mut().push(request.body.clone());
             self.outcomes.borrow_mut().pop_front().expect("no more scripted outcomes")
         }
         async fn sleep(&self, ms: u32) {
@@ -142,8 +142,10 @@ mod tests {
 
     fn request() -> PreparedRequest {
         PreparedRequest {
+            method: crate::options::Method::Post,
             url: "http://u/api".into(),
             body: r#"{"eventId":"x"}"#.into(),
+            bearer: None,
             policy: RetryPolicy::default(),
         }
     }

@@ -63,7 +63,9 @@ pub fn describe(value: &JsValue) -> String {
     text
 }
 
-/// Whether a thrown value is an `AbortError` (a cancelled conversion).
-pub fn is_abort(value: &JsValue) -> bool {
-    Reflect::get(value, &JsValue::from_str("name")).ok().and_then(|v| v.as_string()).as_deref() == Some("AbortError")
+/// Whether a thrown value says the conversion was cancelled: an `AbortError`, or
+/// Mediabunny's `ConversionCanceledError`.
+pub fn is_cancellation(value: &JsValue) -> bool {
+    let name = Reflect::get(value, &JsValue::from_str("name")).ok().and_then(|v| v.as_string());
+    matches!(name.as_deref(), Some("AbortError" | "ConversionCanceledError"))
 }

@@ -48,12 +48,13 @@ mod transport;
 
 pub use config::{configure, ConfigureOptions, LogLevel};
 pub use error::TelemetryError;
-pub use options::{HostChoice, RegisterOptions, Registered, Usage, UsageOptions};
+pub use options::{BreakdownOptions, HostChoice, RegisterOptions, Registered, Usage, UsageOptions};
 pub use retry::RetryOptions;
-pub use usage_core::{Classification, EventKind};
+pub use usage_core::wire::{AdminUsageResponse, BreakdownResponse, LimitStatus};
+pub use usage_core::{Classification, EventKind, Granularity};
 
 #[cfg(target_arch = "wasm32")]
-pub use api::{get_usage, register_usage_event};
+pub use api::{get_usage, get_usage_breakdown, register_usage_event, UsageBreakdown};
 #[cfg(target_arch = "wasm32")]
 pub use conversion::{register_in_background, track_conversion};
 

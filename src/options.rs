@@ -5,8 +5,10 @@
 //! the browser, before anything is sent.
 
 use serde::{Deserialize, Deserializer, Serialize};
-use usage_core::wire::{GetUsageRequest, RegisterUsagePointRequest, UsageCounts};
-use usage_core::{resolve_since, Classification, EventId, EventKind, KeyKind, Origin};
+use usage_core::wire::{GetUsageRequest, LimitStatus, RegisterUsagePointRequest, UsageCounts};
+use usage_core::{
+    resolve_since, Classification, EventId, EventKind, Granularity, KeyKind, Licence, Origin, UsageRange,
+};
 
 use crate::config::Config;
 use crate::error::TelemetryError;
@@ -29,7 +31,8 @@ pub enum HostChoice {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterOptions {
-    /// The public key; wins over `api_key` and the configured key.
+    /// The public key, or `"free-license"`; wins over `api_key` and the configured
+    /// key. With none anywhere the event is sent as unlicensed (`apiKey: null`).
     pub license_key: Option<String>,
     /// The legacy name of `license_key`.
     pub api_key: Option<String>,
@@ -78,6 +81,30 @@ pub struct UsageOptions {
     pub retry: Option<RetryOptions>,
 }
 
+/// `getUsageBreakdown`'s options: a licensee's secret key reads its breakdown, the
+/// vendor's admin token the view of every licence.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakdownOptions {
+    /// The secret key (`rm_sec_…`) or an admin token (`rm_adm_…`).
+    pub api_key: Option<String>,
+    /// Another name for `api_key`.
+    pub license_key: Option<String>,
+    /// Milliseconds since the epoch, within the last 90 days; default: start of this month (UTC).
+    pub since: Option<f64>,
+    /// Milliseconds since the epoch, after `since`; default: now.
+    pub until: Option<f64>,
+    /// `day` (default) or `hour` (ranges up to 7 days).
+    pub granularity: Option<Granularity>,
+    /// The usage server's base URL.
+    pub endpoint: Option<String>,
+    /// Send a secret key or admin token from a public web page anyway.
+    #[serde(default)]
+    pub dangerously_allow_browser: bool,
+    /// Delivery overrides.
+    pub retry: Option<RetryOptions>,
+}
+
 /// What a registration resolved to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -86,6 +113,10 @@ pub struct Registered {
     pub billable: bool,
     /// How it was counted.
     pub classification: Classification,
+    /// `true` when the licence's billable events this month now exceed its monthly
+    /// limit (the event still counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_limit: Option<bool>,
 }
 
 /// The counts `getUsage` returns.
@@ -98,23 +129,54 @@ pub struct Usage {
     pub cloud_renders: UsageCounts,
     /// The same as `webcodec_conversions`, under the name current clients read.
     pub web_renders: UsageCounts,
+    /// The key's monthly limit and where this month stands, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitStatus>,
+}
+
+/// The two ways a request goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A JSON body as `text/plain` (no CORS preflight), with `keepalive`.
+    Post,
+    /// A read with `Authorization: Bearer …`.
+    Get,
 }
 
 /// A request that passed every check, ready for [`crate::delivery::deliver`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreparedRequest {
+    /// POST or GET.
+    pub method: Method,
     /// The full URL.
     pub url: String,
-    /// The JSON body.
+    /// The JSON body (empty for GET).
     pub body: String,
+    /// The Bearer credential of a GET.
+    pub bearer: Option<String>,
     /// How to deliver it.
     pub policy: RetryPolicy,
+}
+
+/// A registration ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedRegistration {
+    /// The request.
+    pub request: PreparedRequest,
+    /// The event id every attempt carries.
+    pub event_id: EventId,
+    /// Whether no licence key was given or configured (sent as `apiKey: null`).
+    pub unlicensed: bool,
 }
 
 /// The path of the registration endpoint below the base URL.
 pub const REGISTER_PATH: &str = "/api/track/register-usage-point";
 /// The path of the usage endpoint below the base URL.
 pub const GET_USAGE_PATH: &str = "/api/track/get-usage";
+/// The path of a licensee's breakdown below the base URL.
+pub const BREAKDOWN_PATH: &str = "/api/usage/breakdown";
+/// The path of the vendor's view below the base URL.
+pub const ADMIN_USAGE_PATH: &str = "/api/admin/usage";
 
 impl RegisterOptions {
     /// Checks everything and builds the request. `page_origin` is the current
@@ -127,7 +189,7 @@ impl RegisterOptions {
         config: &Config,
         page_origin: Option<&str>,
         random: [u8; 16],
-    ) -> Result<(PreparedRequest, EventId), TelemetryError> {
+    ) -> Result<PreparedRegistration, TelemetryError> {
         let event = self.event.ok_or_else(|| {
             TelemetryError::option("event", "is missing: pass `webcodec-conversion`, `cloud-render` or `web-render`")
         })?;
@@ -138,7 +200,7 @@ impl RegisterOptions {
             (None, Some(key)) => (Some(key), "apiKey"),
             (None, None) => (config.license_key.clone(), "licenseKey"),
         };
-        let public_key = KeyKind::Public.require(key, field)?;
+        let licence = Licence::from_api_key(key, field)?;
         let host = match self.host {
             HostChoice::CurrentOrigin => page_origin.map(str::to_owned),
             HostChoice::NoHost => None,
@@ -151,15 +213,15 @@ impl RegisterOptions {
         };
         let body = RegisterUsagePointRequest {
             event,
-            api_key: Some(public_key),
+            api_key: licence.api_key().map(str::to_owned),
             host,
             succeeded,
             event_id: Some(event_id.to_string()),
             is_still: self.is_still,
             is_production: self.is_production,
         };
-        let request = PreparedRequest::new(config, self.endpoint.as_deref(), REGISTER_PATH, self.retry, &body)?;
-        Ok((request, event_id))
+        let request = PreparedRequest::post(config, self.endpoint.as_deref(), REGISTER_PATH, self.retry, &body)?;
+        Ok(PreparedRegistration { request, event_id, unlicensed: licence == Licence::Unlicensed })
     }
 }
 
@@ -178,34 +240,81 @@ impl UsageOptions {
         let field = if self.api_key.is_some() || self.license_key.is_none() { "apiKey" } else { "licenseKey" };
         let key = self.api_key.or(self.license_key).or_else(|| config.license_key.clone());
         let secret_key = KeyKind::Secret.require(key, field)?;
-        if let Some(origin) = page_origin {
-            // A page that cannot be parsed is treated as public: refusing is the safe side.
-            let local = Origin::parse(origin).is_ok_and(|o| o.is_local());
-            if !local && !self.dangerously_allow_browser {
-                return Err(TelemetryError::SecretKeyInBrowser { origin: origin.to_owned() });
-            }
-        }
-        let since = self.since.map(|since| since_ms(since, now_ms)).transpose()?;
+        refuse_secret_in_public_page(page_origin, self.dangerously_allow_browser)?;
+        let since = self.since.map(|since| whole_ms("since", since)).transpose()?;
+        let since = since.map(|since| resolve_since(Some(since), now_ms)).transpose()?;
         let body = GetUsageRequest { api_key: Some(secret_key), since };
-        PreparedRequest::new(config, self.endpoint.as_deref(), GET_USAGE_PATH, self.retry, &body)
+        PreparedRequest::post(config, self.endpoint.as_deref(), GET_USAGE_PATH, self.retry, &body)
     }
 }
 
-/// `since` must be a whole number of milliseconds within the last 90 days.
-fn since_ms(since: f64, now_ms: i64) -> Result<i64, TelemetryError> {
-    if !since.is_finite() || since.fract() != 0.0 || since.abs() > 8.64e15 {
+impl BreakdownOptions {
+    /// Checks the credential, the range and the page, and builds the GET: a secret
+    /// key reads `/api/usage/breakdown`, an admin token `/api/admin/usage`.
+    ///
+    /// # Errors
+    /// The first rule broken; nothing is sent then.
+    pub fn prepare(
+        self,
+        config: &Config,
+        page_origin: Option<&str>,
+        now_ms: i64,
+    ) -> Result<PreparedRequest, TelemetryError> {
+        let field = if self.api_key.is_some() || self.license_key.is_none() { "apiKey" } else { "licenseKey" };
+        let key = self.api_key.or(self.license_key);
+        let (credential, path) = match key.as_deref().map(KeyKind::of) {
+            Some(Some(KeyKind::Admin)) => (key.unwrap_or_default(), ADMIN_USAGE_PATH),
+            _ => (KeyKind::Secret.require(key, field)?, BREAKDOWN_PATH),
+        };
+        refuse_secret_in_public_page(page_origin, self.dangerously_allow_browser)?;
+        let since = self.since.map(|since| whole_ms("since", since)).transpose()?;
+        let until = self.until.map(|until| whole_ms("until", until)).transpose()?;
+        UsageRange::resolve(since, until, self.granularity, now_ms)?;
+        let mut query = Vec::new();
+        if let Some(since) = since {
+            query.push(format!("since={since}"));
+        }
+        if let Some(until) = until {
+            query.push(format!("until={until}"));
+        }
+        if let Some(granularity) = self.granularity {
+            query.push(format!("granularity={}", granularity.as_str()));
+        }
+        let path = if query.is_empty() { path.to_owned() } else { format!("{path}?{}", query.join("&")) };
+        let url = endpoint_url(self.endpoint.as_deref(), config, &path)?;
+        let policy = config.retry.with(&self.retry.unwrap_or_default())?;
+        Ok(PreparedRequest { method: Method::Get, url, body: String::new(), bearer: Some(credential), policy })
+    }
+}
+
+/// A secret key or admin token leaves a page only when the page is local or the
+/// caller says `dangerouslyAllowBrowser: true`: anyone on a public page could read it.
+fn refuse_secret_in_public_page(page_origin: Option<&str>, dangerously_allow: bool) -> Result<(), TelemetryError> {
+    if let Some(origin) = page_origin {
+        // A page that cannot be parsed is treated as public: refusing is the safe side.
+        let local = Origin::parse(origin).is_ok_and(|o| o.is_local());
+        if !local && !dangerously_allow {
+            return Err(TelemetryError::SecretKeyInBrowser { origin: origin.to_owned() });
+        }
+    }
+    Ok(())
+}
+
+/// A time option must be a whole number of milliseconds since the epoch.
+fn whole_ms(field: &'static str, value: f64) -> Result<i64, TelemetryError> {
+    if !value.is_finite() || value.fract() != 0.0 || value.abs() > 8.64e15 {
         return Err(TelemetryError::option(
-            "since",
-            format!("must be a whole number of milliseconds since 1970 (got {since})"),
+            field,
+            format!("must be a whole number of milliseconds since 1970 (got {value})"),
         ));
     }
-    Ok(resolve_since(Some(since as i64), now_ms)?)
+    Ok(value as i64)
 }
 
 impl PreparedRequest {
-    /// The request to `path` below the call's endpoint (else the configured one),
-    /// with the call's retry options over the configured policy.
-    fn new(
+    /// A POST of `body` to `path` below the call's endpoint (else the configured
+    /// one), with the call's retry options over the configured policy.
+    fn post(
         config: &Config,
         endpoint: Option<&str>,
         path: &str,
@@ -215,7 +324,7 @@ impl PreparedRequest {
         let url = endpoint_url(endpoint, config, path)?;
         let policy = config.retry.with(&retry.unwrap_or_default())?;
         let body = serde_json::to_string(body).expect("the request body serialises");
-        Ok(PreparedRequest { url, body, policy })
+        Ok(PreparedRequest { method: Method::Post, url, body, bearer: None, policy })
     }
 }
 
@@ -276,7 +385,8 @@ mod tests {
     }
 
     fn register(options: serde_json::Value, page: Option<&str>) -> Result<(PreparedRequest, EventId), TelemetryError> {
-        parse_options::<RegisterOptions, _>(options)?.prepare(&config(), page, RANDOM)
+        let prepared = parse_options::<RegisterOptions, _>(options)?.prepare(&config(), page, RANDOM)?;
+        Ok((prepared.request, prepared.event_id))
     }
 
     fn body(request: &PreparedRequest) -> serde_json::Value {
@@ -321,8 +431,27 @@ mod tests {
         assert_eq!(body(&register(options, None).unwrap().0)["apiKey"], "rm_pub_new");
         let configured = Config { license_key: Some("rm_pub_cfg".into()), ..config() };
         let options: RegisterOptions = parse_options(json!({"event": "web-render", "succeeded": true})).unwrap();
-        let (request, _) = options.prepare(&configured, None, RANDOM).unwrap();
-        assert_eq!(body(&request)["apiKey"], "rm_pub_cfg");
+        let prepared = options.prepare(&configured, None, RANDOM).unwrap();
+        assert_eq!(body(&prepared.request)["apiKey"], "rm_pub_cfg");
+        assert!(!prepared.unlicensed);
+    }
+
+    #[test]
+    fn without_a_key_the_event_is_sent_unlicensed_and_free_license_as_is() {
+        for options in [
+            json!({"event": "web-render", "succeeded": true}),
+            json!({"licenseKey": null, "apiKey": null, "event": "web-render", "succeeded": true}),
+        ] {
+            let prepared =
+                parse_options::<RegisterOptions, _>(options).unwrap().prepare(&config(), None, RANDOM).unwrap();
+            assert!(prepared.unlicensed);
+            let sent = body(&prepared.request);
+            assert_eq!(sent["apiKey"], serde_json::Value::Null);
+            assert!(sent.as_object().unwrap().contains_key("apiKey"), "sent as null, not left out: {sent}");
+        }
+        let (request, _) =
+            register(json!({"licenseKey": "free-license", "event": "web-render", "succeeded": true}), None).unwrap();
+        assert_eq!(body(&request)["apiKey"], "free-license");
     }
 
     #[test]
@@ -345,7 +474,11 @@ mod tests {
                 json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": "yes"}),
                 "succeeded: invalid type: string \"yes\", expected a boolean",
             ),
-            (json!({"event": "web-render", "succeeded": true}), "licenseKey is missing"),
+            (json!({"licenseKey": "", "event": "web-render", "succeeded": true}), "licenseKey is missing"),
+            (
+                json!({"licenseKey": "pk_live_x", "event": "web-render", "succeeded": true}),
+                "licenseKey is not a licence key",
+            ),
             (
                 json!({"licenseKey": "rm_sec_a", "event": "web-render", "succeeded": true}),
                 "secret keys must never be sent from a browser",
@@ -381,7 +514,8 @@ mod tests {
     fn no_endpoint_is_an_error_not_a_default_third_party() {
         let options: RegisterOptions =
             parse_options(json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true})).unwrap();
-        let err = options.prepare(&Config { endpoint: None, ..Config::default() }, None, RANDOM).unwrap_err();
+        let err =
+            options.prepare(&Config { endpoint: None, ..Config::default() }, None, RANDOM).map(|_| ()).unwrap_err();
         assert_eq!(err, TelemetryError::NoEndpoint);
         assert!(err.to_string().starts_with("no endpoint configured"));
     }
@@ -429,5 +563,54 @@ mod tests {
         );
         assert!(usage(json!({"apiKey": "rm_sec_a"}), Some("http://localhost:5173")).is_ok());
         assert!(usage(json!({"apiKey": "rm_sec_a"}), Some("not an origin")).is_err());
+    }
+
+    fn breakdown(options: serde_json::Value, page: Option<&str>) -> Result<PreparedRequest, TelemetryError> {
+        parse_options::<BreakdownOptions, _>(options)?.prepare(&config(), page, NOW)
+    }
+
+    #[test]
+    fn breakdowns_are_gets_with_a_bearer_credential_and_the_range_in_the_query() {
+        let request = breakdown(json!({"apiKey": "rm_sec_a"}), None).unwrap();
+        assert_eq!(
+            (request.method, request.url.as_str()),
+            (Method::Get, "https://usage.vendor.com/api/usage/breakdown")
+        );
+        assert_eq!((request.body.as_str(), request.bearer.as_deref()), ("", Some("rm_sec_a")));
+        let request = breakdown(
+            json!({"apiKey": "rm_adm_a", "since": 1_795_000_000_000u64, "until": 1_795_300_000_000u64, "granularity": "hour"}),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            request.url,
+            "https://usage.vendor.com/api/admin/usage?since=1795000000000&until=1795300000000&granularity=hour"
+        );
+        assert_eq!(request.bearer.as_deref(), Some("rm_adm_a"));
+    }
+
+    #[test]
+    fn breakdown_mistakes_are_caught_before_sending() {
+        let cases = [
+            (json!({}), "apiKey is missing: pass your secret key"),
+            (json!({"apiKey": "rm_pub_a"}), "getUsage needs the secret key"),
+            (json!({"apiKey": "rm_sec_a", "granularity": "week"}), "granularity: unknown variant `week`"),
+            (json!({"apiKey": "rm_sec_a", "until": 1.5}), "until: must be a whole number"),
+            (json!({"apiKey": "rm_sec_a", "until": (NOW + 3_600_000) as f64}), "until must not be in the future"),
+            (
+                json!({"apiKey": "rm_sec_a", "since": (NOW - 8 * 86_400_000) as f64, "granularity": "hour"}),
+                "granularity `hour` is for ranges up to 7 days",
+            ),
+        ];
+        for (options, expected) in cases {
+            let message = breakdown(options.clone(), None).unwrap_err().to_string();
+            assert!(message.starts_with(expected), "{options}\n  got: {message}\n  want: {expected}");
+        }
+        for key in ["rm_sec_a", "rm_adm_a"] {
+            let err = breakdown(json!({"apiKey": key}), Some("https://customer.com")).unwrap_err();
+            assert_eq!(err.code(), "secret_key_in_browser");
+            assert!(breakdown(json!({"apiKey": key, "dangerouslyAllowBrowser": true}), Some("https://customer.com"))
+                .is_ok());
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! [`Transport`] on the platform's `fetch`, with an `AbortController` timeout.
 //!
-//! The request is sent as `text/plain` (a JSON body): a "simple" request needs no
+//! A POST is sent as `text/plain` (a JSON body): a "simple" request needs no
 //! CORS preflight, so one registration is one round trip. `keepalive` lets it
 //! finish when the page is closed right after a conversion; `credentials: 'omit'`
-//! keeps cookies out.
+//! keeps cookies out. A GET (the breakdown) carries `Authorization: Bearer`.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -16,6 +16,7 @@ use web_sys::{AbortController, AbortSignal, Headers, RequestCredentials, Request
 
 use crate::delivery::{AttemptError, HttpResponse, Transport};
 use crate::environment::describe;
+use crate::options::{Method, PreparedRequest};
 
 #[wasm_bindgen]
 extern "C" {
@@ -34,7 +35,7 @@ extern "C" {
 pub struct FetchTransport;
 
 impl Transport for FetchTransport {
-    async fn post(&self, url: &str, body: &str, timeout_ms: u32) -> Result<HttpResponse, AttemptError> {
+    async fn send(&self, request: &PreparedRequest) -> Result<HttpResponse, AttemptError> {
         let controller = AbortController::new().map_err(|err| AttemptError::Network(describe(&err)))?;
         let signal = controller.signal();
         let timed_out = Rc::new(Cell::new(false));
@@ -45,8 +46,8 @@ impl Transport for FetchTransport {
                 controller.abort();
             })
         };
-        let timer = set_timeout(on_timeout.as_ref().unchecked_ref(), clamp_ms(timeout_ms));
-        let result = exchange(url, body, &signal).await;
+        let timer = set_timeout(on_timeout.as_ref().unchecked_ref(), clamp_ms(request.policy.timeout_ms));
+        let result = exchange(request, &signal).await;
         clear_timeout(&timer);
         drop(on_timeout); // only after the timer can no longer fire
         result
@@ -59,20 +60,29 @@ impl Transport for FetchTransport {
 }
 
 /// Sends and reads the whole answer; the signal aborts either step.
-async fn exchange(url: &str, body: &str, signal: &AbortSignal) -> Result<HttpResponse, JsValue> {
+async fn exchange(request: &PreparedRequest, signal: &AbortSignal) -> Result<HttpResponse, JsValue> {
     let headers = Headers::new()?;
-    headers.set("Content-Type", "text/plain;charset=UTF-8")?;
     let init = RequestInit::new();
-    init.set_method("POST");
+    match request.method {
+        Method::Post => {
+            headers.set("Content-Type", "text/plain;charset=UTF-8")?;
+            init.set_method("POST");
+            init.set_body(&JsValue::from_str(&request.body));
+            // web-sys has no setter for `keepalive` yet.
+            js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE)?;
+        }
+        Method::Get => init.set_method("GET"),
+    }
+    if let Some(credential) = &request.bearer {
+        headers.set("Authorization", &format!("Bearer {credential}"))?;
+    }
     init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(body));
     init.set_credentials(RequestCredentials::Omit);
     init.set_mode(RequestMode::Cors);
-    // web-sys has no setter for `keepalive` yet.
-    js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE)?;
     init.set_signal(Some(signal));
     // Promise.resolve: whatever a patched fetch returns, we get a real promise.
-    let response: Response = JsFuture::from(Promise::resolve(&global_fetch(url, &init)?)).await?.unchecked_into();
+    let response: Response =
+        JsFuture::from(Promise::resolve(&global_fetch(&request.url, &init)?)).await?.unchecked_into();
     let status = response.status();
     let retry_after = response.headers().get("retry-after").ok().flatten();
     let body = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();

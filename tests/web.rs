@@ -6,8 +6,8 @@
 
 use js_sys::{Promise, Reflect};
 use usage_telemetry::{
-    get_usage, register_usage_event, track_conversion, Classification, EventKind, HostChoice, RegisterOptions,
-    RetryOptions, TelemetryError, Usage, UsageOptions,
+    get_usage, get_usage_breakdown, register_usage_event, track_conversion, BreakdownOptions, Classification,
+    EventKind, HostChoice, RegisterOptions, RetryOptions, TelemetryError, Usage, UsageBreakdown, UsageOptions,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -33,6 +33,16 @@ fn public_key() -> String {
 }
 fn secret_key() -> String {
     required(option_env!("USAGE_TEST_SECRET_KEY"), "USAGE_TEST_SECRET_KEY")
+}
+
+fn admin_token() -> String {
+    required(option_env!("USAGE_TEST_ADMIN_TOKEN"), "USAGE_TEST_ADMIN_TOKEN")
+}
+
+/// `location.origin` in a page or worker; `None` in Node.
+fn current_origin() -> Option<String> {
+    let location = Reflect::get(&js_sys::global(), &"location".into()).ok().filter(|l| !l.is_undefined())?;
+    Reflect::get(&location, &"origin".into()).ok()?.as_string()
 }
 
 /// A page or a worker (they have `location`); Node has none.
@@ -299,4 +309,60 @@ async fn track_conversion_is_unaffected_by_an_unreachable_server() {
     };
     let output: Result<&str, ()> = track_conversion(async { Ok("video.webm") }, options).await;
     assert_eq!(output, Ok("video.webm"));
+}
+
+#[wasm_bindgen_test]
+async fn without_a_key_the_event_reaches_the_server_as_unlicensed_with_the_current_origin() {
+    let name = scenario();
+    let options = RegisterOptions {
+        license_key: None,
+        ..register(faulty(&name, "ok"), EventKind::WebcodecConversion, HostChoice::CurrentOrigin, true)
+    };
+    let registered = register_usage_event(options).await.unwrap();
+    let expected = if in_browser() { Classification::Development } else { Classification::Billable };
+    assert_eq!(registered.classification, expected);
+    let seen = attempts(&name).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].1["apiKey"], serde_json::Value::Null, "sent as null: {}", seen[0].1);
+    assert_eq!(seen[0].1["host"].as_str().map(str::to_owned), current_origin());
+
+    // The vendor sees the origin under unlicensed usage, never under a licence.
+    let options = BreakdownOptions { api_key: Some(admin_token()), endpoint: Some(server_url()), ..Default::default() };
+    let UsageBreakdown::Vendor(view) = get_usage_breakdown(options).await.unwrap() else {
+        panic!("an admin token reads the vendor's view")
+    };
+    let origins: Vec<Option<String>> = view.unlicensed.origins.iter().map(|o| o.origin.clone()).collect();
+    assert!(origins.contains(&current_origin()), "{origins:?}");
+    assert!(view.unlicensed.totals.webcodec_conversions.total() >= 1);
+}
+
+#[wasm_bindgen_test]
+async fn free_license_is_sent_as_is() {
+    let name = scenario();
+    let options = RegisterOptions {
+        license_key: Some("free-license".into()),
+        ..register(faulty(&name, "ok"), EventKind::WebRender, HostChoice::CurrentOrigin, true)
+    };
+    register_usage_event(options).await.unwrap();
+    assert_eq!(attempts(&name).await[0].1["apiKey"], "free-license");
+}
+
+#[wasm_bindgen_test]
+async fn the_breakdown_agrees_with_get_usage() {
+    let options = BreakdownOptions { api_key: Some(secret_key()), endpoint: Some(server_url()), ..Default::default() };
+    let UsageBreakdown::Licence(breakdown) = get_usage_breakdown(options).await.unwrap() else {
+        panic!("a secret key reads the licensee's breakdown")
+    };
+    let usage = usage().await;
+    assert_eq!(breakdown.totals.webcodec_conversions, usage.webcodec_conversions);
+    assert_eq!(breakdown.totals.cloud_renders, usage.cloud_renders);
+    assert!(!breakdown.series.is_empty());
+    let err = get_usage_breakdown(BreakdownOptions {
+        api_key: Some(public_key()),
+        endpoint: Some(server_url()),
+        ..Default::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(err.to_string().starts_with("getUsage needs the secret key"), "{err}");
 }

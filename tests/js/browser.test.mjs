@@ -9,7 +9,8 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { build } from 'vite';
-import { serverUrl, publicKey, secretKey, scenario, faulty, attempts, attemptsEventually } from './helpers.mjs';
+import { getUsageBreakdown } from 'usage-telemetry';
+import { serverUrl, publicKey, secretKey, adminToken, scenario, faulty, attempts, attemptsEventually } from './helpers.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
@@ -90,6 +91,35 @@ test('a production origin is billed even when it claims localhost', async () => 
   { licenseKey: publicKey, endpoint: serverUrl });
   assert.deepEqual(registered, { billable: true, classification: 'billable' });
   assert.equal(await page.evaluate(() => window.telemetry.classifyHost(location.origin)), 'billable');
+  await page.close();
+});
+
+test('a page without a licence key registers as unlicensed with its own origin; free-license passes', async () => {
+  const { page, errors } = await openPage('shop.example.com');
+  const warnings = [];
+  page.on('console', (message) => { if (message.type() === 'warning') warnings.push(message.text()); });
+  const name = scenario();
+  const registered = await page.evaluate(({ endpoint }) =>
+    window.telemetry.registerUsageEvent({ endpoint, event: 'webcodec-conversion', succeeded: true }),
+  { endpoint: faulty(name, 'ok') });
+  assert.deepEqual(registered, { billable: true, classification: 'billable' });
+  const [sent] = await attempts(name);
+  assert.deepEqual({ apiKey: sent.body.apiKey, host: sent.body.host }, { apiKey: null, host: `http://shop.example.com:${port}` });
+  const view = await getUsageBreakdown({ apiKey: adminToken, endpoint: serverUrl });
+  assert.ok(view.unlicensed.origins.some((o) => o.origin === `http://shop.example.com:${port}` && o.billable >= 1), JSON.stringify(view.unlicensed));
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /no licence key is configured/);
+
+  const free = scenario();
+  const registeredFree = await page.evaluate(({ endpoint }) =>
+    window.telemetry.registerUsageEvent({ licenseKey: 'free-license', endpoint, event: 'webcodec-conversion', succeeded: true }),
+  { endpoint: faulty(free, 'ok') });
+  assert.equal(registeredFree.classification, 'billable');
+  assert.equal((await attempts(free))[0].body.apiKey, 'free-license');
+  const after = await getUsageBreakdown({ apiKey: adminToken, endpoint: serverUrl });
+  assert.ok(after.freeLicense.origins.some((o) => o.origin === `http://shop.example.com:${port}`));
+  assert.equal(warnings.length, 1, 'one warning per page');
+  assert.deepEqual(errors, []);
   await page.close();
 });
 

@@ -12,6 +12,10 @@ export const serverUrl = required('USAGE_SERVER_URL');
 export const faultUrl = required('FAULT_SERVER_URL');
 export const publicKey = required('USAGE_TEST_PUBLIC_KEY');
 export const secretKey = required('USAGE_TEST_SECRET_KEY');
+/** A licence with a monthly limit of 0: every billable event is over it. */
+export const limitedPublicKey = required('USAGE_TEST_LIMITED_PUBLIC_KEY');
+export const limitedSecretKey = required('USAGE_TEST_LIMITED_SECRET_KEY');
+export const adminToken = required('USAGE_TEST_ADMIN_TOKEN');
 
 export const scenario = () => randomUUID();
 export const faulty = (name, mode) => `${faultUrl}/s/${name}/${mode}`;

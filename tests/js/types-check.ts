@@ -4,18 +4,24 @@ import init, {
   classifyHost,
   configure,
   getUsage,
+  getUsageBreakdown,
   registerUsageEvent,
   trackConversion,
   type Classification,
   type ConfigureOptions,
+  type GetUsageBreakdownOptions,
   type GetUsageOptions,
   type HostClassification,
   type RegisterUsageEventOptions,
   type RegisterUsageEventResult,
+  type RegistrationOutcome,
   type TrackConversionOptions,
   type Usage,
+  type UsageBreakdown,
   type UsageCounts,
+  type UsageLimit,
   type UsageTelemetryError,
+  type VendorUsage,
 } from 'usage-telemetry';
 
 async function app(): Promise<void> {
@@ -33,9 +39,33 @@ async function app(): Promise<void> {
   const counts: UsageCounts = usage.webcodecConversions;
   const total: number = counts.billable + counts.development + counts.failed + usage.cloudRenders.billable + usage.webRenders.failed;
 
+  const keyless: RegisterUsageEventOptions = { licenseKey: null, event: 'webcodec-conversion', succeeded: true };
+  const over: boolean | undefined = (await registerUsageEvent(keyless)).overLimit;
+  const limit: UsageLimit | undefined = usage.limit;
+  const remaining: number = limit ? limit.remaining + limit.periodEnd - limit.periodStart : 0;
+
+  const range: GetUsageBreakdownOptions = { apiKey: 'rm_sec_x', since: null, until: Date.now(), granularity: 'hour' };
+  const answer: UsageBreakdown | VendorUsage = await getUsageBreakdown(range);
+  if ('licenses' in answer) {
+    const unpaid: (string | null)[] = answer.unlicensed.origins.map((o) => o.origin);
+    const licence: string | null | undefined = answer.origins[0]?.license;
+    console.log(unpaid, licence, answer.licenses[0]?.limit?.used);
+  } else {
+    const bucket = answer.series[0];
+    const first: number = bucket ? bucket.start + bucket.webcodecConversions.billable : 0;
+    console.log(first, answer.otherOrigins.failed, answer.totals.cloudRenders.billable, answer.limit?.remaining);
+  }
+
   const host: HostClassification = classifyHost('https://customer.com');
 
-  const tracking: TrackConversionOptions = { event: 'web-render' };
+  const tracking: TrackConversionOptions = {
+    event: 'web-render',
+    onRegistered: (outcome: RegistrationOutcome) => {
+      const shown: string = outcome.ok ? `${outcome.classification} ${outcome.body}` : outcome.error.code;
+      console.log(shown);
+    },
+  };
+  const executed: void = await trackConversion({ execute: async () => undefined }, tracking);
   const blob: Blob = await trackConversion(async () => new Blob(['frames']), tracking);
   const size: number = await trackConversion(Promise.resolve(blob.size));
   const sync: string = await trackConversion(() => 'already done', {});
@@ -55,10 +85,12 @@ async function app(): Promise<void> {
   await registerUsageEvent({ licenseKey: 'rm_pub_x', event: 'render', succeeded: true });
   // @ts-expect-error: trackConversion decides `succeeded` itself
   await trackConversion(Promise.resolve(1), { succeeded: true });
+  // @ts-expect-error: granularity is `day` or `hour`
+  await getUsageBreakdown({ apiKey: 'rm_sec_x', granularity: 'week' });
   // @ts-expect-error: the result keeps the conversion's type
   const wrong: string = await trackConversion(Promise.resolve(1));
 
-  console.log(billable, classification, total, host, size, sync, wrong);
+  console.log(billable, classification, total, host, size, sync, wrong, over, remaining, executed);
 }
 
 void app;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs};
-use crate::http::{app, AppState, ServerOptions};
+use crate::http::{app_serving, AppState, ServerOptions};
 use crate::keys::{hash_credential, new_admin_token, NewKeyPair};
 use crate::store::Store;
 
@@ -101,6 +101,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit_per_key: args.rate_limit_per_key,
         trust_forwarded_for: args.trust_forwarded_for,
     };
+    if let Some(dir) = &args.static_dir {
+        anyhow::ensure!(dir.join("index.html").is_file(), "--static {}: no index.html there", dir.display());
+    }
     let state = AppState::new(store.clone(), options);
     let rate_limits = state.rate_limits();
     tokio::spawn(async move {
@@ -117,7 +120,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Scripts and tests read this line to learn the port (with --addr …:0).
     println!("usage-server listening on http://{addr}");
     // The peer address reaches the per-address rate limit; it is never stored.
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+    let app = app_serving(state, args.static_dir.as_deref());
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")?;

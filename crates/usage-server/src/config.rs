@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// a proxy that sets it; otherwise clients could pick their own address).
     #[arg(long, env = "USAGE_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Also serve the files of this directory (the built demo, `www/dist`) at every
+    /// path the API does not use, from the same origin as the API.
+    #[arg(long = "static", env = "USAGE_STATIC_DIR", value_name = "DIR")]
+    pub static_dir: Option<std::path::PathBuf>,
     /// The database.
     #[command(flatten)]
     pub database: DatabaseArgs,

@@ -1,8 +1,8 @@
 //! The HTTP API: routes, CORS, tracing.
 //!
-//! [`track`]: the registration and get-usage endpoints of the documented client;
-//! [`usage`]: a licensee's breakdown and export; [`admin`]: the vendor's view;
-//! [`auth`]: Bearer credentials and client addresses; [`rate_limit`]: token buckets.
+//! `track`: the registration and get-usage endpoints of the documented client;
+//! `usage`: a licensee's breakdown and export; `admin`: the vendor's view;
+//! `auth`: Bearer credentials and client addresses; `rate_limit`: token buckets.
 
 mod admin;
 mod auth;
@@ -12,14 +12,17 @@ mod rate_limit;
 mod track;
 mod usage;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::handler::HandlerWithoutStateExt;
 use axum::http::{header, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use usage_core::wire::LimitStatus;
@@ -27,7 +30,7 @@ use usage_core::{format_rfc3339_ms, month_period_utc_ms, UsageRange};
 
 pub use body::MAX_BODY_BYTES;
 pub use error::ApiError;
-pub use rate_limit::RateLimits;
+pub use rate_limit::{Limited, RateLimits};
 
 use crate::store::{now_ms, ActiveKey, Store};
 
@@ -79,18 +82,30 @@ impl AppState {
 
 /// The whole application; `serve` and in-process tests both build it here.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    app_serving(state, None)
+}
+
+/// [`app`], also serving the files of `static_dir` (the demo and the dashboard,
+/// `serve --static DIR`) at every path the API does not use: `/` is
+/// `DIR/index.html`, `/dashboard/` is `DIR/dashboard/index.html`.
+pub fn app_serving(state: AppState, static_dir: Option<&Path>) -> Router {
+    let api = Router::new()
         .route("/healthz", get(healthz))
         .merge(track::router())
         .merge(usage::router())
         .merge(admin::router())
-        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         // Counts are private and change with every event: never cache them.
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(cors())
-        .layer(TraceLayer::new_for_http())
+        .layer(cors());
+    let app = match static_dir {
+        Some(dir) => api.fallback_service(
+            ServeDir::new(dir).append_index_html_on_directories(true).not_found_service(not_found.into_service()),
+        ),
+        None => api.fallback(not_found),
+    };
+    app.layer(TraceLayer::new_for_http())
 }
 
 /// Any origin may call the API: the module runs on customers' sites. No

@@ -5,8 +5,8 @@
 //! `Any` driver. Only the migrations differ per engine (`migrations/sqlite`,
 //! `migrations/postgres`); released migrations are never edited.
 //!
-//! [`keys`]: licence key pairs and their limits; [`admin_tokens`]: the vendor's
-//! tokens; [`events`]: counting events once and reading counts back.
+//! `keys`: licence key pairs and their limits; `admin_tokens`: the vendor's
+//! tokens; `events`: counting events once and reading counts back.
 
 mod admin_tokens;
 mod events;
