@@ -128,6 +128,46 @@ test('trackConversion settles exactly as the conversion does and registers after
   assert.equal(await trackConversion(() => 7, { ...base, endpoint: faulty(scenario(), 'ok') }), 7);
 });
 
+test('trackConversion executes execute() objects, tells onRegistered, and skips cancelled conversions', async () => {
+  // A Mediabunny Conversion is an object with execute(); it is called as a method.
+  const name = scenario();
+  const conversion = { calls: 0, async execute() { this.calls += 1; return 'converted'; } };
+  let settle;
+  const settled = new Promise((resolve) => { settle = resolve; });
+  const onRegistered = (outcome) => { settle(outcome); throw new Error('a throwing callback is ignored'); };
+  assert.equal(await trackConversion(conversion, { ...base, endpoint: faulty(name, 'ok'), onRegistered }), 'converted');
+  assert.equal(conversion.calls, 1);
+  const outcome = await settled;
+  assert.deepEqual({ ok: outcome.ok, billable: outcome.billable, classification: outcome.classification }, { ok: true, billable: true, classification: 'billable' });
+  const [sent] = await attempts(name);
+  assert.equal(outcome.body, JSON.stringify(sent.body), 'body is the exact JSON that was sent');
+
+  // A registration that fails reaches the callback as { ok: false, error }.
+  const failed = await new Promise((resolve) => {
+    closedUrl().then((endpoint) => trackConversion(async () => 'done', { ...base, endpoint, retry: { retries: 0 }, onRegistered: resolve }));
+  });
+  assert.equal(failed.ok, false);
+  assert.equal(failed.error.name, 'UsageTelemetryError');
+  assert.equal(failed.error.code, 'network');
+  assert.equal(JSON.parse(failed.body).succeeded, true);
+
+  // Mediabunny's ConversionCanceledError, like AbortError, is not reported at all.
+  const cancelled = scenario();
+  class ConversionCanceledError extends Error { name = 'ConversionCanceledError'; }
+  const canceledError = new ConversionCanceledError('canceled');
+  let calledBack = false;
+  await assert.rejects(
+    trackConversion({ execute: async () => { throw canceledError; } }, { ...base, endpoint: faulty(cancelled, 'ok'), onRegistered: () => { calledBack = true; } }),
+    (err) => err === canceledError,
+  );
+  // A later conversion on the same scenario registers; by then the cancelled one has settled.
+  const later = await new Promise((resolve) => trackConversion(async () => 1, { ...base, endpoint: faulty(cancelled, 'ok'), onRegistered: resolve }));
+  assert.equal(later.ok, true);
+  const seen = await attempts(cancelled);
+  assert.equal(seen.length, 1, 'only the later conversion was registered');
+  assert.equal(calledBack, false);
+});
+
 test('trackConversion does not wait for the registration', async (t) => {
   const name = scenario();
   const { warnings, nextWarning } = captureWarnings(t);

@@ -1,0 +1,273 @@
+// The usage dashboard: a licensee's breakdown (secret key) or the vendor's view of
+// every licence (admin token), read with usage-telemetry's getUsageBreakdown.
+import init, {
+  getUsageBreakdown,
+  type KindCounts,
+  type OriginCounts,
+  type UsageBreakdown,
+  type UsageCounts,
+  type UsageLimit,
+  type UsageTelemetryError,
+  type VendorUsage,
+} from 'usage-telemetry';
+import { StackedBars, type Columns } from './chart';
+import { count, day } from './format';
+
+const DAY_MS = 86_400_000;
+const STORAGE_KEY = 'usage-dashboard-credential';
+
+const $ = <T extends Element>(testId: string): T => {
+  const element = document.querySelector<T>(`[data-testid="${testId}"]`);
+  if (!element) throw new Error(`missing element ${testId}`);
+  return element;
+};
+const form = $<HTMLFormElement>('sign-in');
+const secretInput = $<HTMLInputElement>('secret-key');
+const adminInput = $<HTMLInputElement>('admin-token');
+const rangeSelect = $<HTMLSelectElement>('range');
+const loadButton = $<HTMLButtonElement>('load');
+const csvButton = $<HTMLButtonElement>('csv');
+const signOutButton = $<HTMLButtonElement>('sign-out');
+const errorText = $<HTMLParagraphElement>('dashboard-error');
+const report = $<HTMLElement>('report');
+const reportTitle = $<HTMLParagraphElement>('report-title');
+const bucketName = $<HTMLElement>('bucket-name');
+const totalsTable = $<HTMLTableElement>('totals');
+const limitCard = $<HTMLElement>('limit-card');
+const limitBar = $<HTMLProgressElement>('limit');
+const limitText = $<HTMLParagraphElement>('limit-text');
+const licensesCard = $<HTMLElement>('licenses-card');
+const licensesTable = $<HTMLTableElement>('licenses');
+const unlicensedCard = $<HTMLElement>('unlicensed-card');
+const unlicensedTable = $<HTMLTableElement>('unlicensed-origins');
+const originsTable = $<HTMLTableElement>('origins');
+const chart = new StackedBars($<HTMLElement>('chart'));
+
+const ready = init();
+let lastQuery: { since?: number; granularity: 'day' | 'hour' } | null = null;
+
+// A credential typed earlier in this tab (never in the URL, never in localStorage).
+const remembered = sessionStorage.getItem(STORAGE_KEY);
+if (remembered?.startsWith('rm_adm_')) adminInput.value = remembered;
+else if (remembered) secretInput.value = remembered;
+if (remembered) void load();
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void load();
+});
+rangeSelect.addEventListener('change', () => {
+  if (lastQuery) void load();
+});
+csvButton.addEventListener('click', () => void downloadCsv());
+signOutButton.addEventListener('click', () => {
+  sessionStorage.removeItem(STORAGE_KEY);
+  secretInput.value = adminInput.value = '';
+  report.hidden = true;
+  csvButton.disabled = true;
+  lastQuery = null;
+});
+
+function credential(): string {
+  return adminInput.value.trim() || secretInput.value.trim();
+}
+
+/** The range the select names: no `since` means the start of this month (UTC). */
+function query(): { since?: number; granularity: 'day' | 'hour' } {
+  const now = Date.now();
+  switch (rangeSelect.value) {
+    case '24h':
+      return { since: now - DAY_MS, granularity: 'hour' };
+    case 'month':
+      return { granularity: 'day' };
+    default: {
+      // A few minutes inside the 90-day window, for clocks that disagree.
+      const days = Number(rangeSelect.value);
+      return { since: now - days * DAY_MS + 5 * 60_000, granularity: 'day' };
+    }
+  }
+}
+
+async function load(): Promise<void> {
+  const key = credential();
+  if (!key) {
+    showError('Enter a secret key (rm_sec_…) or an admin token (rm_adm_…).');
+    return;
+  }
+  errorText.hidden = true;
+  loadButton.disabled = true;
+  loadButton.textContent = 'Loading…';
+  try {
+    await ready;
+    const range = query();
+    const answer = await getUsageBreakdown({
+      apiKey: key,
+      endpoint: location.origin,
+      ...range,
+      // The person typed their own key into their own dashboard, served by the usage server itself.
+      dangerouslyAllowBrowser: true,
+      retry: { retries: 1, baseDelayMs: 300, timeoutMs: 10_000 },
+    });
+    sessionStorage.setItem(STORAGE_KEY, key);
+    lastQuery = range;
+    show(answer);
+  } catch (error) {
+    showError(explain(error as UsageTelemetryError));
+  } finally {
+    loadButton.disabled = false;
+    loadButton.textContent = 'Load';
+  }
+}
+
+function explain(error: UsageTelemetryError): string {
+  if (error.code === 'network' || error.code === 'timeout') {
+    return `The usage server at ${location.origin} cannot be reached right now. Is it running? (${error.message})`;
+  }
+  if (error.status === 401) return `That key is not accepted: ${error.message.replace(/^the usage server answered 401: /, '')}.`;
+  if (error.status === 403) return `That key cannot open this view: ${error.message.replace(/^the usage server answered 403: /, '')}.`;
+  return error.message;
+}
+
+function showError(message: string): void {
+  errorText.textContent = message;
+  errorText.hidden = false;
+}
+
+function show(answer: UsageBreakdown | VendorUsage): void {
+  report.hidden = false;
+  csvButton.disabled = false;
+  const hourly = answer.granularity === 'hour';
+  bucketName.textContent = hourly ? 'hour' : 'day';
+  const vendor = 'licenses' in answer;
+  reportTitle.textContent = `${vendor ? 'Every licence' : 'Your licence'}, ${day(answer.since)} to ${day(answer.until)} (UTC).`;
+  const columns: Columns = { starts: [], billable: [], development: [], failed: [] };
+  for (const bucket of answer.series) {
+    const counts = browserAndCloud(bucket);
+    columns.starts.push(bucket.start);
+    columns.billable.push(counts.billable);
+    columns.development.push(counts.development);
+    columns.failed.push(counts.failed);
+  }
+  chart.show(columns, hourly);
+  const totals = vendor ? sumSeries(answer.series) : answer.totals;
+  showTotals(totals, answer.since);
+  if (vendor) {
+    limitCard.hidden = true;
+    showLicenses(answer);
+    showUnlicensed(answer);
+    fillTable(originsTable, ['Origin', 'Licence', 'Billable', 'Development', 'Failed'],
+      answer.origins.map((o) => [o.origin ?? '(no origin)', o.license ?? 'none', ...countCells(o)]));
+  } else {
+    licensesCard.hidden = unlicensedCard.hidden = true;
+    showLimit(answer.limit);
+    const rows = answer.origins.map((o: OriginCounts) => [o.origin ?? '(no origin)', ...countCells(o)]);
+    if (answer.otherOrigins.billable + answer.otherOrigins.development + answer.otherOrigins.failed > 0) {
+      rows.push(['(all other origins)', ...countCells(answer.otherOrigins)]);
+    }
+    fillTable(originsTable, ['Origin', 'Billable', 'Development', 'Failed'], rows);
+  }
+}
+
+/** Browser conversions and cloud renders together (`webRenders` repeats the first). */
+function browserAndCloud(counts: KindCounts): UsageCounts {
+  const a = counts.webcodecConversions;
+  const b = counts.cloudRenders;
+  return { billable: a.billable + b.billable, development: a.development + b.development, failed: a.failed + b.failed };
+}
+
+function sumSeries(series: KindCounts[]): KindCounts {
+  const zero = (): UsageCounts => ({ billable: 0, development: 0, failed: 0 });
+  const total: KindCounts = { webcodecConversions: zero(), cloudRenders: zero(), webRenders: zero() };
+  for (const bucket of series) {
+    for (const kind of ['webcodecConversions', 'cloudRenders', 'webRenders'] as const) {
+      for (const cls of ['billable', 'development', 'failed'] as const) total[kind][cls] += bucket[kind][cls];
+    }
+  }
+  return total;
+}
+
+function showTotals(totals: KindCounts, since: number): void {
+  totalsTable.dataset.since = String(since);
+  fillTable(totalsTable, ['', 'Billable', 'Development', 'Failed'], [
+    ['Browser conversions', ...countCells(totals.webcodecConversions)],
+    ['Cloud renders', ...countCells(totals.cloudRenders)],
+  ]);
+  const cells = totalsTable.querySelectorAll('tbody tr');
+  cells[0]?.setAttribute('data-kind', 'webcodecConversions');
+  cells[1]?.setAttribute('data-kind', 'cloudRenders');
+}
+
+function showLimit(limit: UsageLimit | undefined): void {
+  limitCard.hidden = !limit;
+  if (!limit) return;
+  limitBar.max = Math.max(1, limit.monthlyBillable);
+  limitBar.value = Math.min(limit.used, limitBar.max);
+  limitBar.classList.toggle('over', limit.used > limit.monthlyBillable);
+  const over = limit.used > limit.monthlyBillable ? ` — ${count(limit.used - limit.monthlyBillable)} over the limit` : '';
+  limitText.textContent = `${count(limit.used)} of ${count(limit.monthlyBillable)} billable events this month (${day(limit.periodStart)} to ${day(limit.periodEnd - 1)}), ${count(limit.remaining)} left${over}.`;
+}
+
+function showLicenses(view: VendorUsage): void {
+  licensesCard.hidden = false;
+  fillTable(licensesTable, ['Licence', 'Public key', 'Billable', 'Development', 'Failed', 'This month / limit'],
+    view.licenses.map((licence) => [
+      licence.revoked ? `${licence.name} (revoked)` : licence.name,
+      `${licence.publicKey.slice(0, 14)}…`,
+      ...countCells(browserAndCloud(licence.totals)),
+      licence.limit ? `${count(licence.limit.used)} / ${count(licence.limit.monthlyBillable)}` : 'no limit',
+    ]));
+}
+
+function showUnlicensed(view: VendorUsage): void {
+  unlicensedCard.hidden = false;
+  const rows = [
+    ...view.unlicensed.origins.map((o) => [o.origin ?? '(no origin)', 'none', ...countCells(o)]),
+    ...view.freeLicense.origins.map((o) => [o.origin ?? '(no origin)', 'free-license', ...countCells(o)]),
+  ];
+  fillTable(unlicensedTable, ['Origin', 'Licence', 'Billable', 'Development', 'Failed'], rows,
+    'No events without a licence in this range.');
+}
+
+function countCells(counts: UsageCounts): string[] {
+  return [count(counts.billable), count(counts.development), count(counts.failed)];
+}
+
+function fillTable(table: HTMLTableElement, header: string[], rows: string[][], empty = 'Nothing in this range.'): void {
+  const head = table.createTHead();
+  head.replaceChildren(row('th', header));
+  const body = table.tBodies[0] ?? table.createTBody();
+  body.replaceChildren(...(rows.length ? rows.map((cells) => row('td', cells)) : [row('td', [empty])]));
+}
+
+function row(tag: 'td' | 'th', cells: string[]): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  for (const text of cells) {
+    const cell = document.createElement(tag);
+    cell.textContent = text;
+    tr.append(cell);
+  }
+  return tr;
+}
+
+/** Fetches the CSV export with the credential in a header, then saves it. */
+async function downloadCsv(): Promise<void> {
+  const key = credential();
+  const range = lastQuery ?? query();
+  const params = new URLSearchParams({ granularity: range.granularity });
+  if (range.since !== undefined) params.set('since', String(range.since));
+  const path = key.startsWith('rm_adm_') ? '/api/admin/export.csv' : '/api/usage/export.csv';
+  try {
+    const response = await fetch(`${path}?${params}`, { headers: { Authorization: `Bearer ${key}` } });
+    if (!response.ok) {
+      const body = (await response.json().catch(() => null)) as { error?: string } | null;
+      throw new Error(body?.error ?? `the server answered ${response.status}`);
+    }
+    const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'usage.csv';
+    const url = URL.createObjectURL(await response.blob());
+    const link = Object.assign(document.createElement('a'), { href: url, download: name });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (error) {
+    showError(`The CSV could not be downloaded: ${(error as Error).message}`);
+  }
+}
