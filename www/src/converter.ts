@@ -38,7 +38,13 @@ worker.onmessage = ({ data }: MessageEvent<FromWorker>) => {
       formatSelect.replaceChildren(...data.formats.map(({ id, label }) => new Option(label, id)));
       formatSelect.disabled = data.formats.length === 0;
       convertButton.disabled = data.formats.length === 0;
-      if (data.formats.length === 0) showError('This browser cannot encode WebM or MP4 with WebCodecs.');
+      if (data.formats.length === 0) {
+        showError(
+          isSecureContext
+            ? 'This browser cannot encode WebM or MP4 with WebCodecs.'
+            : 'WebCodecs needs a secure page: open this demo over https, or on localhost.',
+        );
+      }
       break;
     case 'stage':
       stage.textContent = data.text;

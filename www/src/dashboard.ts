@@ -236,7 +236,13 @@ function fillTable(table: HTMLTableElement, header: string[], rows: string[][], 
   const head = table.createTHead();
   head.replaceChildren(row('th', header));
   const body = table.tBodies[0] ?? table.createTBody();
-  body.replaceChildren(...(rows.length ? rows.map((cells) => row('td', cells)) : [row('td', [empty])]));
+  if (rows.length) {
+    body.replaceChildren(...rows.map((cells) => row('td', cells)));
+  } else {
+    const placeholder = row('td', [empty]);
+    placeholder.cells[0]!.colSpan = header.length;
+    body.replaceChildren(placeholder);
+  }
 }
 
 function row(tag: 'td' | 'th', cells: string[]): HTMLTableRowElement {
