@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs whatever is missing, then runs the demo: builds the npm package (pkg/),
-# starts the usage server on SQLite with a demo key, and prints the commands to try
-# it. Ctrl-C stops it; the counts stay in .demo/.
+# Installs whatever is missing, then runs the demo: builds the npm package (pkg/)
+# and the pages (www/dist), starts the usage server on SQLite serving both the API
+# and the pages from one origin, with a demo licence key and an admin token made on
+# first start (kept in .demo/). Ctrl-C stops it; the counts stay in .demo/usage.db.
+#   USAGE_SERVER_ADDR=127.0.0.1:9000 ./scripts/demo.sh   # another address
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 ./scripts/setup.sh
 USAGE_SETUP_DONE=1 ./scripts/build-pkg.sh
+npm ci --prefix www --no-audit --no-fund --loglevel=error
+(cd www && ./node_modules/.bin/vite build --logLevel warn)
 
 export USAGE_SERVER_ADDR="${USAGE_SERVER_ADDR:-127.0.0.1:8787}"
 export USAGE_DATABASE_URL="${USAGE_DATABASE_URL:-sqlite://.demo/usage.db}"
@@ -14,30 +18,26 @@ mkdir -p .demo
 cargo build --release --locked -p usage-server
 server=target/release/usage-server
 
-# The secret key is printed only once, at creation: keep the demo's pair in .demo/.
-if [ ! -s .demo/key.json ]; then
-  "$server" keys create --name "demo-$(date +%s)" > .demo/key.json
-fi
-public_key=$(sed -n 's/.*"publicKey":"\([^"]*\)".*/\1/p' .demo/key.json)
-secret_key=$(sed -n 's/.*"secretKey":"\([^"]*\)".*/\1/p' .demo/key.json)
-url="http://$USAGE_SERVER_ADDR"
+# Secrets are printed only once, at creation: keep the demo's in .demo/ (git-ignored).
+[ -s .demo/key.json ] || "$server" keys create --name "demo-$(date +%s)" --monthly-limit 1000 > .demo/key.json
+[ -s .demo/admin.json ] || "$server" admin create-token --name "demo-$(date +%s)" > .demo/admin.json
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$2"; }
+public_key=$(json_field publicKey .demo/key.json)
+secret_key=$(json_field secretKey .demo/key.json)
+admin_token=$(json_field token .demo/admin.json)
+# The converter page reads the public key from here (absent: it registers as unlicensed).
+printf '{"publicKey":"%s"}\n' "$public_key" > www/dist/demo-config.json
 
+url="http://$USAGE_SERVER_ADDR"
 cat <<MSG
 
-usage server: $url   database: $USAGE_DATABASE_URL
-public key:   $public_key
-secret key:   $secret_key
+demo:      $url/
+dashboard: $url/dashboard/
+public key: $public_key   secret key: $secret_key   admin token: $admin_token
 
-Register a conversion:
-  curl -s $url/api/track/register-usage-point -H 'Content-Type: application/json' \\
-    -d '{"event":"webcodec-conversion","apiKey":"$public_key","host":"https://customer.com","succeeded":true}'
-
-Or from Node, with the npm package just built in pkg/:
-  node -e "require('./pkg').registerUsageEvent({licenseKey:'$public_key',endpoint:'$url',event:'webcodec-conversion',succeeded:true}).then(console.log)"
-
-Read the counts:
-  curl -s $url/api/track/get-usage -H 'Content-Type: application/json' \\
-    -d '{"apiKey":"$secret_key","since":null}'
+Convert a file (or the built-in sample) on the demo page, then sign in to the
+dashboard with the secret key (your licence) or the admin token (every licence,
+and the sites using the product without one). Database: $USAGE_DATABASE_URL
 
 MSG
-exec "$server" serve
+exec "$server" serve --static www/dist

@@ -6,6 +6,8 @@
 #      worker, against the real usage server and a fault-injecting proxy on loopback
 #   3. the npm package from JavaScript: Node ESM and CJS, a page and a Worker in
 #      Chromium, and a strict TypeScript check of every export
+#   4. the demo (www/): a strict TypeScript check, the Vite build, and the converter
+#      and dashboard in headless Chromium against usage-server --static
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -80,3 +82,9 @@ npm install --prefix tests/js --no-audit --no-fund --loglevel=error
 node --test --test-concurrency=1 tests/js/
 tests/js/node_modules/.bin/tsc -p tests/js/tsconfig.json
 echo "tsc --noEmit --strict: every export type-checks" >&2
+
+step "the demo in www/: tsc, Vite build, converter and dashboard in headless Chromium"
+npm ci --prefix www --no-audit --no-fund --loglevel=error
+(cd www && ./node_modules/.bin/tsc --noEmit && ./node_modules/.bin/vite build --logLevel warn)
+echo "tsc --noEmit --strict: the demo type-checks; vite build: www/dist" >&2
+USAGE_SERVER_BIN="$PWD/$server" node --test --test-concurrency=1 www/tests/

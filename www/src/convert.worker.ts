@@ -84,7 +84,11 @@ async function convert(request: Extract<ToWorker, { type: 'convert' }>): Promise
     });
     if (!conversion.isValid) {
       const reasons = conversion.discardedTracks.map((t) => `${t.track.type} track: ${t.reason}`).join('; ');
-      throw new Error(`nothing in this file can be converted to ${request.format.toUpperCase()} (${reasons || 'no tracks'})`);
+      throw new Error(
+        reasons
+          ? `nothing in this file can be converted to ${request.format.toUpperCase()} (${reasons})`
+          : 'no audio or video track could be read from this file: it may be damaged or incomplete',
+      );
     }
     conversion.onProgress = (value) => post({ type: 'progress', value });
     running = conversion;
