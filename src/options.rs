@@ -237,9 +237,8 @@ impl UsageOptions {
         page_origin: Option<&str>,
         now_ms: i64,
     ) -> Result<PreparedRequest, TelemetryError> {
-        let field = if self.api_key.is_some() || self.license_key.is_none() { "apiKey" } else { "licenseKey" };
-        let key = self.api_key.or(self.license_key).or_else(|| config.license_key.clone());
-        let secret_key = KeyKind::Secret.require(key, field)?;
+        let (key, field) = key_and_field(self.api_key, self.license_key);
+        let secret_key = KeyKind::Secret.require(key.or_else(|| config.license_key.clone()), field)?;
         refuse_secret_in_public_page(page_origin, self.dangerously_allow_browser)?;
         let since = self.since.map(|since| whole_ms("since", since)).transpose()?;
         let since = since.map(|since| resolve_since(Some(since), now_ms)).transpose()?;
@@ -260,8 +259,7 @@ impl BreakdownOptions {
         page_origin: Option<&str>,
         now_ms: i64,
     ) -> Result<PreparedRequest, TelemetryError> {
-        let field = if self.api_key.is_some() || self.license_key.is_none() { "apiKey" } else { "licenseKey" };
-        let key = self.api_key.or(self.license_key);
+        let (key, field) = key_and_field(self.api_key, self.license_key);
         let (credential, path) = match key.as_deref().map(KeyKind::of) {
             Some(Some(KeyKind::Admin)) => (key.unwrap_or_default(), ADMIN_USAGE_PATH),
             _ => (KeyKind::Secret.require(key, field)?, BREAKDOWN_PATH),
@@ -284,6 +282,15 @@ impl BreakdownOptions {
         let url = endpoint_url(self.endpoint.as_deref(), config, &path)?;
         let policy = config.retry.with(&self.retry.unwrap_or_default())?;
         Ok(PreparedRequest { method: Method::Get, url, body: String::new(), bearer: Some(credential), policy })
+    }
+}
+
+/// The read endpoints' credential: `apiKey`, else `licenseKey`, with the name of
+/// the field it came from for errors.
+fn key_and_field(api_key: Option<String>, license_key: Option<String>) -> (Option<String>, &'static str) {
+    match (api_key, license_key) {
+        (None, Some(key)) => (Some(key), "licenseKey"),
+        (key, _) => (key, "apiKey"),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{now_ms, unique_or, Store, StoreError};
+use super::{now_ms, one_row_or, unique_or, Store, StoreError};
 
 /// An admin token as `admin list` shows it: never the token or its hash.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -62,10 +62,7 @@ impl Store {
                 .bind(name)
                 .execute(&self.pool)
                 .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NoSuchToken(name.to_owned()));
-        }
-        Ok(())
+        one_row_or(result, StoreError::NoSuchToken(name.to_owned()))
     }
 
     /// The hashes of every active admin token (a vendor has a handful), so that a

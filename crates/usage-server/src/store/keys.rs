@@ -4,7 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{now_ms, unique_or, KeyId, Store, StoreError};
+use super::{now_ms, one_row_or, unique_or, KeyId, Store, StoreError};
 
 /// A key pair as listed by `keys list`: never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -104,10 +104,7 @@ impl Store {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NoSuchKey(name.to_owned()));
-        }
-        Ok(())
+        one_row_or(result, StoreError::NoSuchKey(name.to_owned()))
     }
 
     /// Sets (or, with `None`, removes) the monthly limit of the active key pair `name`.
@@ -120,10 +117,7 @@ impl Store {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NoSuchKey(name.to_owned()));
-        }
-        Ok(())
+        one_row_or(result, StoreError::NoSuchKey(name.to_owned()))
     }
 
     /// The active key pair whose public key this is.

@@ -179,6 +179,15 @@ pub fn now_ms() -> i64 {
     i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// `Ok` when an update touched a row, `missing` when nothing matched.
+fn one_row_or(result: sqlx::any::AnyQueryResult, missing: StoreError) -> Result<(), StoreError> {
+    if result.rows_affected() == 0 {
+        Err(missing)
+    } else {
+        Ok(())
+    }
+}
+
 /// Maps a unique violation to `duplicate`, anything else to a database error.
 fn unique_or(err: sqlx::Error, duplicate: StoreError) -> StoreError {
     match err {
