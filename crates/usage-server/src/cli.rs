@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs};
 use crate::http::{app_serving, AppState, ServerOptions};
 use crate::keys::{hash_credential, new_admin_token, NewKeyPair};
-use crate::store::Store;
+use crate::store::{BatchOptions, Store};
 
 /// The longest key or token name accepted.
 const MAX_KEY_NAME_LEN: usize = 100;
@@ -100,6 +100,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit_per_address: args.rate_limit_per_address,
         rate_limit_per_key: args.rate_limit_per_key,
         trust_forwarded_for: args.trust_forwarded_for,
+        batch: BatchOptions {
+            max_events: args.batch_max_events as usize,
+            window: std::time::Duration::from_millis(u64::from(args.batch_window_ms)),
+        },
     };
     if let Some(dir) = &args.static_dir {
         anyhow::ensure!(dir.join("index.html").is_file(), "--static {}: no index.html there", dir.display());
@@ -113,6 +117,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             rate_limits.forget_idle();
         }
     });
+    tokio::spawn(prune_every_hour(store.clone(), args.retain_days));
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
@@ -128,6 +133,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("usage-server stopped; every acknowledged event is stored");
     Ok(())
+}
+
+/// Deletes raw events older than `retain_days` now and every hour; rollups stay.
+async fn prune_every_hour(store: Store, retain_days: u32) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
+    loop {
+        every_hour.tick().await;
+        let cutoff = crate::store::now_ms() - i64::from(retain_days) * usage_core::MS_PER_DAY;
+        match store.prune_events_before(cutoff).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, retain_days, "pruned raw events; rollups keep their counts"),
+            Err(err) => tracing::warn!(error = %err, "pruning raw events failed; will retry in an hour"),
+        }
+    }
 }
 
 /// Installs the SIGINT and SIGTERM handlers now, so a signal that arrives between

@@ -50,6 +50,17 @@ pub struct ServeArgs {
     /// a proxy that sets it; otherwise clients could pick their own address).
     #[arg(long, env = "USAGE_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// The most registrations committed in one transaction (group commit).
+    #[arg(long, env = "USAGE_BATCH_MAX_EVENTS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_max_events: u32,
+    /// How long the writer waits for more registrations after the first of a
+    /// batch, in milliseconds; 0 commits whatever is queued at once.
+    #[arg(long, env = "USAGE_BATCH_WINDOW_MS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub batch_window_ms: u32,
+    /// Days raw events are kept for idempotency and audit (at least 91); rollups
+    /// are kept. Older events are pruned every hour.
+    #[arg(long, env = "USAGE_RETAIN_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(91..))]
+    pub retain_days: u32,
     /// Also serve the files of this directory (the built demo, `www/dist`) at every
     /// path the API does not use, from the same origin as the API.
     #[arg(long = "static", env = "USAGE_STATIC_DIR", value_name = "DIR")]

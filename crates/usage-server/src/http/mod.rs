@@ -32,7 +32,7 @@ pub use body::MAX_BODY_BYTES;
 pub use error::ApiError;
 pub use rate_limit::{Limited, RateLimits};
 
-use crate::store::{now_ms, ActiveKey, Store};
+use crate::store::{now_ms, ActiveKey, BatchOptions, EventWriter, Store};
 
 /// How the server treats clients; `serve`'s flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,11 +43,18 @@ pub struct ServerOptions {
     pub rate_limit_per_key: u32,
     /// Take the client address from the first `X-Forwarded-For` entry.
     pub trust_forwarded_for: bool,
+    /// How concurrent registrations are committed together.
+    pub batch: BatchOptions,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { rate_limit_per_address: 120, rate_limit_per_key: 6000, trust_forwarded_for: false }
+        ServerOptions {
+            rate_limit_per_address: 120,
+            rate_limit_per_key: 6000,
+            trust_forwarded_for: false,
+            batch: BatchOptions::default(),
+        }
     }
 }
 
@@ -55,15 +62,18 @@ impl Default for ServerOptions {
 #[derive(Debug, Clone)]
 pub struct AppState {
     store: Store,
+    writer: EventWriter,
     options: ServerOptions,
     rate_limits: Arc<RateLimits>,
 }
 
 impl AppState {
-    /// State over an opened store.
+    /// State over an opened store; starts the event writer (group commit) on the
+    /// current Tokio runtime.
     pub fn new(store: Store, options: ServerOptions) -> Self {
         let rate_limits = Arc::new(RateLimits::per_minute(options.rate_limit_per_address, options.rate_limit_per_key));
-        AppState { store, options, rate_limits }
+        let writer = EventWriter::spawn(store.clone(), options.batch);
+        AppState { store, writer, options, rate_limits }
     }
 
     /// The rate limits, for the housekeeping task that forgets idle clients.

@@ -12,6 +12,7 @@ use super::body::JsonBody;
 use super::error::ApiError;
 use super::AppState;
 use crate::keys::hash_credential;
+use crate::report;
 use crate::store::{now_ms, Account, NewEvent};
 
 /// The two tracking routes.
@@ -59,15 +60,16 @@ async fn register_usage_point(
     };
     let origin = reported_origin.as_ref().or(registration.claimed_origin.as_ref());
     let recorded = state
-        .store
-        .record_event(NewEvent {
+        .writer
+        .record(NewEvent {
             account,
-            event_id: registration.event_id.as_ref(),
+            event_id: registration.event_id.clone(),
             kind: registration.event,
             classification: registration.classification(reported_origin.as_ref()),
             origin: origin.map(Origin::to_string),
             origin_claim_differed: claim_differed,
             is_still: registration.is_still,
+            created_at_ms: now_ms(),
         })
         .await?;
     if claim_differed {
@@ -94,9 +96,8 @@ async fn get_usage(
         .find_by_secret_key_hash(&hash_credential(&query.secret_key))
         .await?
         .ok_or(ApiError::UnknownKey("apiKey"))?;
-    let counts = state.store.count_usage(Account::Key(key.id), query.since_ms).await?;
-    let mut answer = GetUsageResponse::from_counts(counts);
-    answer.limit = state.limit_status(&key).await?;
+    let rows = state.store.count_since(Account::Key(key.id), query.since_ms).await?;
+    let answer = GetUsageResponse { success: true, counts: report::totals(&rows), limit: state.limit_status(&key).await? };
     Ok(Json(answer))
 }
 

@@ -1,21 +1,21 @@
 //! Counting events exactly once, and reading the counts back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use usage_core::{Classification, EventId, EventKind, UsageRange};
+use usage_core::{Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR};
 
-use super::{now_ms, Account, KeyId, Store, StoreError};
+use super::{Account, KeyId, Store, StoreError};
 
 /// One event to count.
-#[derive(Debug, Clone)]
-pub struct NewEvent<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
     /// Whose usage it is.
     pub account: Account,
     /// The idempotency id, if the client sent one.
-    pub event_id: Option<&'a EventId>,
+    pub event_id: Option<EventId>,
     /// What happened.
     pub kind: EventKind,
     /// How it counts.
@@ -26,9 +26,11 @@ pub struct NewEvent<'a> {
     pub origin_claim_differed: bool,
     /// Still-image render.
     pub is_still: Option<bool>,
+    /// When it was received, ms since the epoch; it decides the event's buckets.
+    pub created_at_ms: i64,
 }
 
-/// The outcome of [`Store::record_event`].
+/// The outcome of recording one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recorded {
     /// The classification stored for this event (the original one for a repeat).
@@ -54,71 +56,119 @@ pub struct CountRow {
     pub count: u64,
 }
 
+/// The key of a rollup row: account, bucket start, origin (`""` for none), kind.
+type RollupKey = (i64, i64, String, &'static str);
+
+/// Counts per classification, as rollup rows hold them.
+#[derive(Debug, Clone, Copy, Default)]
+struct ClassCounts([i64; 3]);
+
+impl ClassCounts {
+    fn add(&mut self, classification: Classification) {
+        self.0[class_index(classification)] += 1;
+    }
+}
+
+fn class_index(classification: Classification) -> usize {
+    match classification {
+        Classification::Billable => 0,
+        Classification::Development => 1,
+        Classification::Failed => 2,
+    }
+}
+
+/// Far enough ahead to cover every stored event ("since, with no end").
+const NO_END_MS: i64 = i64::MAX / 4;
+
 impl Store {
-    /// Counts an event once: a repeat of an event id already stored for this
-    /// account adds nothing and reports the original classification.
+    /// Counts `events` in one transaction: each is stored once per account and
+    /// event id (a repeat adds nothing and reports the original classification),
+    /// and the rollups are updated in the same transaction, so a crash leaves
+    /// either all of the batch or none of it.
     ///
     /// # Errors
-    /// A database failure.
-    pub async fn record_event(&self, event: NewEvent<'_>) -> Result<Recorded, StoreError> {
-        let account = event.account.stored_id();
-        let inserted = sqlx::query(
-            "INSERT INTO usage_events \
-               (key_id, event_id, event_kind, classification, origin, origin_claim_differed, is_still, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (key_id, event_id) DO NOTHING",
-        )
-        .bind(account)
-        .bind(event.event_id.map(EventId::as_str))
-        .bind(event.kind.as_str())
-        .bind(event.classification.as_str())
-        .bind(event.origin.as_deref())
-        .bind(event.origin_claim_differed)
-        .bind(event.is_still)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(Recorded { classification: event.classification, repeat: false });
-        }
-        let event_id = event.event_id.map(EventId::as_str).unwrap_or_default();
-        let row = sqlx::query("SELECT classification FROM usage_events WHERE key_id = $1 AND event_id = $2")
+    /// A database failure; nothing of the batch is stored then.
+    pub async fn record_events(&self, events: &[NewEvent]) -> Result<Vec<Recorded>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut recorded = Vec::with_capacity(events.len());
+        let mut hourly: BTreeMap<RollupKey, ClassCounts> = BTreeMap::new();
+        for event in events {
+            let account = event.account.stored_id();
+            let inserted = sqlx::query(
+                "INSERT INTO usage_events (key_id, event_id, event_kind, classification, origin, \
+                   origin_claim_differed, is_still, created_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (key_id, event_id) DO NOTHING",
+            )
             .bind(account)
-            .bind(event_id)
-            .fetch_one(&self.pool)
+            .bind(event.event_id.as_ref().map(EventId::as_str))
+            .bind(event.kind.as_str())
+            .bind(event.classification.as_str())
+            .bind(event.origin.as_deref())
+            .bind(event.origin_claim_differed)
+            .bind(event.is_still)
+            .bind(event.created_at_ms)
+            .execute(&mut *tx)
             .await?;
-        Ok(Recorded { classification: classification(&row)?, repeat: true })
+            if inserted.rows_affected() == 1 {
+                let hour = event.created_at_ms.div_euclid(MS_PER_HOUR) * MS_PER_HOUR;
+                let key = (account, hour, event.origin.clone().unwrap_or_default(), event.kind.as_str());
+                hourly.entry(key).or_default().add(event.classification);
+                recorded.push(Recorded { classification: event.classification, repeat: false });
+                continue;
+            }
+            let row = sqlx::query("SELECT classification FROM usage_events WHERE key_id = $1 AND event_id = $2")
+                .bind(account)
+                .bind(event.event_id.as_ref().map(EventId::as_str).unwrap_or_default())
+                .fetch_one(&mut *tx)
+                .await?;
+            recorded.push(Recorded { classification: classification(&row)?, repeat: true });
+        }
+        let mut daily: BTreeMap<RollupKey, ClassCounts> = BTreeMap::new();
+        for ((account, hour, origin, kind), counts) in &hourly {
+            let entry = daily.entry((*account, hour.div_euclid(MS_PER_DAY) * MS_PER_DAY, origin.clone(), kind)).or_default();
+            for (sum, add) in entry.0.iter_mut().zip(counts.0) {
+                *sum += add;
+            }
+        }
+        // Sorted keys: concurrent writers (several servers on one PostgreSQL) lock
+        // rollup rows in the same order, so they cannot deadlock.
+        for (table, bucket, rows) in [("rollup_hourly", "hour_ms", &hourly), ("rollup_daily", "day_ms", &daily)] {
+            let sql = format!(
+                "INSERT INTO {table} (key_id, {bucket}, origin, event_kind, billable, development, failed) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (key_id, {bucket}, origin, event_kind) DO UPDATE SET \
+                   billable = {table}.billable + excluded.billable, \
+                   development = {table}.development + excluded.development, \
+                   failed = {table}.failed + excluded.failed"
+            );
+            for ((account, start, origin, kind), counts) in rows {
+                let [billable, development, failed] = counts.0;
+                sqlx::query(&sql)
+                    .bind(*account)
+                    .bind(*start)
+                    .bind(origin.as_str())
+                    .bind(*kind)
+                    .bind(billable)
+                    .bind(development)
+                    .bind(failed)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(recorded)
     }
 
-    /// Event counts per kind and classification at or after `since_ms`.
-    ///
-    /// # Errors
-    /// A database failure, or a stored kind this version does not know.
-    pub async fn count_usage(
-        &self,
-        account: Account,
-        since_ms: i64,
-    ) -> Result<Vec<(EventKind, Classification, u64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT event_kind, classification, COUNT(*) AS n FROM usage_events \
-             WHERE key_id = $1 AND created_at_ms >= $2 GROUP BY event_kind, classification",
-        )
-        .bind(account.stored_id())
-        .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|row| Ok((event_kind(row)?, classification(row)?, count(row)?))).collect()
-    }
-
-    /// Billable events (all kinds) of one key in `[start_ms, end_ms)`: what a
-    /// monthly limit counts.
+    /// Billable events (all kinds) of one key in `[start_ms, end_ms)`, two UTC
+    /// midnights (a calendar month): what a monthly limit counts.
     ///
     /// # Errors
     /// A database failure.
     pub async fn count_billable(&self, key: KeyId, start_ms: i64, end_ms: i64) -> Result<u64, StoreError> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM usage_events \
-             WHERE key_id = $1 AND classification = 'billable' AND created_at_ms >= $2 AND created_at_ms < $3",
+            "SELECT CAST(COALESCE(SUM(billable), 0) AS BIGINT) AS n FROM rollup_daily \
+             WHERE key_id = $1 AND day_ms >= $2 AND day_ms < $3",
         )
         .bind(key.0)
         .bind(start_ms)
@@ -134,9 +184,8 @@ impl Store {
     /// A database failure.
     pub async fn count_billable_per_key(&self, start_ms: i64, end_ms: i64) -> Result<HashMap<KeyId, u64>, StoreError> {
         let rows = sqlx::query(
-            "SELECT key_id, COUNT(*) AS n FROM usage_events \
-             WHERE key_id > 0 AND classification = 'billable' AND created_at_ms >= $1 AND created_at_ms < $2 \
-             GROUP BY key_id",
+            "SELECT key_id, CAST(SUM(billable) AS BIGINT) AS n FROM rollup_daily \
+             WHERE key_id > 0 AND day_ms >= $1 AND day_ms < $2 GROUP BY key_id",
         )
         .bind(start_ms)
         .bind(end_ms)
@@ -145,14 +194,105 @@ impl Store {
         rows.iter().map(|row| Ok((KeyId(row.try_get("key_id")?), count(row)?))).collect()
     }
 
+    /// Every event of `account` at or after `since_ms`: get-usage's counts.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_since(&self, account: Account, since_ms: i64) -> Result<Vec<CountRow>, StoreError> {
+        let range = UsageRange { since_ms, until_ms: NO_END_MS, granularity: Granularity::Day };
+        self.count_rows(Some(account), &range).await
+    }
+
     /// The events in `range`, counted per account, time bucket, origin, kind and
     /// classification; only `account`'s when given, every account's otherwise.
-    /// Breakdowns, exports and the vendor's view are all folded from these rows,
-    /// so their series, origins and totals always agree.
+    ///
+    /// Whole hours and days come from the rollups; only the partial hours at the
+    /// range's two ends are counted from raw events, so the cost follows the range
+    /// and its origins, not the number of events. The result equals
+    /// [`Store::count_rows_raw`] for any range whose events are all retained.
     ///
     /// # Errors
     /// A database failure, or a stored kind this version does not know.
     pub async fn count_rows(&self, account: Option<Account>, range: &UsageRange) -> Result<Vec<CountRow>, StoreError> {
+        let first_hour = ceil_to(range.since_ms, MS_PER_HOUR);
+        let last_hour = range.until_ms.div_euclid(MS_PER_HOUR) * MS_PER_HOUR;
+        if first_hour >= last_hour {
+            return self.count_rows_raw(account, range).await;
+        }
+        let part = |since_ms, until_ms| UsageRange { since_ms, until_ms, granularity: range.granularity };
+        let mut rows = self.count_rows_raw(account, &part(range.since_ms, first_hour)).await?;
+        rows.extend(self.count_rows_raw(account, &part(last_hour, range.until_ms)).await?);
+        let first_day = ceil_to(first_hour, MS_PER_DAY);
+        let last_day = last_hour.div_euclid(MS_PER_DAY) * MS_PER_DAY;
+        if range.granularity == Granularity::Day && first_day < last_day {
+            rows.extend(self.rollup_rows("rollup_hourly", "hour_ms", account, range, first_hour, first_day).await?);
+            rows.extend(self.rollup_rows("rollup_daily", "day_ms", account, range, first_day, last_day).await?);
+            rows.extend(self.rollup_rows("rollup_hourly", "hour_ms", account, range, last_day, last_hour).await?);
+        } else {
+            rows.extend(self.rollup_rows("rollup_hourly", "hour_ms", account, range, first_hour, last_hour).await?);
+        }
+        Ok(merge(rows))
+    }
+
+    /// Rollup rows of `table` with `bucket` in `[start_ms, end_ms)`, as count rows
+    /// in `range`'s buckets.
+    async fn rollup_rows(
+        &self,
+        table: &str,
+        bucket: &str,
+        account: Option<Account>,
+        range: &UsageRange,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        if start_ms >= end_ms {
+            return Ok(Vec::new());
+        }
+        let filter = if account.is_some() { "AND key_id = $3" } else { "" };
+        let sql = format!(
+            "SELECT key_id, {bucket} AS bucket_start, origin, event_kind, billable, development, failed \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter}"
+        );
+        let mut query = sqlx::query(&sql).bind(start_ms).bind(end_ms);
+        if let Some(account) = account {
+            query = query.bind(account.stored_id());
+        }
+        let mut rows = Vec::new();
+        for row in query.fetch_all(&self.pool).await? {
+            let account = Account::from_stored_id(row.try_get("key_id")?);
+            let bucket_start = range.bucket_of(row.try_get("bucket_start")?);
+            let origin: String = row.try_get("origin")?;
+            let kind = event_kind(&row)?;
+            for classification in Classification::ALL {
+                let count: i64 = row.try_get(classification.as_str())?;
+                if count > 0 {
+                    rows.push(CountRow {
+                        account,
+                        bucket_start,
+                        origin: (!origin.is_empty()).then(|| origin.clone()),
+                        kind,
+                        classification,
+                        count: u64::try_from(count).unwrap_or(0),
+                    });
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// [`Store::count_rows`] from the raw events alone: the reference the rollups
+    /// are checked against, and how the partial hours at a range's ends are read.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_rows_raw(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        if range.since_ms >= range.until_ms {
+            return Ok(Vec::new());
+        }
         let bucket_ms = range.granularity.bucket_ms();
         let filter = if account.is_some() { "AND key_id = $5" } else { "" };
         let sql = format!(
@@ -179,6 +319,45 @@ impl Store {
             })
             .collect()
     }
+
+    /// Deletes raw events received before `cutoff_ms` (rollups stay), a chunk at a
+    /// time so writers are never blocked for long; returns how many went.
+    ///
+    /// # Errors
+    /// A database failure (what was deleted before it stays deleted).
+    pub async fn prune_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM usage_events WHERE id IN \
+                   (SELECT id FROM usage_events WHERE created_at_ms < $1 LIMIT 10000)",
+            )
+            .bind(cutoff_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            pruned += deleted;
+            if deleted == 0 {
+                return Ok(pruned);
+            }
+        }
+    }
+}
+
+/// The smallest multiple of `step` at or after `ms`.
+fn ceil_to(ms: i64, step: i64) -> i64 {
+    -((-ms).div_euclid(step)) * step
+}
+
+/// Adds up rows that share account, bucket, origin, kind and classification (the
+/// parts of a range meet in the same buckets).
+fn merge(rows: Vec<CountRow>) -> Vec<CountRow> {
+    let mut merged: BTreeMap<(Account, i64, Option<String>, &'static str, &'static str), CountRow> = BTreeMap::new();
+    for row in rows {
+        let key = (row.account, row.bucket_start, row.origin.clone(), row.kind.as_str(), row.classification.as_str());
+        merged.entry(key).and_modify(|existing| existing.count += row.count).or_insert(row);
+    }
+    merged.into_values().collect()
 }
 
 fn event_kind(row: &AnyRow) -> Result<EventKind, StoreError> {

@@ -6,11 +6,13 @@
 //! `migrations/postgres`); released migrations are never edited.
 //!
 //! `keys`: licence key pairs and their limits; `admin_tokens`: the vendor's
-//! tokens; `events`: counting events once and reading counts back.
+//! tokens; `events`: counting events once (with rollups) and reading counts back;
+//! `writer`: group commit of concurrent registrations.
 
 mod admin_tokens;
 mod events;
 mod keys;
+mod writer;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,6 +23,7 @@ use sqlx::{AnyPool, Executor};
 pub use admin_tokens::AdminTokenInfo;
 pub use events::{CountRow, NewEvent, Recorded};
 pub use keys::{ActiveKey, KeyInfo};
+pub use writer::{BatchOptions, EventWriter};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -61,6 +64,12 @@ pub enum StoreError {
     /// A migration failed.
     #[error(transparent)]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The transaction holding this event failed; nothing of it was stored.
+    #[error("the batch holding this event could not be stored: {0}")]
+    BatchFailed(String),
+    /// The writer task is gone (the server is stopping).
+    #[error("the event writer has stopped")]
+    WriterStopped,
 }
 
 /// The row id of a licence key pair.

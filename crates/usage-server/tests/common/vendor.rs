@@ -10,31 +10,28 @@ use super::*;
 pub const DAY_MS: i64 = 86_400_000;
 pub const HOUR_MS: i64 = 3_600_000;
 
-/// Inserts events straight into the database with chosen timestamps, as if they
-/// had been registered then: `(created_at_ms, origin, kind, classification)`.
+/// Records events with chosen timestamps through the store's own write path
+/// (events and rollups in one transaction), as if they had been registered then:
+/// `(created_at_ms, origin, kind, classification)`.
 pub async fn insert_events(database_url: &str, key_name: &str, events: &[(i64, Option<&str>, &str, &str)]) {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(database_url).await.unwrap();
-    let (key_id,): (i64,) =
-        sqlx::query_as("SELECT id FROM api_keys WHERE name = $1").bind(key_name).fetch_one(&pool).await.unwrap();
-    for (created_at_ms, origin, kind, classification) in events {
-        sqlx::query(
-            "INSERT INTO usage_events (key_id, event_id, event_kind, classification, origin, origin_claim_differed, \
-             is_still, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(key_id)
-        .bind(uuid())
-        .bind(*kind)
-        .bind(*classification)
-        .bind(*origin)
-        .bind(false)
-        .bind(None::<bool>)
-        .bind(*created_at_ms)
-        .execute(&pool)
-        .await
-        .unwrap();
-    }
-    pool.close().await;
+    use usage_server::store::{Account, NewEvent, Store};
+    let store = Store::open(database_url).await.unwrap();
+    let key = store.list_keys().await.unwrap().into_iter().find(|key| key.name == key_name).unwrap();
+    let events: Vec<NewEvent> = events
+        .iter()
+        .map(|(created_at_ms, origin, kind, classification)| NewEvent {
+            account: Account::Key(key.id),
+            event_id: usage_core::EventId::parse(&uuid()),
+            kind: kind.parse().unwrap(),
+            classification: usage_core::Classification::from_name(classification).unwrap(),
+            origin: origin.map(str::to_owned),
+            origin_claim_differed: false,
+            is_still: None,
+            created_at_ms: *created_at_ms,
+        })
+        .collect();
+    store.record_events(&events).await.unwrap();
+    store.close().await;
 }
 
 /// Sums a CSV export's `count` column per classification.
