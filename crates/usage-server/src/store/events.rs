@@ -89,10 +89,16 @@ impl Store {
     /// # Errors
     /// A database failure; nothing of the batch is stored then.
     pub async fn record_events(&self, events: &[NewEvent]) -> Result<Vec<Recorded>, StoreError> {
+        // Inserted in (account, eventId) order: concurrent transactions (several
+        // servers on one PostgreSQL, given the same eventIds) then take the unique
+        // index's locks in the same order and cannot deadlock.
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| (events[i].account.stored_id(), events[i].event_id.as_ref().map(EventId::as_str)));
         let mut tx = self.pool.begin().await?;
-        let mut recorded = Vec::with_capacity(events.len());
+        let mut recorded = vec![None; events.len()];
         let mut hourly: BTreeMap<RollupKey, ClassCounts> = BTreeMap::new();
-        for event in events {
+        for index in order {
+            let event = &events[index];
             let account = event.account.stored_id();
             let inserted = sqlx::query(
                 "INSERT INTO usage_events (key_id, event_id, event_kind, classification, origin, \
@@ -114,7 +120,7 @@ impl Store {
                 let hour = event.created_at_ms.div_euclid(MS_PER_HOUR) * MS_PER_HOUR;
                 let key = (account, hour, event.origin.clone().unwrap_or_default(), event.kind.as_str());
                 hourly.entry(key).or_default().add(event.classification);
-                recorded.push(Recorded { classification: event.classification, repeat: false });
+                recorded[index] = Some(Recorded { classification: event.classification, repeat: false });
                 continue;
             }
             let row = sqlx::query("SELECT classification FROM usage_events WHERE key_id = $1 AND event_id = $2")
@@ -122,7 +128,7 @@ impl Store {
                 .bind(event.event_id.as_ref().map(EventId::as_str).unwrap_or_default())
                 .fetch_one(&mut *tx)
                 .await?;
-            recorded.push(Recorded { classification: classification(&row)?, repeat: true });
+            recorded[index] = Some(Recorded { classification: classification(&row)?, repeat: true });
         }
         let mut daily: BTreeMap<RollupKey, ClassCounts> = BTreeMap::new();
         for ((account, hour, origin, kind), counts) in &hourly {
@@ -157,7 +163,7 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(recorded)
+        Ok(recorded.into_iter().flatten().collect())
     }
 
     /// Billable events (all kinds) of one key in `[start_ms, end_ms)`, two UTC
