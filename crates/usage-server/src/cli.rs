@@ -39,6 +39,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::BenchLoad(args) => {
+            let store = open(&args.database.database_url).await?;
+            crate::bench::load(&store, &args).await?;
+            store.close().await;
+            Ok(())
+        }
         Command::Admin(AdminCommand::CreateToken { name, database }) => {
             check_key_name(&name)?;
             let store = open(&database.database_url).await?;

@@ -24,6 +24,29 @@ pub enum Command {
     /// Create, list and revoke the vendor's admin tokens.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Fill a database with synthetic events for benchmarks, through the store's
+    /// real write path (rollups included); run it again to add more.
+    BenchLoad(BenchLoadArgs),
+}
+
+/// Options of `bench-load`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchLoadArgs {
+    /// How many events to add, spread over every active licence key.
+    #[arg(long)]
+    pub events: u64,
+    /// How many origins each key's events come from.
+    #[arg(long, default_value_t = 20)]
+    pub origins: u32,
+    /// Over how many past days (UTC) the events are spread.
+    #[arg(long, default_value_t = 85, value_parser = clap::value_parser!(u32).range(1..=90))]
+    pub days: u32,
+    /// Events per transaction.
+    #[arg(long, default_value_t = 10_000)]
+    pub batch: usize,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// Where the data lives; every subcommand takes it.

@@ -1,13 +1,13 @@
 //! Counting events exactly once, and reading the counts back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use usage_core::{Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR};
 
-use super::{Account, KeyId, Store, StoreError};
+use super::{Account, Engine, KeyId, Store, StoreError};
 
 /// One event to count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,31 @@ fn class_index(classification: Classification) -> usize {
     }
 }
 
+/// Rows per multi-row INSERT (8 parameters each, well under SQLite's 32,766).
+const EVENTS_PER_STATEMENT: usize = 500;
+/// Rollup rows per multi-row upsert (7 parameters each).
+const ROLLUPS_PER_STATEMENT: usize = 500;
+
+/// Appends `rows` groups of `columns` placeholders: `($1, $2), ($3, $4)` for
+/// PostgreSQL, `(?, ?), (?, ?)` for SQLite, whose binding by name (`$n`) costs a
+/// scan of every parameter name per parameter (quadratic in a multi-row INSERT).
+fn push_placeholders(sql: &mut String, engine: Engine, rows: usize, columns: usize) {
+    use std::fmt::Write;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            sql.push_str(if column == 0 { "" } else { ", " });
+            match engine {
+                Engine::Sqlite => sql.push('?'),
+                Engine::Postgres => {
+                    let _ = write!(sql, "${}", row * columns + column + 1);
+                }
+            }
+        }
+        sql.push(')');
+    }
+}
+
 /// Far enough ahead to cover every stored event ("since, with no end").
 const NO_END_MS: i64 = i64::MAX / 4;
 
@@ -96,35 +121,57 @@ impl Store {
         order.sort_by_key(|&i| (events[i].account.stored_id(), events[i].event_id.as_ref().map(EventId::as_str)));
         let mut tx = self.pool.begin().await?;
         let mut recorded = vec![None; events.len()];
+        let mut repeats = Vec::new();
         let mut hourly: BTreeMap<RollupKey, ClassCounts> = BTreeMap::new();
-        for index in order {
-            let event = &events[index];
-            let account = event.account.stored_id();
-            let inserted = sqlx::query(
+        for chunk in order.chunks(EVENTS_PER_STATEMENT) {
+            // One multi-row INSERT per chunk; RETURNING names the rows that were new.
+            let mut sql = String::from(
                 "INSERT INTO usage_events (key_id, event_id, event_kind, classification, origin, \
-                   origin_claim_differed, is_still, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (key_id, event_id) DO NOTHING",
-            )
-            .bind(account)
-            .bind(event.event_id.as_ref().map(EventId::as_str))
-            .bind(event.kind.as_str())
-            .bind(event.classification.as_str())
-            .bind(event.origin.as_deref())
-            .bind(event.origin_claim_differed)
-            .bind(event.is_still)
-            .bind(event.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() == 1 {
-                let hour = event.created_at_ms.div_euclid(MS_PER_HOUR) * MS_PER_HOUR;
-                let key = (account, hour, event.origin.clone().unwrap_or_default(), event.kind.as_str());
-                hourly.entry(key).or_default().add(event.classification);
-                recorded[index] = Some(Recorded { classification: event.classification, repeat: false });
-                continue;
+                   origin_claim_differed, is_still, created_at_ms) VALUES ",
+            );
+            push_placeholders(&mut sql, self.engine, chunk.len(), 8);
+            sql.push_str(" ON CONFLICT (key_id, event_id) DO NOTHING RETURNING key_id, event_id");
+            let mut query = sqlx::query(&sql);
+            for &index in chunk {
+                let event = &events[index];
+                query = query
+                    .bind(event.account.stored_id())
+                    .bind(event.event_id.as_ref().map(EventId::as_str))
+                    .bind(event.kind.as_str())
+                    .bind(event.classification.as_str())
+                    .bind(event.origin.as_deref())
+                    .bind(event.origin_claim_differed)
+                    .bind(event.is_still)
+                    .bind(event.created_at_ms);
             }
+            let mut new_ids: HashSet<(i64, String)> = HashSet::new();
+            for row in query.fetch_all(&mut *tx).await? {
+                if let Some(id) = row.try_get::<Option<String>, _>("event_id")? {
+                    new_ids.insert((row.try_get("key_id")?, id));
+                }
+            }
+            for &index in chunk {
+                let event = &events[index];
+                let account = event.account.stored_id();
+                // The first of an id in this statement was stored; any other is a repeat.
+                let is_new = match &event.event_id {
+                    None => true,
+                    Some(id) => new_ids.remove(&(account, id.as_str().to_owned())),
+                };
+                if is_new {
+                    let hour = event.created_at_ms.div_euclid(MS_PER_HOUR) * MS_PER_HOUR;
+                    let key = (account, hour, event.origin.clone().unwrap_or_default(), event.kind.as_str());
+                    hourly.entry(key).or_default().add(event.classification);
+                    recorded[index] = Some(Recorded { classification: event.classification, repeat: false });
+                } else {
+                    repeats.push(index);
+                }
+            }
+        }
+        for index in repeats {
+            let event = &events[index];
             let row = sqlx::query("SELECT classification FROM usage_events WHERE key_id = $1 AND event_id = $2")
-                .bind(account)
+                .bind(event.account.stored_id())
                 .bind(event.event_id.as_ref().map(EventId::as_str).unwrap_or_default())
                 .fetch_one(&mut *tx)
                 .await?;
@@ -132,34 +179,38 @@ impl Store {
         }
         let mut daily: BTreeMap<RollupKey, ClassCounts> = BTreeMap::new();
         for ((account, hour, origin, kind), counts) in &hourly {
-            let entry = daily.entry((*account, hour.div_euclid(MS_PER_DAY) * MS_PER_DAY, origin.clone(), kind)).or_default();
+            let day = hour.div_euclid(MS_PER_DAY) * MS_PER_DAY;
+            let entry = daily.entry((*account, day, origin.clone(), kind)).or_default();
             for (sum, add) in entry.0.iter_mut().zip(counts.0) {
                 *sum += add;
             }
         }
-        // Sorted keys: concurrent writers (several servers on one PostgreSQL) lock
-        // rollup rows in the same order, so they cannot deadlock.
+        // Sorted keys, for the same reason as above.
         for (table, bucket, rows) in [("rollup_hourly", "hour_ms", &hourly), ("rollup_daily", "day_ms", &daily)] {
-            let sql = format!(
-                "INSERT INTO {table} (key_id, {bucket}, origin, event_kind, billable, development, failed) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (key_id, {bucket}, origin, event_kind) DO UPDATE SET \
-                   billable = {table}.billable + excluded.billable, \
-                   development = {table}.development + excluded.development, \
-                   failed = {table}.failed + excluded.failed"
-            );
-            for ((account, start, origin, kind), counts) in rows {
-                let [billable, development, failed] = counts.0;
-                sqlx::query(&sql)
-                    .bind(*account)
-                    .bind(*start)
-                    .bind(origin.as_str())
-                    .bind(*kind)
-                    .bind(billable)
-                    .bind(development)
-                    .bind(failed)
-                    .execute(&mut *tx)
-                    .await?;
+            let rows: Vec<_> = rows.iter().collect();
+            for chunk in rows.chunks(ROLLUPS_PER_STATEMENT) {
+                let mut sql =
+                    format!("INSERT INTO {table} (key_id, {bucket}, origin, event_kind, billable, development, failed) VALUES ");
+                push_placeholders(&mut sql, self.engine, chunk.len(), 7);
+                sql.push_str(&format!(
+                    " ON CONFLICT (key_id, {bucket}, origin, event_kind) DO UPDATE SET \
+                       billable = {table}.billable + excluded.billable, \
+                       development = {table}.development + excluded.development, \
+                       failed = {table}.failed + excluded.failed"
+                ));
+                let mut query = sqlx::query(&sql);
+                for ((account, start, origin, kind), counts) in chunk {
+                    let [billable, development, failed] = counts.0;
+                    query = query
+                        .bind(*account)
+                        .bind(*start)
+                        .bind(origin.as_str())
+                        .bind(*kind)
+                        .bind(billable)
+                        .bind(development)
+                        .bind(failed);
+                }
+                query.execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;
@@ -364,6 +415,24 @@ fn merge(rows: Vec<CountRow>) -> Vec<CountRow> {
         merged.entry(key).and_modify(|existing| existing.count += row.count).or_insert(row);
     }
     merged.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_by_row_and_column() {
+        let mut sql = String::new();
+        push_placeholders(&mut sql, Engine::Postgres, 2, 3);
+        assert_eq!(sql, "($1, $2, $3), ($4, $5, $6)");
+        let mut sql = String::new();
+        push_placeholders(&mut sql, Engine::Sqlite, 2, 2);
+        assert_eq!(sql, "(?, ?), (?, ?)");
+        assert_eq!(ceil_to(3_600_001, MS_PER_HOUR), 7_200_000);
+        assert_eq!(ceil_to(3_600_000, MS_PER_HOUR), 3_600_000);
+        assert_eq!(ceil_to(-1, MS_PER_HOUR), 0);
+    }
 }
 
 fn event_kind(row: &AnyRow) -> Result<EventKind, StoreError> {

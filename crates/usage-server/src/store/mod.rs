@@ -131,7 +131,7 @@ impl Store {
                     if engine == Engine::Sqlite {
                         // WAL lets readers run beside the writer; FULL makes every
                         // acknowledged event durable across a crash or power cut.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;")
                             .await?;
                     }
                     Ok(())
