@@ -68,6 +68,9 @@ pub async fn load(store: &Store, args: &BenchLoadArgs) -> anyhow::Result<()> {
         let rate = written as f64 / started.elapsed().as_secs_f64();
         eprintln!("bench-load: {written} of {} events ({rate:.0}/s)", args.events);
     }
-    println!("{}", serde_json::json!({"events": written, "keys": keys.len(), "origins": origins.len(), "days": args.days, "seconds": started.elapsed().as_secs_f64()}));
+    println!(
+        "{}",
+        serde_json::json!({"events": written, "keys": keys.len(), "origins": origins.len(), "days": args.days, "seconds": started.elapsed().as_secs_f64()})
+    );
     Ok(())
 }

@@ -69,7 +69,11 @@ async fn crash_mid_load_then_resend(url: &str) {
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
     let all: Vec<String> = ids.into_iter().flatten().collect();
-    assert!(acknowledged.len() >= all.len() / 2 && acknowledged.len() < all.len(), "{} acknowledged", acknowledged.len());
+    assert!(
+        acknowledged.len() >= all.len() / 2 && acknowledged.len() < all.len(),
+        "{} acknowledged",
+        acknowledged.len()
+    );
 
     // Every acknowledged event survived; the unacknowledged are re-sent (some were
     // stored but not answered: they must not count twice).
@@ -99,7 +103,8 @@ async fn postgres_kill_9_mid_load_loses_and_doubles_nothing() {
 async fn three_servers_on_one_postgres_count_each_event_once() {
     let Some(pg) = TestPostgres::start() else { return };
     let key = create_key(&pg.url, "acme");
-    let servers: Vec<TestServer> = (0..3).map(|_| TestServer::start_with(&pg.url, &["--rate-limit-per-key", "0"])).collect();
+    let servers: Vec<TestServer> =
+        (0..3).map(|_| TestServer::start_with(&pg.url, &["--rate-limit-per-key", "0"])).collect();
     let ids: Vec<String> = (0..300).map(|_| uuid()).collect();
     let mut sends = Vec::new();
     for id in &ids {

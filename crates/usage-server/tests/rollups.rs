@@ -7,7 +7,9 @@ mod common;
 
 use common::postgres::TestPostgres;
 use common::TestDb;
-use usage_core::{month_period_utc_ms, Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR};
+use usage_core::{
+    month_period_utc_ms, Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR,
+};
 use usage_server::store::{Account, CountRow, KeyId, NewEvent, Store};
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
@@ -59,7 +61,8 @@ async fn rollups_equal_raw_counts(url: &str, seed: u64) {
     store.create_key("b", "rm_pub_b", "hash-b", None).await.unwrap();
     let keys = store.list_keys().await.unwrap();
     let accounts = [Account::Key(keys[0].id), Account::Key(keys[1].id), Account::Unlicensed, Account::FreeLicense];
-    let origins = [None, Some("https://a.com"), Some("https://b.com"), Some("http://localhost:3000"), Some("https://c.io")];
+    let origins =
+        [None, Some("https://a.com"), Some("https://b.com"), Some("http://localhost:3000"), Some("https://c.io")];
     let now = usage_server::store::now_ms();
     let mut rng = Rng(seed);
     let mut ids: Vec<EventId> = Vec::new();
@@ -118,7 +121,10 @@ async fn rollups_equal_raw_counts(url: &str, seed: u64) {
     for account in accounts {
         let since = now - 30 * MS_PER_DAY - 1234;
         let raw = UsageRange { since_ms: since, until_ms: now + 1, granularity: Granularity::Day };
-        assert_eq!(sorted(store.count_since(account, since).await.unwrap()), sorted(store.count_rows_raw(Some(account), &raw).await.unwrap()));
+        assert_eq!(
+            sorted(store.count_since(account, since).await.unwrap()),
+            sorted(store.count_rows_raw(Some(account), &raw).await.unwrap())
+        );
         if let Account::Key(KeyId(id)) = account {
             let month_raw = UsageRange { since_ms: month.0, until_ms: month.1, granularity: Granularity::Day };
             let billable: u64 = store

@@ -8,6 +8,7 @@ mod admin;
 mod auth;
 mod body;
 mod error;
+mod key_cache;
 mod rate_limit;
 mod track;
 mod usage;
@@ -65,6 +66,7 @@ pub struct AppState {
     writer: EventWriter,
     options: ServerOptions,
     rate_limits: Arc<RateLimits>,
+    keys: Arc<key_cache::KeyCache>,
 }
 
 impl AppState {
@@ -73,7 +75,19 @@ impl AppState {
     pub fn new(store: Store, options: ServerOptions) -> Self {
         let rate_limits = Arc::new(RateLimits::per_minute(options.rate_limit_per_address, options.rate_limit_per_key));
         let writer = EventWriter::spawn(store.clone(), options.batch);
-        AppState { store, writer, options, rate_limits }
+        AppState { store, writer, options, rate_limits, keys: Arc::default() }
+    }
+
+    /// The active key pair of `public_key`, from the cache or the database.
+    async fn find_public_key(&self, public_key: &str) -> Result<Option<ActiveKey>, ApiError> {
+        if let Some(key) = self.keys.get(public_key) {
+            return Ok(Some(key));
+        }
+        let found = self.store.find_by_public_key(public_key).await?;
+        if let Some(key) = found {
+            self.keys.insert(public_key, key);
+        }
+        Ok(found)
     }
 
     /// The rate limits, for the housekeeping task that forgets idle clients.

@@ -37,7 +37,7 @@ async fn register_usage_point(
     let reported_origin = origin_header(&headers)?;
     let (account, monthly_limit) = match &registration.licence {
         Licence::Key(public_key) => {
-            let key = state.store.find_by_public_key(public_key).await?.ok_or(ApiError::UnknownKey("apiKey"))?;
+            let key = state.find_public_key(public_key).await?.ok_or(ApiError::UnknownKey("apiKey"))?;
             state.rate_limits.check_key(key.id).map_err(|limited| ApiError::RateLimited {
                 scope: "licence key",
                 per_minute: state.options.rate_limit_per_key,
@@ -97,7 +97,8 @@ async fn get_usage(
         .await?
         .ok_or(ApiError::UnknownKey("apiKey"))?;
     let rows = state.store.count_since(Account::Key(key.id), query.since_ms).await?;
-    let answer = GetUsageResponse { success: true, counts: report::totals(&rows), limit: state.limit_status(&key).await? };
+    let answer =
+        GetUsageResponse { success: true, counts: report::totals(&rows), limit: state.limit_status(&key).await? };
     Ok(Json(answer))
 }
 

@@ -114,12 +114,26 @@ impl Store {
     /// # Errors
     /// A database failure; nothing of the batch is stored then.
     pub async fn record_events(&self, events: &[NewEvent]) -> Result<Vec<Recorded>, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        self.record_events_on(&mut connection, events).await
+    }
+
+    /// [`Store::record_events`] on a connection the caller holds (the writer task
+    /// keeps one, so a batch does not wait for the pool).
+    ///
+    /// # Errors
+    /// A database failure; nothing of the batch is stored then.
+    pub async fn record_events_on(
+        &self,
+        connection: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+        events: &[NewEvent],
+    ) -> Result<Vec<Recorded>, StoreError> {
         // Inserted in (account, eventId) order: concurrent transactions (several
         // servers on one PostgreSQL, given the same eventIds) then take the unique
         // index's locks in the same order and cannot deadlock.
         let mut order: Vec<usize> = (0..events.len()).collect();
         order.sort_by_key(|&i| (events[i].account.stored_id(), events[i].event_id.as_ref().map(EventId::as_str)));
-        let mut tx = self.pool.begin().await?;
+        let mut tx = sqlx::Connection::begin(&mut **connection).await?;
         let mut recorded = vec![None; events.len()];
         let mut repeats = Vec::new();
         let mut hourly: BTreeMap<RollupKey, ClassCounts> = BTreeMap::new();
@@ -189,8 +203,9 @@ impl Store {
         for (table, bucket, rows) in [("rollup_hourly", "hour_ms", &hourly), ("rollup_daily", "day_ms", &daily)] {
             let rows: Vec<_> = rows.iter().collect();
             for chunk in rows.chunks(ROLLUPS_PER_STATEMENT) {
-                let mut sql =
-                    format!("INSERT INTO {table} (key_id, {bucket}, origin, event_kind, billable, development, failed) VALUES ");
+                let mut sql = format!(
+                    "INSERT INTO {table} (key_id, {bucket}, origin, event_kind, billable, development, failed) VALUES "
+                );
                 push_placeholders(&mut sql, self.engine, chunk.len(), 7);
                 sql.push_str(&format!(
                     " ON CONFLICT (key_id, {bucket}, origin, event_kind) DO UPDATE SET \
@@ -417,6 +432,20 @@ fn merge(rows: Vec<CountRow>) -> Vec<CountRow> {
     merged.into_values().collect()
 }
 
+fn event_kind(row: &AnyRow) -> Result<EventKind, StoreError> {
+    let kind: String = row.try_get("event_kind")?;
+    EventKind::from_str(&kind).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+fn classification(row: &AnyRow) -> Result<Classification, StoreError> {
+    let name: String = row.try_get("classification")?;
+    Classification::from_name(&name).ok_or_else(|| StoreError::Corrupt(format!("unknown classification `{name}`")))
+}
+
+fn count(row: &AnyRow) -> Result<u64, StoreError> {
+    Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,18 +462,4 @@ mod tests {
         assert_eq!(ceil_to(3_600_000, MS_PER_HOUR), 3_600_000);
         assert_eq!(ceil_to(-1, MS_PER_HOUR), 0);
     }
-}
-
-fn event_kind(row: &AnyRow) -> Result<EventKind, StoreError> {
-    let kind: String = row.try_get("event_kind")?;
-    EventKind::from_str(&kind).map_err(|err| StoreError::Corrupt(err.to_string()))
-}
-
-fn classification(row: &AnyRow) -> Result<Classification, StoreError> {
-    let name: String = row.try_get("classification")?;
-    Classification::from_name(&name).ok_or_else(|| StoreError::Corrupt(format!("unknown classification `{name}`")))
-}
-
-fn count(row: &AnyRow) -> Result<u64, StoreError> {
-    Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
 }

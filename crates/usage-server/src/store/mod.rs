@@ -125,7 +125,8 @@ impl Store {
         install_default_drivers();
         let (engine, url) = engine_and_url(url)?;
         let options = AnyPoolOptions::new()
-            .max_connections(if engine == Engine::Sqlite { 4 } else { 16 })
+            // WAL readers run beside the writer's connection; PostgreSQL takes many.
+            .max_connections(16)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
@@ -157,6 +158,14 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// A connection of the pool, held until dropped.
+    ///
+    /// # Errors
+    /// When none can be had.
+    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        Ok(self.pool.acquire().await?)
     }
 
     /// Waits for open connections to finish and closes them.

@@ -71,6 +71,7 @@ impl EventWriter {
 async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Receiver<Job>) {
     let max = options.max_events.max(1);
     let mut batch: Vec<Job> = Vec::with_capacity(max);
+    let mut connection = None;
     while let Some(first) = queue.recv().await {
         batch.push(first);
         let deadline = Instant::now() + options.window;
@@ -86,7 +87,24 @@ async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Rec
             }
         }
         let events: Vec<NewEvent> = batch.iter().map(|job| job.event.clone()).collect();
-        match store.record_events(&events).await {
+        let started = std::time::Instant::now();
+        let result = match connection.take() {
+            Some(held) => Ok(held),
+            None => store.acquire().await,
+        };
+        let result = match result {
+            Ok(mut held) => {
+                let result = store.record_events_on(&mut held, &events).await;
+                // A connection that failed may be broken: take a fresh one next time.
+                if result.is_ok() {
+                    connection = Some(held);
+                }
+                result
+            }
+            Err(err) => Err(err),
+        };
+        tracing::debug!(events = events.len(), micros = started.elapsed().as_micros() as u64, "batch committed");
+        match result {
             Ok(recorded) => {
                 for (job, recorded) in batch.drain(..).zip(recorded) {
                     let _ = job.reply.send(Ok(recorded));

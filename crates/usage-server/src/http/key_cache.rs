@@ -1,0 +1,60 @@
+//! Recently seen public keys, so a busy licence's registrations do not each cost
+//! a key lookup. Entries live [`KEY_CACHE_TTL`]: a key revoked (or given a new
+//! limit) with the CLI stops working (or counts the new limit) on a running
+//! server within that time. Unknown keys are never cached.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::store::ActiveKey;
+
+/// How long a looked-up key is trusted without asking the database again.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
+/// The most keys kept; past it the cache starts over (a flood of distinct keys
+/// cannot grow memory).
+const MAX_KEYS: usize = 10_000;
+
+/// Public key → the active key it named, and when that was read.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    entries: Mutex<HashMap<String, (ActiveKey, Instant)>>,
+}
+
+impl KeyCache {
+    /// The key, if it was read less than [`KEY_CACHE_TTL`] ago.
+    pub fn get(&self, public_key: &str) -> Option<ActiveKey> {
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.get(public_key).filter(|(_, read_at)| read_at.elapsed() < KEY_CACHE_TTL).map(|(key, _)| *key)
+    }
+
+    /// Remembers a key just read from the database.
+    pub fn insert(&self, public_key: &str, key: ActiveKey) {
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= MAX_KEYS {
+            entries.clear();
+        }
+        entries.insert(public_key.to_owned(), (key, Instant::now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::KeyId;
+
+    #[test]
+    fn keys_are_remembered_until_the_ttl_and_the_size_is_bounded() {
+        let cache = KeyCache::default();
+        let key = ActiveKey { id: KeyId(1), monthly_limit: Some(5) };
+        assert_eq!(cache.get("rm_pub_a"), None);
+        cache.insert("rm_pub_a", key);
+        assert_eq!(cache.get("rm_pub_a"), Some(key));
+        cache.entries.lock().unwrap().get_mut("rm_pub_a").unwrap().1 = Instant::now() - KEY_CACHE_TTL;
+        assert_eq!(cache.get("rm_pub_a"), None, "expired");
+        for i in 0..MAX_KEYS + 1 {
+            cache.insert(&format!("rm_pub_{i}"), key);
+        }
+        assert!(cache.entries.lock().unwrap().len() <= MAX_KEYS);
+    }
+}
