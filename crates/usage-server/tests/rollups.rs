@@ -30,7 +30,10 @@ impl Rng {
     }
 }
 
-fn sorted(mut rows: Vec<CountRow>) -> Vec<(i64, i64, Option<String>, &'static str, &'static str, u64)> {
+/// A count row as a sortable tuple: account, bucket, origin, kind, classification, count.
+type Flat = (i64, i64, Option<String>, &'static str, &'static str, u64);
+
+fn sorted(mut rows: Vec<CountRow>) -> Vec<Flat> {
     rows.retain(|row| row.count > 0);
     let mut keys: Vec<_> = rows
         .into_iter()
