@@ -6,7 +6,7 @@
 #   wasm-bindgen-cli (= the version in Cargo.lock) cargo install, before wasm-pack runs
 #   wasm-pack (pinned)                            cargo install
 #   wasm-opt (npm binaryen, pinned in tools/)     npm ci; Debian's v108 breaks the module
-#   Chromium + ChromeDriver, PostgreSQL, curl     apt-get (Debian's packages)
+#   Chromium + ChromeDriver, PostgreSQL, curl, wrk apt-get (Debian's packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,7 @@ fi
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
 command -v curl >/dev/null || apt_packages+=(curl)
+command -v wrk >/dev/null || apt_packages+=(wrk) # HTTP load for scripts/bench.sh
 if [ ${#apt_packages[@]} -gt 0 ]; then
   log "installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq

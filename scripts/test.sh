@@ -8,6 +8,7 @@
 #      Chromium, and a strict TypeScript check of every export
 #   4. the demo (www/): a strict TypeScript check, the Vite build, and the converter
 #      and dashboard in headless Chromium against usage-server --static
+#   5. the benchmarks' smoke run (scripts/bench.sh --smoke): counts checked, not speed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -88,3 +89,7 @@ npm ci --prefix www --no-audit --no-fund --loglevel=error
 (cd www && ./node_modules/.bin/tsc --noEmit && ./node_modules/.bin/vite build --logLevel warn)
 echo "tsc --noEmit --strict: the demo type-checks; vite build: www/dist" >&2
 USAGE_SERVER_BIN="$PWD/$server" node --test --test-concurrency=1 www/tests/
+
+step "benchmark smoke run (scripts/bench.sh --smoke): the bench code runs and its counts are right"
+./scripts/bench.sh --smoke >/dev/null
+echo "bench smoke: ingestion and reads counted exactly; figures in test-output/bench-smoke.md" >&2

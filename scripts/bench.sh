@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Benchmarks of the usage server; writes docs/BENCHMARKS.md (with --smoke: a short
+# run that checks the counts, never the speed, and writes test-output/bench-smoke.md).
+#
+#   ./scripts/bench.sh            # full: ~20 minutes on 2 cores (10 million events)
+#   ./scripts/bench.sh --smoke    # a few seconds per step; run by scripts/test.sh
+#
+# 1. Ingestion: POST /api/track/register-usage-point with 32 keep-alive connections
+#    and fresh eventIds (wrk + scripts/bench/register.lua), against the bare axum
+#    handler (examples/bare_handler.rs), usage-server on SQLite and on PostgreSQL,
+#    all measured in this run on this machine.
+# 2. Reads at scale: usage-server bench-load fills a SQLite database (10 keys, 20
+#    origins each, the last 85 days), then get-usage, the breakdown (day, hour) and
+#    the admin view are measured with 4 connections at each size.
+# Traffic goes to loopback only; every step is bounded in time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+smoke=false
+[ "${1:-}" = --smoke ] && smoke=true
+[ "${USAGE_SETUP_DONE:-}" = 1 ] || ./scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+log() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
+
+if $smoke; then
+  ingest_seconds=2 read_seconds=1 sizes=(2000) profile=dev out=test-output/bench-smoke.md
+else
+  ingest_seconds=10 read_seconds=5 sizes=(10000 1000000 10000000) profile=release out=docs/BENCHMARKS.md
+fi
+cargo build --locked --profile "$profile" -p usage-server --bin usage-server --example bare_handler
+dir=$([ "$profile" = dev ] && echo debug || echo release)
+server="$PWD/target/$dir/usage-server"
+bare="$PWD/target/$dir/examples/bare_handler"
+
+work=$(mktemp -d)
+pids=()
+pg_ctl_stop=""
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -z "$pg_ctl_stop" ] || eval "$pg_ctl_stop" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Starts a process that prints "listening on http://…"; sets $url and $pid.
+start() {
+  local name=$1; shift
+  "$@" >"$work/$name.out" 2>"$work/$name.log" &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 300); do
+    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/$name.out" | head -1)
+    [ -n "$url" ] && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "$name did not start" >&2
+  return 1
+}
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
+# wrk's output → "requests rps p50_ms p99_ms non2xx"
+wrk_stats() {
+  awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    / 50%/ { p50 = ms($2) } / 99%/ { p99 = ms($2) }
+    /requests in/ { requests = $1 } /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $NF }
+    END { printf "%d %.0f %.2f %.2f %d\n", requests, rps, p50, p99, bad + 0 }'
+}
+rss_mb() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+check() { if ! eval "$1"; then echo "bench: check failed: $2" >&2; exit 1; fi; }
+
+ingest() { # name url public_key → stats line
+  BENCH_KEY=$3 wrk -t2 -c32 -d"${ingest_seconds}s" --latency -s scripts/bench/register.lua "$2" | tee "$work/wrk-$1.txt" | wrk_stats
+}
+usage_billable() { # url secret → this month's billable webcodec conversions
+  curl -sf "$1/api/track/get-usage" -H 'Content-Type: application/json' -d "{\"apiKey\":\"$2\",\"since\":null}" |
+    sed -n 's/.*"webcodecConversions":{"billable":\([0-9]*\).*/\1/p'
+}
+
+# --- 1. ingestion ------------------------------------------------------------------
+log "ingestion: bare handler"
+start bare "$bare" 127.0.0.1:0
+read -r bare_n bare_rps bare_p50 bare_p99 bare_bad < <(ingest bare "$url" rm_pub_bench)
+bare_rss=$(rss_mb "$pid")
+check "[ $bare_bad -eq 0 ] && [ $bare_n -gt 0 ]" "the bare handler answered every request"
+kill "$pid"
+
+ingest_server() { # name database_url → "requests rps p50 p99 bad rss"
+  local keys
+  keys=$(USAGE_DATABASE_URL=$2 "$server" keys create --name "bench-$1")
+  start "$1" env RUST_LOG=warn "$server" serve --addr 127.0.0.1:0 --database "$2" --rate-limit-per-key 0
+  local stats counted
+  stats=$(ingest "$1" "$url" "$(json_field publicKey "$keys")")
+  counted=$(usage_billable "$url" "$(json_field secretKey "$keys")")
+  read -r n _ _ _ bad <<<"$stats"
+  # Every acknowledged event is counted, once; requests still in flight when wrk
+  # stopped may be counted too (at most one per connection).
+  check "[ $bad -eq 0 ] && [ $counted -ge $n ] && [ $counted -le $((n + 32)) ]" \
+    "$1 counted $counted events for $n acknowledged requests"
+  echo "$stats $(rss_mb "$pid")"
+  kill "$pid"
+}
+log "ingestion: usage-server on SQLite"
+read -r sq_n sq_rps sq_p50 sq_p99 _ sq_rss < <(ingest_server sqlite "sqlite://$work/ingest.db")
+
+log "ingestion: usage-server on PostgreSQL (its own cluster, fsync on)"
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+pg_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as_pg=()
+[ "$(id -u)" = 0 ] && { as_pg=(runuser -u postgres --); chown postgres "$work"; }
+"${as_pg[@]}" "$pg_bin/initdb" -D "$work/pg" -A trust -U postgres -E UTF8 >/dev/null
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w start \
+  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $work" >/dev/null
+pg_ctl_stop="${as_pg[*]} $pg_bin/pg_ctl -D $work/pg -m fast stop"
+read -r pg_n pg_rps pg_p50 pg_p99 _ pg_rss < <(ingest_server postgres "postgres://postgres@127.0.0.1:$pg_port/postgres")
+eval "$pg_ctl_stop" >/dev/null; pg_ctl_stop=""
+
+# --- 2. reads at scale ---------------------------------------------------------------
+reads_db="sqlite://$work/reads.db"
+for i in $(seq 10); do keys=$(USAGE_DATABASE_URL=$reads_db "$server" keys create --name "tenant-$i"); [ "$i" = 1 ] && first_keys=$keys; done
+secret=$(json_field secretKey "$first_keys")
+admin=$(json_field token "$(USAGE_DATABASE_URL=$reads_db "$server" admin create-token --name bench)")
+loaded=0
+read_rows=()
+for size in "${sizes[@]}"; do
+  add=$((size - loaded))
+  log "reads: loading $add events (to $size) through the store's write path"
+  started=$(date +%s.%N)
+  USAGE_DATABASE_URL=$reads_db "$server" bench-load --events "$add" 2>/dev/null >"$work/load.json"
+  load_rate=$(awk -v a="$add" -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", a / (e - s) }')
+  loaded=$size
+  start reads env RUST_LOG=warn "$server" serve --addr 127.0.0.1:0 --database "$reads_db"
+  now=$(date +%s%3N)
+  since_85d=$((now - 85 * 86400000)) since_7d=$((now - 7 * 86400000 + 600000))
+  # Correctness: the vendor's view sums to every loaded event.
+  total=$(curl -sf "$url/api/admin/usage?since=$since_85d" -H "Authorization: Bearer $admin" |
+    python3 -c 'import json,sys; v=json.load(sys.stdin); print(sum(b[k][c] for b in v["series"] for k in ("webcodecConversions","cloudRenders") for c in ("billable","development","failed")))')
+  check "[ $total -eq $size ]" "the admin view counts $total of $size loaded events"
+  row="$size $load_rate"
+  for target in "get-usage" "breakdown-day" "breakdown-hour" "admin"; do
+    case $target in
+      get-usage) stats=$(BENCH_SECRET=$secret wrk -t1 -c4 -d"${read_seconds}s" --latency -s scripts/bench/get-usage.lua "$url" | wrk_stats) ;;
+      breakdown-day) stats=$(wrk -t1 -c4 -d"${read_seconds}s" --latency -H "Authorization: Bearer $secret" "$url/api/usage/breakdown?since=$since_85d&granularity=day" | wrk_stats) ;;
+      breakdown-hour) stats=$(wrk -t1 -c4 -d"${read_seconds}s" --latency -H "Authorization: Bearer $secret" "$url/api/usage/breakdown?since=$since_7d&granularity=hour" | wrk_stats) ;;
+      admin) stats=$(wrk -t1 -c4 -d"${read_seconds}s" --latency -H "Authorization: Bearer $admin" "$url/api/admin/usage?since=$since_85d" | wrk_stats) ;;
+    esac
+    read -r n rps p50 p99 bad <<<"$stats"
+    check "[ $bad -eq 0 ] && [ $n -gt 0 ]" "$target answered every request at $size events"
+    row="$row $p50 $p99 $rps"
+  done
+  read_rows+=("$row")
+  kill "$pid"
+done
+
+# --- report --------------------------------------------------------------------------
+pct=$(awk -v a="$sq_rps" -v b="$bare_rps" 'BEGIN { printf "%.0f", 100 * a / b }')
+pg_pct=$(awk -v a="$pg_rps" -v b="$bare_rps" 'BEGIN { printf "%.0f", 100 * a / b }')
+verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "**not met**"; fi; }
+mkdir -p "$(dirname "$out")"
+{
+  echo "# Benchmarks"
+  echo
+  $smoke && echo "**Smoke run** (seconds per step, small sizes): it checks the counts, not the speed. The figures below mean nothing." && echo
+  echo "Reproduce: \`./scripts/bench.sh$($smoke && echo ' --smoke')\` (it rebuilds, starts every server on loopback and writes this file)."
+  echo
+  echo "| machine | |"
+  echo "| --- | --- |"
+  echo "| date | $(date -u +%Y-%m-%dT%H:%MZ) |"
+  echo "| commit | $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)') |"
+  echo "| CPU | $(nproc) × $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1) |"
+  echo "| memory | $(free -g | awk '/Mem:/ { print $2 }') GiB |"
+  echo "| build | $profile; SQLite WAL + synchronous=FULL; PostgreSQL $(basename "$(dirname "$pg_bin")") with fsync on; wrk $(wrk -v 2>&1 | awk 'NR==1 {print $2}') on the same machine |"
+  echo
+  echo "## 1. Ingestion"
+  echo
+  echo "\`POST /api/track/register-usage-point\`, 32 keep-alive connections (2 wrk threads), fresh eventIds, ${ingest_seconds} s each, one after another in this run. Every acknowledged event was checked to be counted once."
+  echo
+  echo "| server | events/s | vs bare | p50 ms | p99 ms | peak RSS MB |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+  echo "| bare axum handler (parse + answer, no storage) | $bare_rps | 100 % | $bare_p50 | $bare_p99 | $bare_rss |"
+  echo "| usage-server, SQLite | $sq_rps | $pct % | $sq_p50 | $sq_p99 | $sq_rss |"
+  echo "| usage-server, PostgreSQL | $pg_rps | $pg_pct % | $pg_p50 | $pg_p99 | $pg_rss |"
+  echo
+  echo "Targets on SQLite: at least 50 % of the bare handler — $(verdict "$pct >= 50"); p99 under 20 ms — $(verdict "$sq_p99 < 20")."
+  echo
+  echo "## 2. Reads at scale (SQLite)"
+  echo
+  echo "10 licence keys, 20 origins each, events over the last 85 days, loaded with \`usage-server bench-load\`; 4 connections, ${read_seconds} s per endpoint. Breakdown by day and the admin view cover 85 days; by hour, the last 7 days."
+  echo
+  echo "| events | load events/s | get-usage p50 / p99 ms | breakdown day p50 / p99 ms | breakdown hour p50 / p99 ms | admin view p50 / p99 ms |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
+  worst=0
+  for row in "${read_rows[@]}"; do
+    read -r size rate g50 g99 _ d50 d99 _ h50 h99 _ a50 a99 _ <<<"$row"
+    echo "| $(printf "%'d" "$size") | $rate | $g50 / $g99 | $d50 / $d99 | $h50 / $h99 | $a50 / $a99 |"
+    worst=$(printf '%s\n' "$worst" "$g99" "$d99" "$h99" "$a99" | sort -g | tail -1)
+  done
+  echo
+  echo "Target: p99 under 5 ms and flat across the sizes — worst p99 $worst ms: $(verdict "$worst < 5")."
+} > "$out"
+log "wrote $out"
+cat "$out"
