@@ -131,18 +131,18 @@ for size in "${sizes[@]}"; do
   loaded=$size
   start reads env RUST_LOG=warn "$server" serve --addr 127.0.0.1:0 --database "$reads_db"
   now=$(date +%s%3N)
-  since_85d=$((now - 88 * 86400000)) since_7d=$((now - 7 * 86400000 + 600000))
+  since_88d=$((now - 88 * 86400000)) since_7d=$((now - 7 * 86400000 + 600000))
   # Correctness: the vendor's view sums to every loaded event.
-  total=$(curl -sf "$url/api/admin/usage?since=$since_85d" -H "Authorization: Bearer $admin" |
+  total=$(curl -sf "$url/api/admin/usage?since=$since_88d" -H "Authorization: Bearer $admin" |
     python3 -c 'import json,sys; v=json.load(sys.stdin); print(sum(b[k][c] for b in v["series"] for k in ("webcodecConversions","cloudRenders") for c in ("billable","development","failed")))')
   check "[ $total -eq $size ]" "the admin view counts $total of $size loaded events"
   row="$size $load_rate"
   for target in "get-usage" "breakdown-day" "breakdown-hour" "admin"; do
     case $target in
       get-usage) stats=$(BENCH_SECRET=$secret wrk -t1 -c4 -d"${read_seconds}s" --latency -s scripts/bench/get-usage.lua "$url" | wrk_stats) ;;
-      breakdown-day) stats=$(wrk -t1 -c4 -d"${read_seconds}s" --latency -H "Authorization: Bearer $secret" "$url/api/usage/breakdown?since=$since_85d&granularity=day" | wrk_stats) ;;
+      breakdown-day) stats=$(wrk -t1 -c4 -d"${read_seconds}s" --latency -H "Authorization: Bearer $secret" "$url/api/usage/breakdown?since=$since_88d&granularity=day" | wrk_stats) ;;
       breakdown-hour) stats=$(wrk -t1 -c4 -d"${read_seconds}s" --latency -H "Authorization: Bearer $secret" "$url/api/usage/breakdown?since=$since_7d&granularity=hour" | wrk_stats) ;;
-      admin) stats=$(wrk -t1 -c4 -d"${read_seconds}s" --latency -H "Authorization: Bearer $admin" "$url/api/admin/usage?since=$since_85d" | wrk_stats) ;;
+      admin) stats=$(wrk -t1 -c4 -d"${read_seconds}s" --latency -H "Authorization: Bearer $admin" "$url/api/admin/usage?since=$since_88d" | wrk_stats) ;;
     esac
     read -r n rps p50 p99 bad <<<"$stats"
     check "[ $bad -eq 0 ] && [ $n -gt 0 ]" "$target answered every request at $size events"

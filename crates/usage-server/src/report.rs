@@ -62,18 +62,28 @@ pub fn top_origins<'a>(rows: impl IntoIterator<Item = &'a CountRow>, limit: usiz
     (top, other)
 }
 
+/// What a view is folded from: counts per bucket (origins summed) and per origin
+/// (buckets summed), or the same detailed rows for both.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted<'a> {
+    /// Rows whose buckets count (origins may be summed).
+    pub by_time: &'a [CountRow],
+    /// Rows whose origins count (buckets may be summed).
+    pub by_origin: &'a [CountRow],
+}
+
 /// A licensee's breakdown of one key's rows.
-pub fn breakdown(rows: &[CountRow], range: &UsageRange, limit: Option<LimitStatus>) -> BreakdownResponse {
-    let (origins, other_origins) = top_origins(rows, BREAKDOWN_ORIGINS);
+pub fn breakdown(rows: Counted<'_>, range: &UsageRange, limit: Option<LimitStatus>) -> BreakdownResponse {
+    let (origins, other_origins) = top_origins(rows.by_origin, BREAKDOWN_ORIGINS);
     BreakdownResponse {
         success: true,
         since: range.since_ms,
         until: range.until_ms,
         granularity: range.granularity,
-        series: series(rows, range),
+        series: series(rows.by_time, range),
         origins,
         other_origins,
-        totals: totals(rows),
+        totals: totals(rows.by_time),
         limit,
     }
 }
@@ -89,7 +99,8 @@ pub struct KeyLimits<'a> {
 }
 
 /// The vendor's view of every account's rows.
-pub fn admin_usage(rows: &[CountRow], range: &UsageRange, keys: &KeyLimits<'_>) -> AdminUsageResponse {
+pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_>) -> AdminUsageResponse {
+    let (rows, by_origin) = (counted.by_time, counted.by_origin);
     let names: HashMap<KeyId, &str> = keys.keys.iter().map(|key| (key.id, key.name.as_str())).collect();
     let licenses = keys
         .keys
@@ -104,11 +115,11 @@ pub fn admin_usage(rows: &[CountRow], range: &UsageRange, keys: &KeyLimits<'_>) 
             }),
         })
         .collect();
-    let unpaid = |account: Account| {
-        let rows = || rows.iter().filter(move |row| row.account == account);
-        UnpaidUsage { totals: totals(rows()), origins: top_origins(rows(), ADMIN_ORIGINS).0 }
+    let unpaid = |account: Account| UnpaidUsage {
+        totals: totals(rows.iter().filter(|row| row.account == account)),
+        origins: top_origins(by_origin.iter().filter(|row| row.account == account), ADMIN_ORIGINS).0,
     };
-    let origins = ranked(rows, |row| (row.origin.clone(), licence_name(row.account, &names)))
+    let origins = ranked(by_origin, |row| (row.origin.clone(), licence_name(row.account, &names)))
         .into_iter()
         .take(ADMIN_ORIGINS)
         .map(|((origin, license), counts)| LicensedOriginCounts { origin, license, counts })
@@ -225,7 +236,7 @@ mod tests {
             row(key, 0, Some("https://a.com"), Classification::Billable, 3),
             row(key, 2, None, Classification::Failed, 1),
         ];
-        let answer = breakdown(&rows, &range(), None);
+        let answer = breakdown(Counted { by_time: &rows, by_origin: &rows }, &range(), None);
         assert_eq!(
             answer.series.iter().map(|b| b.start).collect::<Vec<_>>(),
             vec![NOV_20, NOV_20 + MS_PER_DAY, NOV_20 + 2 * MS_PER_DAY]
@@ -273,7 +284,8 @@ mod tests {
             row(Account::FreeLicense, 1, Some("https://hobby.dev"), Classification::Billable, 1),
         ];
         let used = HashMap::from([(KeyId(7), 3)]);
-        let view = admin_usage(&rows, &range(), &KeyLimits { keys: &keys, used_this_month: &used, period: (1, 2) });
+        let counted = Counted { by_time: &rows, by_origin: &rows };
+        let view = admin_usage(counted, &range(), &KeyLimits { keys: &keys, used_this_month: &used, period: (1, 2) });
         assert_eq!(view.licenses[0].totals.webcodec_conversions.billable, 3);
         assert_eq!(view.licenses[0].limit, Some(LimitStatus::new(2, 3, (1, 2))));
         assert_eq!(view.unlicensed.origins[0].origin.as_deref(), Some("https://pirate.com"));

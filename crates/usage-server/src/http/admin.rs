@@ -11,7 +11,7 @@ use usage_core::{month_period_utc_ms, UsageRange};
 
 use super::error::ApiError;
 use super::{auth, csv_attachment, AppState};
-use crate::report::{self, KeyLimits};
+use crate::report::{self, Counted, KeyLimits};
 use crate::store::now_ms;
 
 /// The admin routes.
@@ -29,11 +29,13 @@ async fn usage(
     auth::admin(&state, &headers).await?;
     let now = now_ms();
     let range = UsageRange::from_query(query.as_deref(), now)?;
-    let rows = state.store.count_rows(None, &range).await?;
+    let by_time = state.store.count_series(None, &range).await?;
+    let by_origin = state.store.count_origins(None, &range).await?;
     let keys = state.store.list_keys().await?;
     let period = month_period_utc_ms(now);
     let used_this_month = state.store.count_billable_per_key(period.0, period.1).await?;
-    Ok(Json(report::admin_usage(&rows, &range, &KeyLimits { keys: &keys, used_this_month: &used_this_month, period })))
+    let limits = KeyLimits { keys: &keys, used_this_month: &used_this_month, period };
+    Ok(Json(report::admin_usage(Counted { by_time: &by_time, by_origin: &by_origin }, &range, &limits)))
 }
 
 /// Every account's counts as CSV rows `day,license,origin,event,classification,count`.

@@ -11,7 +11,7 @@ use usage_core::UsageRange;
 
 use super::error::ApiError;
 use super::{auth, csv_attachment, AppState};
-use crate::report;
+use crate::report::{self, Counted};
 use crate::store::{now_ms, Account};
 
 /// The licensee routes.
@@ -27,9 +27,11 @@ async fn breakdown(
 ) -> Result<Json<BreakdownResponse>, ApiError> {
     let key = auth::licensee(&state, &headers).await?;
     let range = UsageRange::from_query(query.as_deref(), now_ms())?;
-    let rows = state.store.count_rows(Some(Account::Key(key.id)), &range).await?;
+    let account = Some(Account::Key(key.id));
+    let by_time = state.store.count_series(account, &range).await?;
+    let by_origin = state.store.count_origins(account, &range).await?;
     let limit = state.limit_status(&key).await?;
-    Ok(Json(report::breakdown(&rows, &range, limit)))
+    Ok(Json(report::breakdown(Counted { by_time: &by_time, by_origin: &by_origin }, &range, limit)))
 }
 
 /// The same counts as CSV rows `day,origin,event,classification,count`.

@@ -77,6 +77,40 @@ fn class_index(classification: Classification) -> usize {
     }
 }
 
+/// How much detail a count query keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Per bucket and origin.
+    Detail,
+    /// Per bucket, origins summed.
+    Series,
+    /// Per origin, buckets summed.
+    Origins,
+}
+
+impl Shape {
+    /// Drops what this shape sums over from a detailed row.
+    fn apply(self, row: CountRow, range: &UsageRange) -> CountRow {
+        match self {
+            Shape::Detail => row,
+            Shape::Series => CountRow { origin: None, ..row },
+            Shape::Origins => CountRow { bucket_start: range.since_ms, ..row },
+        }
+    }
+}
+
+/// A rollup table and its bucket column.
+#[derive(Debug, Clone, Copy)]
+struct Rollup {
+    table: &'static str,
+    bucket: &'static str,
+}
+
+impl Rollup {
+    const HOURLY: Rollup = Rollup { table: "rollup_hourly", bucket: "hour_ms" };
+    const DAILY: Rollup = Rollup { table: "rollup_daily", bucket: "day_ms" };
+}
+
 /// Rows per multi-row INSERT (8 parameters each, well under SQLite's 32,766).
 const EVENTS_PER_STATEMENT: usize = 500;
 /// Rollup rows per multi-row upsert (7 parameters each).
@@ -272,7 +306,7 @@ impl Store {
     /// A database failure, or a stored kind this version does not know.
     pub async fn count_since(&self, account: Account, since_ms: i64) -> Result<Vec<CountRow>, StoreError> {
         let range = UsageRange { since_ms, until_ms: NO_END_MS, granularity: Granularity::Day };
-        self.count_rows(Some(account), &range).await
+        self.count_series(Some(account), &range).await
     }
 
     /// The events in `range`, counted per account, time bucket, origin, kind and
@@ -286,32 +320,70 @@ impl Store {
     /// # Errors
     /// A database failure, or a stored kind this version does not know.
     pub async fn count_rows(&self, account: Option<Account>, range: &UsageRange) -> Result<Vec<CountRow>, StoreError> {
+        self.count_shaped(account, range, Shape::Detail).await
+    }
+
+    /// [`Store::count_rows`] summed over origins (every row's origin is `None`):
+    /// what series and totals need, with the summing done by the database.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_series(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        self.count_shaped(account, range, Shape::Series).await
+    }
+
+    /// [`Store::count_rows`] summed over the whole range (every row's bucket is
+    /// `range.since_ms`): what the origin rankings need.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_origins(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        self.count_shaped(account, range, Shape::Origins).await
+    }
+
+    async fn count_shaped(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+        shape: Shape,
+    ) -> Result<Vec<CountRow>, StoreError> {
         let first_hour = ceil_to(range.since_ms, MS_PER_HOUR);
         let last_hour = range.until_ms.div_euclid(MS_PER_HOUR) * MS_PER_HOUR;
         if first_hour >= last_hour {
-            return self.count_rows_raw(account, range).await;
+            let rows = self.count_rows_raw(account, range).await?;
+            return Ok(merge(rows.into_iter().map(|row| shape.apply(row, range)).collect()));
         }
         let part = |since_ms, until_ms| UsageRange { since_ms, until_ms, granularity: range.granularity };
         let mut rows = self.count_rows_raw(account, &part(range.since_ms, first_hour)).await?;
         rows.extend(self.count_rows_raw(account, &part(last_hour, range.until_ms)).await?);
+        let mut rows: Vec<CountRow> = rows.into_iter().map(|row| shape.apply(row, range)).collect();
         let first_day = ceil_to(first_hour, MS_PER_DAY);
         let last_day = last_hour.div_euclid(MS_PER_DAY) * MS_PER_DAY;
+        let (hourly, daily) = (Rollup::HOURLY, Rollup::DAILY);
         if range.granularity == Granularity::Day && first_day < last_day {
-            rows.extend(self.rollup_rows("rollup_hourly", "hour_ms", account, range, first_hour, first_day).await?);
-            rows.extend(self.rollup_rows("rollup_daily", "day_ms", account, range, first_day, last_day).await?);
-            rows.extend(self.rollup_rows("rollup_hourly", "hour_ms", account, range, last_day, last_hour).await?);
+            rows.extend(self.rollup_rows(hourly, shape, account, range, first_hour, first_day).await?);
+            rows.extend(self.rollup_rows(daily, shape, account, range, first_day, last_day).await?);
+            rows.extend(self.rollup_rows(hourly, shape, account, range, last_day, last_hour).await?);
         } else {
-            rows.extend(self.rollup_rows("rollup_hourly", "hour_ms", account, range, first_hour, last_hour).await?);
+            rows.extend(self.rollup_rows(hourly, shape, account, range, first_hour, last_hour).await?);
         }
         Ok(merge(rows))
     }
 
-    /// Rollup rows of `table` with `bucket` in `[start_ms, end_ms)`, as count rows
-    /// in `range`'s buckets.
+    /// Rollup rows with their bucket in `[start_ms, end_ms)`, summed by the
+    /// database as `shape` asks, as count rows in `range`'s buckets.
     async fn rollup_rows(
         &self,
-        table: &str,
-        bucket: &str,
+        rollup: Rollup,
+        shape: Shape,
         account: Option<Account>,
         range: &UsageRange,
         start_ms: i64,
@@ -320,10 +392,21 @@ impl Store {
         if start_ms >= end_ms {
             return Ok(Vec::new());
         }
+        let Rollup { table, bucket } = rollup;
         let filter = if account.is_some() { "AND key_id = $3" } else { "" };
+        let (bucket_column, origin_column, group) = match shape {
+            Shape::Detail => (bucket, "origin", ""),
+            Shape::Series => (bucket, "''", "GROUP BY key_id, bucket_start, event_kind"),
+            Shape::Origins => ("CAST(0 AS BIGINT)", "origin", "GROUP BY key_id, origin, event_kind"),
+        };
+        let sums = if shape == Shape::Detail {
+            "billable, development, failed".to_owned()
+        } else {
+            Classification::ALL.map(|c| format!("CAST(SUM({0}) AS BIGINT) AS {0}", c.as_str())).join(", ")
+        };
         let sql = format!(
-            "SELECT key_id, {bucket} AS bucket_start, origin, event_kind, billable, development, failed \
-             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter}"
+            "SELECT key_id, {bucket_column} AS bucket_start, {origin_column} AS origin, event_kind, {sums} \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} {group}"
         );
         let mut query = sqlx::query(&sql).bind(start_ms).bind(end_ms);
         if let Some(account) = account {
@@ -332,7 +415,10 @@ impl Store {
         let mut rows = Vec::new();
         for row in query.fetch_all(&self.pool).await? {
             let account = Account::from_stored_id(row.try_get("key_id")?);
-            let bucket_start = range.bucket_of(row.try_get("bucket_start")?);
+            let bucket_start = match shape {
+                Shape::Origins => range.since_ms,
+                _ => range.bucket_of(row.try_get("bucket_start")?),
+            };
             let origin: String = row.try_get("origin")?;
             let kind = event_kind(&row)?;
             for classification in Classification::ALL {
