@@ -35,8 +35,16 @@ fn bearer(headers: &HeaderMap, kind: KeyKind) -> Result<String, ApiError> {
 /// # Errors
 /// 401 without a known, active secret key; 403 for a public key or an admin token.
 pub async fn licensee(state: &AppState, headers: &HeaderMap) -> Result<ActiveKey, ApiError> {
-    let secret = bearer(headers, KeyKind::Secret)?;
-    state.store.find_by_secret_key_hash(&hash_credential(&secret)).await?.ok_or(ApiError::UnknownKey("the Bearer key"))
+    secret_key(state, &bearer(headers, KeyKind::Secret)?, "the Bearer key").await
+}
+
+/// The active key pair whose secret key `secret` is, looked up by its hash; `field`
+/// names where it came from in the error.
+///
+/// # Errors
+/// 401 when no active key pair has that secret key.
+pub async fn secret_key(state: &AppState, secret: &str, field: &'static str) -> Result<ActiveKey, ApiError> {
+    state.store.find_by_secret_key_hash(&hash_credential(secret)).await?.ok_or(ApiError::UnknownKey(field))
 }
 
 /// Checks that the request carries an active admin token. The token's hash is

@@ -7,6 +7,7 @@ use usage_core::wire::ErrorResponse;
 use usage_core::ValidationError;
 
 use super::body::MAX_BODY_BYTES;
+use super::rate_limit::Limited;
 use crate::store::StoreError;
 
 /// Why a request was refused. Nothing is written for any of them.
@@ -22,15 +23,11 @@ pub enum ApiError {
     #[error("the admin token is not known, or it has been revoked")]
     UnknownAdminToken,
     /// Over a rate limit (429 with `Retry-After`); nothing was written.
-    #[error("too many events from this {scope}: at most {per_minute} a minute; retry in {retry_after_secs} s")]
-    RateLimited {
-        /// `client address` or `licence key`.
-        scope: &'static str,
-        /// The limit.
-        per_minute: u32,
-        /// Whole seconds until a token is free.
-        retry_after_secs: u64,
-    },
+    #[error(
+        "too many events from this {}: at most {} a minute; retry in {} s",
+        .0.scope, .0.per_minute, .0.retry_after_secs
+    )]
+    RateLimited(Limited),
     /// The body is over the limit.
     #[error("request body must be at most {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
@@ -64,6 +61,12 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+impl From<Limited> for ApiError {
+    fn from(limited: Limited) -> Self {
+        ApiError::RateLimited(limited)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         ApiError::Internal(err.into())
@@ -85,7 +88,7 @@ impl ApiError {
                 _ => StatusCode::BAD_REQUEST,
             },
             ApiError::UnknownKey(_) | ApiError::UnknownAdminToken => StatusCode::UNAUTHORIZED,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UnreadableBody => StatusCode::BAD_REQUEST,
@@ -107,7 +110,7 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), Json(ErrorResponse::new(self.to_string()))).into_response();
         let retry_after = match self {
             ApiError::Unavailable(_) => Some(1),
-            ApiError::RateLimited { retry_after_secs, .. } => Some(retry_after_secs),
+            ApiError::RateLimited(limited) => Some(limited.retry_after_secs),
             _ => None,
         };
         if let Some(seconds) = retry_after {

@@ -14,25 +14,63 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::store::KeyId;
 
-/// Over a limit: how long until a token is free.
+/// Over a limit: which one, and how long until a token is free.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
+    /// `client address` or `licence key`.
+    pub scope: &'static str,
+    /// The limit, events a minute.
+    pub per_minute: u32,
     /// Whole seconds, at least 1, for the `Retry-After` header.
     pub retry_after_secs: u64,
 }
 
-/// The two kinds of limit; `None` disables one.
+/// One kind of limit: a bucket per `K`, or none when disabled.
+#[derive(Debug)]
+struct Buckets<K: std::hash::Hash + Eq + Clone> {
+    limiter: Option<DefaultKeyedRateLimiter<K>>,
+    scope: &'static str,
+    per_minute: u32,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Buckets<K> {
+    /// `per_minute` events per `K` (0 disables the limit), reported as `scope`.
+    fn new(scope: &'static str, per_minute: u32) -> Self {
+        let limiter = NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
+        Buckets { limiter, scope, per_minute }
+    }
+
+    fn check(&self, key: &K) -> Result<(), Limited> {
+        let Some(limiter) = &self.limiter else { return Ok(()) };
+        limiter.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(limiter.clock().now());
+            Limited { scope: self.scope, per_minute: self.per_minute, retry_after_secs: whole_seconds_up(wait) }
+        })
+    }
+
+    fn forget_idle(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// The two kinds of limit.
 #[derive(Debug)]
 pub struct RateLimits {
-    per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    per_key: Option<DefaultKeyedRateLimiter<KeyId>>,
+    per_address: Buckets<IpAddr>,
+    per_key: Buckets<KeyId>,
 }
 
 impl RateLimits {
     /// Limits of `per_address` keyless and free-license events per client address
     /// per minute and `per_key` events per licence key per minute; 0 disables one.
     pub fn per_minute(per_address: u32, per_key: u32) -> Self {
-        RateLimits { per_address: limiter(per_address), per_key: limiter(per_key) }
+        RateLimits {
+            per_address: Buckets::new("client address", per_address),
+            per_key: Buckets::new("licence key", per_key),
+        }
     }
 
     /// Takes a token for an unpaid event from `address`.
@@ -40,7 +78,7 @@ impl RateLimits {
     /// # Errors
     /// [`Limited`] when the address has none left.
     pub fn check_address(&self, address: IpAddr) -> Result<(), Limited> {
-        check(self.per_address.as_ref(), &bucket_of(address))
+        self.per_address.check(&bucket_of(address))
     }
 
     /// Takes a token for an event of `key`.
@@ -48,35 +86,14 @@ impl RateLimits {
     /// # Errors
     /// [`Limited`] when the key has none left.
     pub fn check_key(&self, key: KeyId) -> Result<(), Limited> {
-        check(self.per_key.as_ref(), &key)
+        self.per_key.check(&key)
     }
 
     /// Forgets buckets that are full again, so memory follows recent clients only.
     pub fn forget_idle(&self) {
-        if let Some(limiter) = &self.per_address {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
-        if let Some(limiter) = &self.per_key {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
+        self.per_address.forget_idle();
+        self.per_key.forget_idle();
     }
-}
-
-fn limiter<K: std::hash::Hash + Eq + Clone>(per_minute: u32) -> Option<DefaultKeyedRateLimiter<K>> {
-    NonZeroU32::new(per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)))
-}
-
-fn check<K: std::hash::Hash + Eq + Clone>(
-    limiter: Option<&DefaultKeyedRateLimiter<K>>,
-    key: &K,
-) -> Result<(), Limited> {
-    let Some(limiter) = limiter else { return Ok(()) };
-    limiter.check_key(key).map_err(|not_until| {
-        let wait = not_until.wait_time_from(limiter.clock().now());
-        Limited { retry_after_secs: whole_seconds_up(wait) }
-    })
 }
 
 fn whole_seconds_up(wait: Duration) -> u64 {

@@ -7,11 +7,10 @@ use axum::{Json, Router};
 use usage_core::wire::{GetUsageRequest, GetUsageResponse, RegisterUsagePointRequest, RegisterUsagePointResponse};
 use usage_core::{Licence, Origin};
 
-use super::auth::ClientAddress;
+use super::auth::{self, ClientAddress};
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::AppState;
-use crate::keys::hash_credential;
 use crate::report;
 use crate::store::{now_ms, Account, NewEvent};
 
@@ -35,22 +34,14 @@ async fn register_usage_point(
 ) -> Result<Json<RegisterUsagePointResponse>, ApiError> {
     let registration = RegisterUsagePointRequest::from_json(&body)?.validate()?;
     let reported_origin = origin_header(&headers)?;
-    let (account, monthly_limit) = match &registration.licence {
+    let (account, key) = match &registration.licence {
         Licence::Key(public_key) => {
             let key = state.find_public_key(public_key).await?.ok_or(ApiError::UnknownKey("apiKey"))?;
-            state.rate_limits.check_key(key.id).map_err(|limited| ApiError::RateLimited {
-                scope: "licence key",
-                per_minute: state.options.rate_limit_per_key,
-                retry_after_secs: limited.retry_after_secs,
-            })?;
-            (Account::Key(key.id), key.monthly_limit.map(|limit| (key.id, limit)))
+            state.rate_limits.check_key(key.id)?;
+            (Account::Key(key.id), Some(key))
         }
         unpaid => {
-            state.rate_limits.check_address(address).map_err(|limited| ApiError::RateLimited {
-                scope: "client address",
-                per_minute: state.options.rate_limit_per_address,
-                retry_after_secs: limited.retry_after_secs,
-            })?;
+            state.rate_limits.check_address(address)?;
             (if *unpaid == Licence::FreeLicense { Account::FreeLicense } else { Account::Unlicensed }, None)
         }
     };
@@ -75,10 +66,9 @@ async fn register_usage_point(
     if claim_differed {
         tracing::debug!(reported = ?origin.map(Origin::to_string), "host claim differs from the Origin header; using the header");
     }
-    let over_limit = match monthly_limit {
-        Some((key, limit)) if recorded.classification.is_billable() => {
-            let (start, end) = usage_core::month_period_utc_ms(now_ms());
-            state.store.count_billable(key, start, end).await? > limit
+    let over_limit = match key {
+        Some(key) if recorded.classification.is_billable() => {
+            state.limit_status(&key).await?.is_some_and(|limit| limit.used > limit.monthly_billable)
         }
         _ => false,
     };
@@ -91,11 +81,7 @@ async fn get_usage(
     JsonBody(body): JsonBody,
 ) -> Result<Json<GetUsageResponse>, ApiError> {
     let query = GetUsageRequest::from_json(&body)?.validate(now_ms())?;
-    let key = state
-        .store
-        .find_by_secret_key_hash(&hash_credential(&query.secret_key))
-        .await?
-        .ok_or(ApiError::UnknownKey("apiKey"))?;
+    let key = auth::secret_key(&state, &query.secret_key, "apiKey").await?;
     let rows = state.store.count_since(Account::Key(key.id), query.since_ms).await?;
     let answer =
         GetUsageResponse { success: true, counts: report::totals(&rows), limit: state.limit_status(&key).await? };

@@ -86,7 +86,8 @@ async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Rec
                 },
             }
         }
-        let events: Vec<NewEvent> = batch.iter().map(|job| job.event.clone()).collect();
+        // The events move to the store and the replies stay here: nothing is copied.
+        let (events, replies): (Vec<NewEvent>, Vec<_>) = batch.drain(..).map(|job| (job.event, job.reply)).unzip();
         let started = std::time::Instant::now();
         let result = match connection.take() {
             Some(held) => Ok(held),
@@ -106,14 +107,14 @@ async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Rec
         tracing::debug!(events = events.len(), micros = started.elapsed().as_micros() as u64, "batch committed");
         match result {
             Ok(recorded) => {
-                for (job, recorded) in batch.drain(..).zip(recorded) {
-                    let _ = job.reply.send(Ok(recorded));
+                for (reply, recorded) in replies.into_iter().zip(recorded) {
+                    let _ = reply.send(Ok(recorded));
                 }
             }
             Err(err) => {
-                tracing::error!(error = %err, events = batch.len(), "a batch of events could not be stored");
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(StoreError::BatchFailed(err.to_string())));
+                tracing::error!(error = %err, events = replies.len(), "a batch of events could not be stored");
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::BatchFailed(err.to_string())));
                 }
             }
         }
