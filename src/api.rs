@@ -10,7 +10,7 @@ use crate::delivery::deliver;
 use crate::environment::{now_ms, page_origin, random_bytes, warn};
 use crate::error::TelemetryError;
 use crate::options::{
-    BreakdownOptions, PreparedRegistration, RegisterOptions, Registered, Usage, UsageOptions, ADMIN_USAGE_PATH,
+    BreakdownOptions, BreakdownView, PreparedRegistration, RegisterOptions, Registered, Usage, UsageOptions,
 };
 use crate::transport::FetchTransport;
 
@@ -71,10 +71,9 @@ pub async fn get_usage(options: UsageOptions) -> Result<Usage, TelemetryError> {
 /// An invalid option or range, a credential on a public page (nothing is sent),
 /// or a delivery failure after the retries.
 pub async fn get_usage_breakdown(options: BreakdownOptions) -> Result<UsageBreakdown, TelemetryError> {
-    let request = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
-    if request.url.contains(ADMIN_USAGE_PATH) {
-        deliver(&FetchTransport, &request).await.map(UsageBreakdown::Vendor)
-    } else {
-        deliver(&FetchTransport, &request).await.map(UsageBreakdown::Licence)
+    let (request, view) = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
+    match view {
+        BreakdownView::Vendor => deliver(&FetchTransport, &request).await.map(UsageBreakdown::Vendor),
+        BreakdownView::Licensee => deliver(&FetchTransport, &request).await.map(UsageBreakdown::Licence),
     }
 }

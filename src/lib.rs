@@ -48,7 +48,7 @@ mod transport;
 
 pub use config::{configure, ConfigureOptions, LogLevel};
 pub use error::TelemetryError;
-pub use options::{BreakdownOptions, HostChoice, RegisterOptions, Registered, Usage, UsageOptions};
+pub use options::{BreakdownOptions, BreakdownView, HostChoice, RegisterOptions, Registered, Usage, UsageOptions};
 pub use retry::RetryOptions;
 pub use usage_core::wire::{AdminUsageResponse, BreakdownResponse, LimitStatus};
 pub use usage_core::{Classification, EventKind, Granularity};

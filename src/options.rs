@@ -258,11 +258,15 @@ impl BreakdownOptions {
         config: &Config,
         page_origin: Option<&str>,
         now_ms: i64,
-    ) -> Result<PreparedRequest, TelemetryError> {
+    ) -> Result<(PreparedRequest, BreakdownView), TelemetryError> {
         let (key, field) = key_and_field(self.api_key, self.license_key);
-        let (credential, path) = match key.as_deref().map(KeyKind::of) {
-            Some(Some(KeyKind::Admin)) => (key.unwrap_or_default(), ADMIN_USAGE_PATH),
-            _ => (KeyKind::Secret.require(key, field)?, BREAKDOWN_PATH),
+        let (credential, view) = match key.as_deref().map(KeyKind::of) {
+            Some(Some(KeyKind::Admin)) => (key.unwrap_or_default(), BreakdownView::Vendor),
+            _ => (KeyKind::Secret.require(key, field)?, BreakdownView::Licensee),
+        };
+        let path = match view {
+            BreakdownView::Licensee => BREAKDOWN_PATH,
+            BreakdownView::Vendor => ADMIN_USAGE_PATH,
         };
         refuse_secret_in_public_page(page_origin, self.dangerously_allow_browser)?;
         let since = self.since.map(|since| whole_ms("since", since)).transpose()?;
@@ -281,8 +285,19 @@ impl BreakdownOptions {
         let path = if query.is_empty() { path.to_owned() } else { format!("{path}?{}", query.join("&")) };
         let url = endpoint_url(self.endpoint.as_deref(), config, &path)?;
         let policy = config.retry.with(&self.retry.unwrap_or_default())?;
-        Ok(PreparedRequest { method: Method::Get, url, body: String::new(), bearer: Some(credential), policy })
+        let request =
+            PreparedRequest { method: Method::Get, url, body: String::new(), bearer: Some(credential), policy };
+        Ok((request, view))
     }
+}
+
+/// Which answer a breakdown request reads, decided by its credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakdownView {
+    /// A secret key: that licence's breakdown.
+    Licensee,
+    /// An admin token: the vendor's view of every licence.
+    Vendor,
 }
 
 /// The read endpoints' credential: `apiKey`, else `licenseKey`, with the name of
@@ -573,22 +588,31 @@ mod tests {
     }
 
     fn breakdown(options: serde_json::Value, page: Option<&str>) -> Result<PreparedRequest, TelemetryError> {
+        Ok(breakdown_view(options, page)?.0)
+    }
+
+    fn breakdown_view(
+        options: serde_json::Value,
+        page: Option<&str>,
+    ) -> Result<(PreparedRequest, BreakdownView), TelemetryError> {
         parse_options::<BreakdownOptions, _>(options)?.prepare(&config(), page, NOW)
     }
 
     #[test]
     fn breakdowns_are_gets_with_a_bearer_credential_and_the_range_in_the_query() {
-        let request = breakdown(json!({"apiKey": "rm_sec_a"}), None).unwrap();
+        let (request, view) = breakdown_view(json!({"apiKey": "rm_sec_a"}), None).unwrap();
+        assert_eq!(view, BreakdownView::Licensee);
         assert_eq!(
             (request.method, request.url.as_str()),
             (Method::Get, "https://usage.vendor.com/api/usage/breakdown")
         );
         assert_eq!((request.body.as_str(), request.bearer.as_deref()), ("", Some("rm_sec_a")));
-        let request = breakdown(
+        let (request, view) = breakdown_view(
             json!({"apiKey": "rm_adm_a", "since": 1_795_000_000_000u64, "until": 1_795_300_000_000u64, "granularity": "hour"}),
             None,
         )
         .unwrap();
+        assert_eq!(view, BreakdownView::Vendor);
         assert_eq!(
             request.url,
             "https://usage.vendor.com/api/admin/usage?since=1795000000000&until=1795300000000&granularity=hour"
