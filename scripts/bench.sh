@@ -19,6 +19,7 @@ smoke=false
 [ "${1:-}" = --smoke ] && smoke=true
 [ "${USAGE_SETUP_DONE:-}" = 1 ] || ./scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+source scripts/lib.sh
 log() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
 
 if $smoke; then
@@ -48,16 +49,8 @@ start() {
   "$@" >"$work/$name.out" 2>"$work/$name.log" &
   pid=$!
   pids+=("$pid")
-  for _ in $(seq 300); do
-    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/$name.out" | head -1)
-    [ -n "$url" ] && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "$name did not start" >&2
-  return 1
+  url=$(listening_url "$work/$name.out" "$pid" "$work/$name.log")
 }
-json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 # wrk's output → "requests rps p50_ms p99_ms non2xx"
 wrk_stats() {
   awk '

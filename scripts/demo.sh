@@ -21,10 +21,10 @@ server=target/release/usage-server
 # Secrets are printed only once, at creation: keep the demo's in .demo/ (git-ignored).
 [ -s .demo/key.json ] || "$server" keys create --name "demo-$(date +%s)" --monthly-limit 1000 > .demo/key.json
 [ -s .demo/admin.json ] || "$server" admin create-token --name "demo-$(date +%s)" > .demo/admin.json
-json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$2"; }
-public_key=$(json_field publicKey .demo/key.json)
-secret_key=$(json_field secretKey .demo/key.json)
-admin_token=$(json_field token .demo/admin.json)
+source scripts/lib.sh
+public_key=$(json_field publicKey "$(cat .demo/key.json)")
+secret_key=$(json_field secretKey "$(cat .demo/key.json)")
+admin_token=$(json_field token "$(cat .demo/admin.json)")
 # The converter page reads the public key from here (absent: it registers as unlicensed).
 printf '{"publicKey":"%s"}\n' "$public_key" > www/dist/demo-config.json
 

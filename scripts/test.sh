@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 export USAGE_SETUP_DONE=1
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export USAGE_TEST_REQUIRE_POSTGRES=1 # setup.sh installed it: never skip
+source scripts/lib.sh
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 step "formatting, lints and docs (cargo fmt --check, clippy and rustdoc with -D warnings)"
@@ -38,22 +39,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# Waits for a process to print its "listening on URL" line; prints the URL.
-listening_url() {
-  local file=$1 pid=$2
-  for _ in $(seq 600); do
-    url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$file" | head -1)
-    [ -n "$url" ] && { echo "$url"; return 0; }
-    kill -0 "$pid" 2>/dev/null || { echo "process $pid died:" >&2; cat "$file" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "timed out waiting for $file" >&2
-  return 1
-}
 server=target/debug/usage-server
 export USAGE_DATABASE_URL="sqlite://$work/usage.db"
-# Reads one string field of a JSON line printed by the CLI.
-json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 keys=$("$server" keys create --name module-tests)
 export USAGE_TEST_PUBLIC_KEY=$(json_field publicKey "$keys") USAGE_TEST_SECRET_KEY=$(json_field secretKey "$keys")
 # A licence whose monthly limit is 0: every billable event is over it.

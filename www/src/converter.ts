@@ -1,13 +1,9 @@
 // The converter page: picks the input and output, runs the conversion in a Worker,
 // shows progress, the result and how the conversion was counted.
+import { $ } from './dom';
 import { bytes, seconds } from './format';
 import type { FromWorker, Registration, ToWorker } from './messages';
 
-const $ = <T extends Element>(testId: string): T => {
-  const element = document.querySelector<T>(`[data-testid="${testId}"]`);
-  if (!element) throw new Error(`missing element ${testId}`);
-  return element;
-};
 const sampleChoice = $<HTMLInputElement>('sample');
 const fileChoice = document.querySelector<HTMLInputElement>('#use-file')!;
 const fileInput = $<HTMLInputElement>('file');

@@ -11,16 +11,12 @@ import init, {
   type VendorUsage,
 } from 'usage-telemetry';
 import { StackedBars, type Columns } from './chart';
+import { $ } from './dom';
 import { count, day } from './format';
 
 const DAY_MS = 86_400_000;
 const STORAGE_KEY = 'usage-dashboard-credential';
 
-const $ = <T extends Element>(testId: string): T => {
-  const element = document.querySelector<T>(`[data-testid="${testId}"]`);
-  if (!element) throw new Error(`missing element ${testId}`);
-  return element;
-};
 const form = $<HTMLFormElement>('sign-in');
 const secretInput = $<HTMLInputElement>('secret-key');
 const adminInput = $<HTMLInputElement>('admin-token');
