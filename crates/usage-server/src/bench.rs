@@ -63,7 +63,7 @@ pub async fn load(store: &Store, args: &BenchLoadArgs) -> anyhow::Result<()> {
                 }
             })
             .collect();
-        store.record_events(&batch).await?;
+        store.record_events(batch).await?;
         written += size as u64;
         let rate = written as f64 / started.elapsed().as_secs_f64();
         eprintln!("bench-load: {written} of {} events ({rate:.0}/s)", args.events);

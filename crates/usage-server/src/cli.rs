@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs};
 use crate::http::{app_serving, AppState, ServerOptions};
 use crate::keys::{hash_credential, new_admin_token, NewKeyPair};
-use crate::store::{BatchOptions, Store};
+use crate::store::{BatchOptions, NewKey, Store};
 
 /// The longest key or token name accepted.
 const MAX_KEY_NAME_LEN: usize = 100;
@@ -23,7 +23,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&database.database_url).await?;
             let pair = NewKeyPair::generate()
                 .map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))?;
-            store.create_key(&name, &pair.public_key, &hash_credential(&pair.secret_key), monthly_limit).await?;
+            let secret_key_hash = hash_credential(&pair.secret_key);
+            let public_key = pair.public_key.clone();
+            store.create_key(NewKey { name: name.clone(), public_key, secret_key_hash, monthly_limit }).await?;
             let line = serde_json::json!({"name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
             println!("{line}");
             store.close().await;

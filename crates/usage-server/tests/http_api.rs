@@ -314,12 +314,11 @@ async fn the_origin_header_outranks_the_host_claim() {
     assert_eq!(json["classification"], "development");
 
     server.stop();
-    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+    let connection = rusqlite::Connection::open(db.path()).unwrap();
+    let mut statement =
+        connection.prepare("SELECT origin, origin_claim_differed FROM usage_events ORDER BY id").unwrap();
     let rows: Vec<(Option<String>, bool)> =
-        sqlx::query_as("SELECT origin, origin_claim_differed FROM usage_events ORDER BY id")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+        statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect();
     assert_eq!(
         rows,
         vec![
@@ -343,12 +342,9 @@ async fn only_the_documented_fields_are_stored() {
     server.post_raw(REGISTER, Some("application/json"), None, body.to_string()).await;
     server.stop();
 
-    let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-    let columns: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info('usage_events') ORDER BY cid")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    let columns: Vec<String> = columns.into_iter().map(|c| c.0).collect();
+    let connection = rusqlite::Connection::open(db.path()).unwrap();
+    let mut statement = connection.prepare("SELECT name FROM pragma_table_info('usage_events') ORDER BY cid").unwrap();
+    let columns: Vec<String> = statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
     assert_eq!(
         columns,
         [
@@ -363,11 +359,11 @@ async fn only_the_documented_fields_are_stored() {
             "created_at_ms"
         ]
     );
-    let (kind, classification, origin, is_still, created): (String, String, String, bool, i64) =
-        sqlx::query_as("SELECT event_kind, classification, origin, is_still, created_at_ms FROM usage_events")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let (kind, classification, origin, is_still, created): (String, String, String, bool, i64) = connection
+        .query_row("SELECT event_kind, classification, origin, is_still, created_at_ms FROM usage_events", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+        })
+        .unwrap();
     assert_eq!(
         (kind.as_str(), classification.as_str(), origin.as_str(), is_still),
         ("web-render", "billable", "https://customer.com", true)

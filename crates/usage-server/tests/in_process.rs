@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use usage_server::http::{app, AppState, ServerOptions};
 use usage_server::keys::{hash_credential, NewKeyPair};
-use usage_server::store::Store;
+use usage_server::store::{NewKey, Store};
 
 async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -32,7 +32,13 @@ async fn call(store: &Store, method: &str, path: &str, content_type: &str, body:
 async fn register_then_read_in_process() {
     let (_dir, store) = store().await;
     let pair = NewKeyPair::generate().unwrap();
-    store.create_key("acme", &pair.public_key, &hash_credential(&pair.secret_key), None).await.unwrap();
+    let key = NewKey {
+        name: "acme".into(),
+        public_key: pair.public_key.clone(),
+        secret_key_hash: hash_credential(&pair.secret_key),
+        monthly_limit: None,
+    };
+    store.create_key(key).await.unwrap();
     let body =
         json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
     let (status, json) =

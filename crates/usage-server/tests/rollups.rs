@@ -10,7 +10,7 @@ use common::TestDb;
 use usage_core::{
     month_period_utc_ms, Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR,
 };
-use usage_server::store::{Account, CountRow, KeyId, NewEvent, Store};
+use usage_server::store::{Account, CountRow, KeyId, NewEvent, NewKey, Store};
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Rng(u64);
@@ -70,8 +70,15 @@ fn timestamp(rng: &mut Rng, now: i64) -> i64 {
 
 async fn rollups_equal_raw_counts(url: &str, seed: u64) {
     let store = Store::open(url).await.unwrap();
-    store.create_key("a", "rm_pub_a", "hash-a", None).await.unwrap();
-    store.create_key("b", "rm_pub_b", "hash-b", None).await.unwrap();
+    for name in ["a", "b"] {
+        let key = NewKey {
+            name: name.into(),
+            public_key: format!("rm_pub_{name}"),
+            secret_key_hash: format!("hash-{name}"),
+            monthly_limit: None,
+        };
+        store.create_key(key).await.unwrap();
+    }
     let keys = store.list_keys().await.unwrap();
     let accounts = [Account::Key(keys[0].id), Account::Key(keys[1].id), Account::Unlicensed, Account::FreeLicense];
     let origins =
@@ -105,7 +112,7 @@ async fn rollups_equal_raw_counts(url: &str, seed: u64) {
                 }
             })
             .collect();
-        store.record_events(&batch).await.unwrap();
+        store.record_events(batch).await.unwrap();
     }
 
     let month = month_period_utc_ms(now);
@@ -190,7 +197,7 @@ async fn pruning_keeps_the_rollups() {
         is_still: None,
         created_at_ms,
     };
-    store.record_events(&[event(old), event(old + 1), event(now - 1)]).await.unwrap();
+    store.record_events(vec![event(old), event(old + 1), event(now - 1)]).await.unwrap();
     assert_eq!(store.prune_events_before(now - 91 * MS_PER_DAY).await.unwrap(), 2);
     let all = UsageRange { since_ms: old - MS_PER_DAY, until_ms: now, granularity: Granularity::Day };
     let raw: u64 = store.count_rows_raw(None, &all).await.unwrap().iter().map(|r| r.count).sum();

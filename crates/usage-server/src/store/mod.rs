@@ -1,32 +1,25 @@
-//! Storage on SQLite (the embedded default) or PostgreSQL.
+//! Storage on SQLite (the embedded default) or PostgreSQL, behind one trait.
 //!
-//! One implementation serves both engines: the statements are plain SQL that both
-//! understand (`$1` placeholders, `ON CONFLICT … DO NOTHING`), run through sqlx's
-//! `Any` driver. Only the migrations differ per engine (`migrations/sqlite`,
-//! `migrations/postgres`); released migrations are never edited.
-//!
-//! `keys`: licence key pairs and their limits; `admin_tokens`: the vendor's
-//! tokens; `events`: counting events once (with rollups) and reading counts back;
-//! `writer`: group commit of concurrent registrations.
+//! [`Storage`] is what an engine does: `sqlite` (rusqlite: one writer connection
+//! on blocking threads, readers beside it in WAL mode) and `postgres` (sqlx).
+//! [`Store`] is what the rest of the server holds: the engine plus the rules both
+//! share (`counting`: rollups and ranges; `writer`: group commit). The statements
+//! are in `sql` and the same for both; only the migrations differ per engine
+//! (`migrations/sqlite`, `migrations/postgres`); released migrations are never edited.
 
-mod admin_tokens;
-mod events;
-mod keys;
+mod counting;
+mod postgres;
+mod sql;
+mod sqlite;
+mod storage;
 mod writer;
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::any::{install_default_drivers, AnyPoolOptions};
-use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
-
-pub use admin_tokens::AdminTokenInfo;
-pub use events::{CountRow, NewEvent, Recorded};
-pub use keys::{ActiveKey, KeyInfo};
+pub use counting::{CountRow, CountsQuery, CountsRow, NewEvent, Recorded};
+pub use storage::{ActiveKey, AdminTokenInfo, KeyInfo, KeyLookup, NewKey, Storage};
 pub use writer::{BatchOptions, EventWriter};
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Which database engine a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,15 +51,27 @@ pub enum StoreError {
     /// A row holds something this version does not know (a newer server wrote it?).
     #[error("stored row is invalid: {0}")]
     Corrupt(String),
-    /// The database said no.
+    /// PostgreSQL said no.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// SQLite said no.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
     /// A migration failed.
     #[error(transparent)]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A migration applied earlier differs from the one this version carries.
+    #[error("migration {0} was changed after it was applied to this database")]
+    MigrationChanged(i64),
     /// The transaction holding this event failed; nothing of it was stored.
     #[error("the batch holding this event could not be stored: {0}")]
     BatchFailed(String),
+    /// The store was closed; nothing more is read or written.
+    #[error("the database is closed")]
+    Closed,
+    /// A blocking storage task panicked or was cancelled.
+    #[error("a storage task failed: {0}")]
+    TaskFailed(String),
     /// The writer task is gone (the server is stopping).
     #[error("the event writer has stopped")]
     WriterStopped,
@@ -109,11 +114,11 @@ impl Account {
     }
 }
 
-/// The database handle; cheap to clone.
+/// The database handle; cheap to clone. It dereferences to the engine's
+/// [`Storage`] and adds what both engines share (see `counting`).
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
-    engine: Engine,
+    storage: Arc<dyn Storage>,
 }
 
 impl Store {
@@ -122,72 +127,51 @@ impl Store {
     /// # Errors
     /// An unsupported URL, a connection failure or a failed migration.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        install_default_drivers();
-        let (engine, url) = engine_and_url(url)?;
-        let options = AnyPoolOptions::new()
-            // WAL readers run beside the writer's connection; PostgreSQL takes many.
-            .max_connections(16)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if engine == Engine::Sqlite {
-                        // WAL lets readers run beside the writer; FULL makes every
-                        // acknowledged event durable across a crash or power cut.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;")
-                            .await?;
-                    }
-                    Ok(())
-                })
-            });
-        let pool = options.connect(&url).await?;
-        match engine {
-            Engine::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Engine::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
-        Ok(Store { pool, engine })
+        let storage: Arc<dyn Storage> = match Engine::of_url(url)? {
+            Engine::Sqlite => Arc::new(sqlite::SqliteStorage::open(url).await?),
+            Engine::Postgres => Arc::new(postgres::PostgresStorage::open(url).await?),
+        };
+        Ok(Store { storage })
     }
 
-    /// The engine behind this store.
-    pub fn engine(&self) -> Engine {
-        self.engine
-    }
-
-    /// Checks that the database answers.
+    /// The active key pair whose public key this is.
     ///
     /// # Errors
-    /// When it does not.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+    /// A database failure.
+    pub async fn find_by_public_key(&self, public_key: &str) -> Result<Option<ActiveKey>, StoreError> {
+        self.storage.find_active_key(KeyLookup::PublicKey(public_key)).await
     }
 
-    /// A connection of the pool, held until dropped.
+    /// The active key pair whose secret key hashes to `secret_key_hash`.
     ///
     /// # Errors
-    /// When none can be had.
-    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
-        Ok(self.pool.acquire().await?)
-    }
-
-    /// Waits for open connections to finish and closes them.
-    pub async fn close(&self) {
-        self.pool.close().await;
+    /// A database failure.
+    pub async fn find_by_secret_key_hash(&self, secret_key_hash: &str) -> Result<Option<ActiveKey>, StoreError> {
+        self.storage.find_active_key(KeyLookup::SecretKeyHash(secret_key_hash)).await
     }
 }
 
-/// Picks the engine and, for SQLite, asks for the file to be created if missing.
-fn engine_and_url(url: &str) -> Result<(Engine, String), StoreError> {
-    if url.starts_with("sqlite:") {
-        let creates = url.contains("mode=") || url.contains(":memory:");
-        let url = match (creates, url.contains('?')) {
-            (true, _) => url.to_owned(),
-            (false, true) => format!("{url}&mode=rwc"),
-            (false, false) => format!("{url}?mode=rwc"),
-        };
-        Ok((Engine::Sqlite, url))
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok((Engine::Postgres, url.to_owned()))
-    } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+impl std::ops::Deref for Store {
+    type Target = dyn Storage;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.storage
+    }
+}
+
+impl Engine {
+    /// The engine a database URL names.
+    ///
+    /// # Errors
+    /// [`StoreError::UnsupportedUrl`] for anything but `sqlite:` and `postgres:` URLs.
+    pub fn of_url(url: &str) -> Result<Engine, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Engine::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Engine::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
     }
 }
 
@@ -198,20 +182,21 @@ pub fn now_ms() -> i64 {
 }
 
 /// `Ok` when an update touched a row, `missing` when nothing matched.
-fn one_row_or(result: sqlx::any::AnyQueryResult, missing: StoreError) -> Result<(), StoreError> {
-    if result.rows_affected() == 0 {
+fn one_row_or(rows_affected: u64, missing: StoreError) -> Result<(), StoreError> {
+    if rows_affected == 0 {
         Err(missing)
     } else {
         Ok(())
     }
 }
 
-/// Maps a unique violation to `duplicate`, anything else to a database error.
-fn unique_or(err: sqlx::Error, duplicate: StoreError) -> StoreError {
-    match err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => duplicate,
-        err => err.into(),
-    }
+/// Limits are stored as BIGINT; anything above `i64::MAX` is no limit in practice.
+fn limit_to_db(limit: Option<u64>) -> Option<i64> {
+    limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
+fn limit_from_db(limit: Option<i64>) -> Option<u64> {
+    limit.map(|limit| u64::try_from(limit).unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -226,11 +211,10 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_urls_create_the_file_unless_told_otherwise() {
-        assert_eq!(engine_and_url("sqlite://usage.db").unwrap(), (Engine::Sqlite, "sqlite://usage.db?mode=rwc".into()));
-        assert_eq!(engine_and_url("sqlite://u.db?cache=shared").unwrap().1, "sqlite://u.db?cache=shared&mode=rwc");
-        assert_eq!(engine_and_url("sqlite://u.db?mode=ro").unwrap().1, "sqlite://u.db?mode=ro");
-        assert_eq!(engine_and_url("postgres://u@h/db").unwrap().0, Engine::Postgres);
-        assert!(matches!(engine_and_url("mysql://x"), Err(StoreError::UnsupportedUrl(_))));
+    fn urls_name_their_engine() {
+        assert_eq!(Engine::of_url("sqlite://usage.db").unwrap(), Engine::Sqlite);
+        assert_eq!(Engine::of_url("postgres://u@h/db").unwrap(), Engine::Postgres);
+        assert_eq!(Engine::of_url("postgresql://u@h/db").unwrap(), Engine::Postgres);
+        assert!(matches!(Engine::of_url("mysql://x"), Err(StoreError::UnsupportedUrl(_))));
     }
 }

@@ -71,7 +71,6 @@ impl EventWriter {
 async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Receiver<Job>) {
     let max = options.max_events.max(1);
     let mut batch: Vec<Job> = Vec::with_capacity(max);
-    let mut connection = None;
     while let Some(first) = queue.recv().await {
         batch.push(first);
         let deadline = Instant::now() + options.window;
@@ -89,22 +88,9 @@ async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Rec
         // The events move to the store and the replies stay here: nothing is copied.
         let (events, replies): (Vec<NewEvent>, Vec<_>) = batch.drain(..).map(|job| (job.event, job.reply)).unzip();
         let started = std::time::Instant::now();
-        let result = match connection.take() {
-            Some(held) => Ok(held),
-            None => store.acquire().await,
-        };
-        let result = match result {
-            Ok(mut held) => {
-                let result = store.record_events_on(&mut held, &events).await;
-                // A connection that failed may be broken: take a fresh one next time.
-                if result.is_ok() {
-                    connection = Some(held);
-                }
-                result
-            }
-            Err(err) => Err(err),
-        };
-        tracing::debug!(events = events.len(), micros = started.elapsed().as_micros() as u64, "batch committed");
+        let count = events.len();
+        let result = store.record_events(events).await;
+        tracing::debug!(events = count, micros = started.elapsed().as_micros() as u64, "batch committed");
         match result {
             Ok(recorded) => {
                 for (reply, recorded) in replies.into_iter().zip(recorded) {

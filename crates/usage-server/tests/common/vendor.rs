@@ -30,7 +30,7 @@ pub async fn insert_events(database_url: &str, key_name: &str, events: &[(i64, O
             created_at_ms: *created_at_ms,
         })
         .collect();
-    store.record_events(&events).await.unwrap();
+    store.record_events(events).await.unwrap();
     store.close().await;
 }
 

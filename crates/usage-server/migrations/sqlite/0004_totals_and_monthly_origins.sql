@@ -1,0 +1,53 @@
+-- Coarser rollups, so that a query reads about one row per bucket it answers with:
+-- totals without origins (series, totals and monthly limits), and monthly counts per
+-- origin (origin rankings over long ranges). Same transaction as the events, as 0003.
+CREATE TABLE totals_hourly (
+    key_id      BIGINT NOT NULL,
+    hour_ms     BIGINT NOT NULL,
+    event_kind  TEXT   NOT NULL,
+    billable    BIGINT NOT NULL,
+    development BIGINT NOT NULL,
+    failed      BIGINT NOT NULL,
+    PRIMARY KEY (key_id, hour_ms, event_kind)
+);
+
+CREATE TABLE totals_daily (
+    key_id      BIGINT NOT NULL,
+    day_ms      BIGINT NOT NULL,
+    event_kind  TEXT   NOT NULL,
+    billable    BIGINT NOT NULL,
+    development BIGINT NOT NULL,
+    failed      BIGINT NOT NULL,
+    PRIMARY KEY (key_id, day_ms, event_kind)
+);
+
+CREATE TABLE rollup_monthly (
+    key_id      BIGINT NOT NULL,
+    month_ms    BIGINT NOT NULL,
+    origin      TEXT   NOT NULL,
+    event_kind  TEXT   NOT NULL,
+    billable    BIGINT NOT NULL,
+    development BIGINT NOT NULL,
+    failed      BIGINT NOT NULL,
+    PRIMARY KEY (key_id, month_ms, origin, event_kind)
+);
+
+-- The vendor's view reads every key by time.
+CREATE INDEX totals_hourly_by_time ON totals_hourly (hour_ms);
+CREATE INDEX totals_daily_by_time ON totals_daily (day_ms);
+CREATE INDEX rollup_monthly_by_time ON rollup_monthly (month_ms);
+
+-- What 0003 counted is summed into the new rollups once, here.
+INSERT INTO totals_hourly (key_id, hour_ms, event_kind, billable, development, failed)
+SELECT key_id, hour_ms, event_kind, SUM(billable), SUM(development), SUM(failed)
+FROM rollup_hourly GROUP BY key_id, hour_ms, event_kind;
+
+INSERT INTO totals_daily (key_id, day_ms, event_kind, billable, development, failed)
+SELECT key_id, day_ms, event_kind, SUM(billable), SUM(development), SUM(failed)
+FROM rollup_daily GROUP BY key_id, day_ms, event_kind;
+
+INSERT INTO rollup_monthly (key_id, month_ms, origin, event_kind, billable, development, failed)
+SELECT key_id, CAST(strftime('%s', day_ms / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000,
+       origin, event_kind, SUM(billable), SUM(development), SUM(failed)
+FROM rollup_daily
+GROUP BY key_id, CAST(strftime('%s', day_ms / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000, origin, event_kind;

@@ -1,0 +1,612 @@
+//! Counting events exactly once, and reading the counts back from the rollups.
+//!
+//! Rollups (updated in the same transaction as the events they count):
+//! per origin by hour, day and month (`rollup_hourly`, `rollup_daily`,
+//! `rollup_monthly`), and without origins by hour and day (`totals_hourly`,
+//! `totals_daily`). A range is cut into whole months, days and hours and each
+//! piece read from the coarsest rollup that fits, so a query reads about one row
+//! per bucket (and origin) it answers with, whatever the number of events.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use usage_core::{
+    month_period_utc_ms, Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR,
+};
+
+use super::{now_ms, Account, KeyId, Store, StoreError};
+
+/// One event to count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Whose usage it is.
+    pub account: Account,
+    /// The idempotency id, if the client sent one.
+    pub event_id: Option<EventId>,
+    /// What happened.
+    pub kind: EventKind,
+    /// How it counts.
+    pub classification: Classification,
+    /// The normalised origin used for classification.
+    pub origin: Option<String>,
+    /// Whether the body's host claim disagreed with the browser's `Origin` header.
+    pub origin_claim_differed: bool,
+    /// Still-image render.
+    pub is_still: Option<bool>,
+    /// When it was received, ms since the epoch; it decides the event's buckets.
+    pub created_at_ms: i64,
+}
+
+/// The outcome of recording one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// The classification stored for this event (the original one for a repeat).
+    pub classification: Classification,
+    /// Whether the event id had been seen before, so nothing new was counted.
+    pub repeat: bool,
+}
+
+/// Events of one account, time bucket, origin, kind and classification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountRow {
+    /// Whose usage.
+    pub account: Account,
+    /// The start of the time bucket (a UTC midnight or hour).
+    pub bucket_start: i64,
+    /// The normalised origin, if the events carried one.
+    pub origin: Option<String>,
+    /// What happened.
+    pub kind: EventKind,
+    /// How it counts.
+    pub classification: Classification,
+    /// How many events.
+    pub count: u64,
+}
+
+/// A count query both engines run: SQL with `$n` placeholders, all integers,
+/// whose rows are `key_id, bucket_start, origin, event_kind, billable,
+/// development, failed` (origin `''` for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountsQuery {
+    /// The statement.
+    pub sql: String,
+    /// `$1`, `$2`, … in order.
+    pub params: Vec<i64>,
+}
+
+/// One row of a [`CountsQuery`], as the database returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountsRow {
+    /// `usage_events.key_id`.
+    pub key_id: i64,
+    /// A bucket start.
+    pub bucket_start: i64,
+    /// The origin, `""` for none.
+    pub origin: String,
+    /// The event kind's name.
+    pub event_kind: String,
+    /// Billable, development and failed events.
+    pub counts: [i64; 3],
+}
+
+/// A time grain of the rollups, finest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// UTC hours.
+    Hour,
+    /// UTC days.
+    Day,
+    /// UTC calendar months.
+    Month,
+}
+
+impl Level {
+    /// The start of the bucket holding `ms`.
+    pub fn floor(self, ms: i64) -> i64 {
+        match self {
+            Level::Hour => ms.div_euclid(MS_PER_HOUR) * MS_PER_HOUR,
+            Level::Day => ms.div_euclid(MS_PER_DAY) * MS_PER_DAY,
+            Level::Month => month_period_utc_ms(ms).0,
+        }
+    }
+
+    /// The first bucket start at or after `ms`.
+    fn ceil(self, ms: i64) -> i64 {
+        let start = self.floor(ms);
+        match (start == ms, self) {
+            (true, _) => ms,
+            (false, Level::Hour) => start + MS_PER_HOUR,
+            (false, Level::Day) => start + MS_PER_DAY,
+            (false, Level::Month) => month_period_utc_ms(start).1,
+        }
+    }
+
+    fn finer(self) -> Option<Level> {
+        match self {
+            Level::Hour => None,
+            Level::Day => Some(Level::Hour),
+            Level::Month => Some(Level::Day),
+        }
+    }
+
+    fn of(granularity: Granularity) -> Level {
+        match granularity {
+            Granularity::Hour => Level::Hour,
+            Granularity::Day => Level::Day,
+        }
+    }
+}
+
+/// Cuts `[start, end)` (whole hours) into pieces of whole months, days and hours,
+/// each as coarse as `coarsest` allows and the range's ends permit.
+fn decompose(start: i64, end: i64, coarsest: Level, pieces: &mut Vec<(Level, i64, i64)>) {
+    if start >= end {
+        return;
+    }
+    let Some(finer) = coarsest.finer() else {
+        pieces.push((coarsest, start, end));
+        return;
+    };
+    let (first, last) = (coarsest.ceil(start), coarsest.floor(end));
+    if first < last {
+        decompose(start, first, finer, pieces);
+        pieces.push((coarsest, first, last));
+        decompose(last, end, finer, pieces);
+    } else {
+        decompose(start, end, finer, pieces);
+    }
+}
+
+/// A rollup table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rollup {
+    /// Its name.
+    pub table: &'static str,
+    /// Its bucket column.
+    pub bucket: &'static str,
+    /// Its time grain.
+    pub level: Level,
+    /// Whether it counts per origin.
+    pub by_origin: bool,
+}
+
+impl Rollup {
+    pub const HOURLY: Rollup =
+        Rollup { table: "rollup_hourly", bucket: "hour_ms", level: Level::Hour, by_origin: true };
+    pub const DAILY: Rollup = Rollup { table: "rollup_daily", bucket: "day_ms", level: Level::Day, by_origin: true };
+    pub const MONTHLY: Rollup =
+        Rollup { table: "rollup_monthly", bucket: "month_ms", level: Level::Month, by_origin: true };
+    pub const TOTALS_HOURLY: Rollup =
+        Rollup { table: "totals_hourly", bucket: "hour_ms", level: Level::Hour, by_origin: false };
+    pub const TOTALS_DAILY: Rollup =
+        Rollup { table: "totals_daily", bucket: "day_ms", level: Level::Day, by_origin: false };
+    /// Every rollup a new event is added to.
+    pub const ALL: [Rollup; 5] =
+        [Rollup::HOURLY, Rollup::DAILY, Rollup::MONTHLY, Rollup::TOTALS_HOURLY, Rollup::TOTALS_DAILY];
+
+    fn at(level: Level, by_origin: bool) -> Rollup {
+        Rollup::ALL.into_iter().find(|r| r.level == level && r.by_origin == by_origin).unwrap_or(Rollup::HOURLY)
+    }
+
+    /// Values per row of an upsert: the key columns and three counts.
+    pub fn columns(&self) -> usize {
+        if self.by_origin {
+            7
+        } else {
+            6
+        }
+    }
+}
+
+/// The key of a rollup row: account, bucket start, origin (`""` for none or a
+/// rollup without origins), kind.
+pub type RollupKey = (i64, i64, String, &'static str);
+
+/// What one batch adds to one rollup, in key order (so that concurrent batches
+/// on PostgreSQL take row locks in the same order and cannot deadlock).
+pub type RollupDeltas = BTreeMap<RollupKey, [i64; 3]>;
+
+/// Sums the new (not repeated) events of a batch into each rollup's deltas.
+pub fn rollup_deltas(events: &[NewEvent], recorded: &[Recorded]) -> Vec<(Rollup, RollupDeltas)> {
+    Rollup::ALL
+        .into_iter()
+        .map(|rollup| {
+            let mut deltas = RollupDeltas::new();
+            for (event, _) in events.iter().zip(recorded).filter(|(_, r)| !r.repeat) {
+                let origin = if rollup.by_origin { event.origin.clone().unwrap_or_default() } else { String::new() };
+                let key =
+                    (event.account.stored_id(), rollup.level.floor(event.created_at_ms), origin, event.kind.as_str());
+                deltas.entry(key).or_default()[class_index(event.classification)] += 1;
+            }
+            (rollup, deltas)
+        })
+        .collect()
+}
+
+fn class_index(classification: Classification) -> usize {
+    match classification {
+        Classification::Billable => 0,
+        Classification::Development => 1,
+        Classification::Failed => 2,
+    }
+}
+
+/// How much detail a count query keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Per bucket and origin.
+    Detail,
+    /// Per bucket, origins summed.
+    Series,
+    /// Per origin, buckets summed.
+    Origins,
+}
+
+impl Shape {
+    /// Drops what this shape sums over from a detailed row.
+    fn apply(self, row: CountRow, range: &UsageRange) -> CountRow {
+        match self {
+            Shape::Detail => row,
+            Shape::Series => CountRow { origin: None, ..row },
+            Shape::Origins => CountRow { bucket_start: range.since_ms, ..row },
+        }
+    }
+
+    /// The coarsest rollup grain this shape may read for `granularity`.
+    fn coarsest(self, granularity: Granularity) -> Level {
+        match self {
+            Shape::Origins => Level::Month,
+            Shape::Detail | Shape::Series => Level::of(granularity),
+        }
+    }
+}
+
+/// Far enough ahead to cover every stored event ("since, with no end").
+const NO_END_MS: i64 = i64::MAX / 4;
+
+/// Rows a prune deletes per statement, so that writers are never blocked for long.
+const PRUNE_CHUNK: i64 = 10_000;
+
+impl Store {
+    /// Counts `events` in one transaction: each is stored once per account and
+    /// event id (a repeat adds nothing and reports the original classification),
+    /// and the rollups are updated in the same transaction, so a crash leaves
+    /// either all of the batch or none of it.
+    ///
+    /// # Errors
+    /// A database failure; nothing of the batch is stored then.
+    pub async fn record_events(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError> {
+        // Written in (account, eventId) order: concurrent transactions (several
+        // servers on one PostgreSQL, given the same eventIds) then take the unique
+        // index's locks in the same order and cannot deadlock.
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by(|&a, &b| {
+            let key =
+                |e: &NewEvent| (e.account.stored_id(), e.event_id.as_ref().map(EventId::as_str).map(str::to_owned));
+            key(&events[a]).cmp(&key(&events[b]))
+        });
+        let mut slots: Vec<Option<NewEvent>> = events.into_iter().map(Some).collect();
+        let sorted: Vec<NewEvent> = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let recorded_sorted = self.storage.record_events(sorted).await?;
+        let mut recorded = vec![None; order.len()];
+        for (position, &index) in order.iter().enumerate() {
+            recorded[index] = recorded_sorted.get(position).copied();
+        }
+        recorded.into_iter().map(|r| r.ok_or_else(|| StoreError::Corrupt("an event was not answered".into()))).collect()
+    }
+
+    /// Billable events (all kinds) of one key in `[start_ms, end_ms)`, two UTC
+    /// midnights (a calendar month): what a monthly limit counts.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn count_billable(&self, key: KeyId, start_ms: i64, end_ms: i64) -> Result<u64, StoreError> {
+        let per_key = self.billable_per_key(Some(key), start_ms, end_ms).await?;
+        Ok(per_key.get(&key).copied().unwrap_or(0))
+    }
+
+    /// [`Store::count_billable`] for every key with events in `[start_ms, end_ms)`.
+    ///
+    /// # Errors
+    /// A database failure.
+    pub async fn count_billable_per_key(&self, start_ms: i64, end_ms: i64) -> Result<HashMap<KeyId, u64>, StoreError> {
+        self.billable_per_key(None, start_ms, end_ms).await
+    }
+
+    async fn billable_per_key(
+        &self,
+        key: Option<KeyId>,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<HashMap<KeyId, u64>, StoreError> {
+        let filter = if key.is_some() { "key_id = $3" } else { "key_id > 0" };
+        let sql = format!(
+            "SELECT key_id, CAST(0 AS BIGINT) AS bucket_start, '' AS origin, '' AS event_kind, \
+                    CAST(SUM(billable) AS BIGINT) AS billable, CAST(0 AS BIGINT) AS development, \
+                    CAST(0 AS BIGINT) AS failed \
+             FROM totals_daily WHERE day_ms >= $1 AND day_ms < $2 AND {filter} GROUP BY key_id"
+        );
+        let mut params = vec![start_ms, end_ms];
+        params.extend(key.map(|key| key.0));
+        let rows = self.storage.counts(CountsQuery { sql, params }).await?;
+        Ok(rows.into_iter().map(|row| (KeyId(row.key_id), u64::try_from(row.counts[0]).unwrap_or(0))).collect())
+    }
+
+    /// Every event of `account` at or after `since_ms`: get-usage's counts.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_since(&self, account: Account, since_ms: i64) -> Result<Vec<CountRow>, StoreError> {
+        let range = UsageRange { since_ms, until_ms: NO_END_MS, granularity: Granularity::Day };
+        self.count_series(Some(account), &range).await
+    }
+
+    /// The events in `range`, counted per account, time bucket, origin, kind and
+    /// classification; only `account`'s when given, every account's otherwise.
+    ///
+    /// Whole months, days and hours come from the rollups; only the partial hours
+    /// at the range's ends are counted from raw events (none at the end of a range
+    /// that reaches now). The result equals [`Store::count_rows_raw`] for any range
+    /// whose events are all retained.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_rows(&self, account: Option<Account>, range: &UsageRange) -> Result<Vec<CountRow>, StoreError> {
+        self.count_shaped(account, range, Shape::Detail).await
+    }
+
+    /// [`Store::count_rows`] summed over origins (every row's origin is `None`):
+    /// what series and totals need, read from the rollups without origins.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_series(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        self.count_shaped(account, range, Shape::Series).await
+    }
+
+    /// [`Store::count_rows`] summed over the whole range (every row's bucket is
+    /// `range.since_ms`): what the origin rankings need.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_origins(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        self.count_shaped(account, range, Shape::Origins).await
+    }
+
+    async fn count_shaped(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+        shape: Shape,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        let first_hour = Level::Hour.ceil(range.since_ms);
+        // Nothing is stored after now, so a range reaching now may read the
+        // current hour's rollup whole instead of its raw events.
+        let last_hour = if range.until_ms >= now_ms() {
+            Level::Hour.ceil(range.until_ms)
+        } else {
+            Level::Hour.floor(range.until_ms)
+        };
+        if first_hour >= last_hour {
+            let rows = self.count_rows_raw(account, range).await?;
+            return Ok(merge(rows.into_iter().map(|row| shape.apply(row, range)).collect()));
+        }
+        let part = |since_ms, until_ms| UsageRange { since_ms, until_ms, granularity: range.granularity };
+        let mut rows = self.count_rows_raw(account, &part(range.since_ms, first_hour)).await?;
+        rows.extend(self.count_rows_raw(account, &part(last_hour, range.until_ms)).await?);
+        let mut rows: Vec<CountRow> = rows.into_iter().map(|row| shape.apply(row, range)).collect();
+        let mut pieces = Vec::new();
+        decompose(first_hour, last_hour, shape.coarsest(range.granularity), &mut pieces);
+        for (level, start_ms, end_ms) in pieces {
+            let rollup = Rollup::at(level, shape != Shape::Series);
+            let query = rollup_query(rollup, shape, account, start_ms, end_ms);
+            let found = self.storage.counts(query).await?;
+            let bucket_of = |start| if shape == Shape::Origins { range.since_ms } else { range.bucket_of(start) };
+            rows.extend(count_rows(found, bucket_of)?);
+        }
+        Ok(merge(rows))
+    }
+
+    /// [`Store::count_rows`] from the raw events alone: the reference the rollups
+    /// are checked against, and how the partial hours at a range's ends are read.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_rows_raw(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        if range.since_ms >= range.until_ms {
+            return Ok(Vec::new());
+        }
+        let bucket_ms = range.granularity.bucket_ms();
+        let filter = if account.is_some() { "AND key_id = $4" } else { "" };
+        let sums = Classification::ALL
+            .map(|c| {
+                format!("CAST(SUM(CASE WHEN classification = '{0}' THEN 1 ELSE 0 END) AS BIGINT) AS {0}", c.as_str())
+            })
+            .join(", ");
+        let sql = format!(
+            "SELECT key_id, (created_at_ms / $1) * $1 AS bucket_start, COALESCE(origin, '') AS origin, event_kind, {sums} \
+             FROM usage_events WHERE created_at_ms >= $2 AND created_at_ms < $3 {filter} \
+             GROUP BY key_id, (created_at_ms / $1) * $1, COALESCE(origin, ''), event_kind"
+        );
+        let mut params = vec![bucket_ms, range.since_ms, range.until_ms];
+        params.extend(account.map(Account::stored_id));
+        let rows = self.storage.counts(CountsQuery { sql, params }).await?;
+        count_rows(rows, |start| start)
+    }
+
+    /// Deletes raw events received before `cutoff_ms` (rollups stay), a chunk at a
+    /// time so writers are never blocked for long; returns how many went.
+    ///
+    /// # Errors
+    /// A database failure (what was deleted before it stays deleted).
+    pub async fn prune_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        loop {
+            let deleted = self.storage.prune_events_before(cutoff_ms, PRUNE_CHUNK).await?;
+            pruned += deleted;
+            if deleted == 0 {
+                return Ok(pruned);
+            }
+        }
+    }
+}
+
+/// Reads `rollup`'s rows with their bucket in `[start_ms, end_ms)`, summed by the
+/// database as `shape` asks.
+fn rollup_query(rollup: Rollup, shape: Shape, account: Option<Account>, start_ms: i64, end_ms: i64) -> CountsQuery {
+    let Rollup { table, bucket, .. } = rollup;
+    let filter = if account.is_some() { "AND key_id = $3" } else { "" };
+    let origin = if rollup.by_origin { "origin" } else { "''" };
+    let sums = Classification::ALL.map(|c| format!("CAST(SUM({0}) AS BIGINT) AS {0}", c.as_str())).join(", ");
+    let sql = match shape {
+        // Rows are unique per bucket here already: nothing to sum.
+        Shape::Detail => format!(
+            "SELECT key_id, {bucket} AS bucket_start, {origin} AS origin, event_kind, billable, development, failed \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter}"
+        ),
+        Shape::Series => format!(
+            "SELECT key_id, {bucket} AS bucket_start, '' AS origin, event_kind, {sums} \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY key_id, {bucket}, event_kind"
+        ),
+        Shape::Origins => format!(
+            "SELECT key_id, CAST(0 AS BIGINT) AS bucket_start, {origin} AS origin, event_kind, {sums} \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY key_id, {origin}, event_kind"
+        ),
+    };
+    let mut params = vec![start_ms, end_ms];
+    params.extend(account.map(Account::stored_id));
+    CountsQuery { sql, params }
+}
+
+/// Count rows of the classifications that have events, buckets mapped by `bucket_of`.
+fn count_rows(rows: Vec<CountsRow>, bucket_of: impl Fn(i64) -> i64) -> Result<Vec<CountRow>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let kind = EventKind::from_str(&row.event_kind).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        let account = Account::from_stored_id(row.key_id);
+        let bucket_start = bucket_of(row.bucket_start);
+        for (classification, count) in Classification::ALL.into_iter().zip(row.counts) {
+            if count > 0 {
+                out.push(CountRow {
+                    account,
+                    bucket_start,
+                    origin: (!row.origin.is_empty()).then(|| row.origin.clone()),
+                    kind,
+                    classification,
+                    count: u64::try_from(count).unwrap_or(0),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Adds up rows that share account, bucket, origin, kind and classification (the
+/// parts of a range meet in the same buckets).
+fn merge(rows: Vec<CountRow>) -> Vec<CountRow> {
+    let mut merged: BTreeMap<(Account, i64, Option<String>, &'static str, &'static str), CountRow> = BTreeMap::new();
+    for row in rows {
+        let key = (row.account, row.bucket_start, row.origin.clone(), row.kind.as_str(), row.classification.as_str());
+        merged.entry(key).and_modify(|existing| existing.count += row.count).or_insert(row);
+    }
+    merged.into_values().collect()
+}
+
+/// The classification a stored name stands for.
+pub(crate) fn classification_named(name: &str) -> Result<Classification, StoreError> {
+    Classification::from_name(name).ok_or_else(|| StoreError::Corrupt(format!("unknown classification `{name}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-22T19:00:00Z and 2026-11-01T00:00:00Z.
+    const NOV_22_19H: i64 = 1_795_374_000_000;
+    const NOV_1: i64 = 1_793_491_200_000;
+
+    #[test]
+    fn levels_round_to_their_buckets() {
+        assert_eq!(Level::Hour.ceil(3_600_001), 7_200_000);
+        assert_eq!(Level::Hour.ceil(3_600_000), 3_600_000);
+        assert_eq!(Level::Hour.ceil(-1), 0);
+        assert_eq!(Level::Month.floor(NOV_22_19H), NOV_1);
+        assert_eq!(Level::Month.ceil(NOV_1 + 1), NOV_1 + 30 * MS_PER_DAY);
+        assert_eq!(Level::Day.ceil(NOV_22_19H), NOV_1 + 22 * MS_PER_DAY);
+    }
+
+    #[test]
+    fn ranges_are_cut_into_the_coarsest_whole_buckets() {
+        // 2026-09-29T05:00 to 2026-11-22T19:00.
+        let start = NOV_1 - 33 * MS_PER_DAY + 5 * MS_PER_HOUR;
+        let mut pieces = Vec::new();
+        decompose(start, NOV_22_19H, Level::Month, &mut pieces);
+        let oct_1 = NOV_1 - 31 * MS_PER_DAY;
+        let nov_22 = NOV_1 + 21 * MS_PER_DAY;
+        assert_eq!(
+            pieces,
+            vec![
+                (Level::Hour, start, start + 19 * MS_PER_HOUR),
+                (Level::Day, start + 19 * MS_PER_HOUR, oct_1),
+                (Level::Month, oct_1, NOV_1),
+                (Level::Day, NOV_1, nov_22),
+                (Level::Hour, nov_22, NOV_22_19H),
+            ]
+        );
+        // Contiguous, whatever the grain allowed.
+        for coarsest in [Level::Hour, Level::Day, Level::Month] {
+            let mut pieces = Vec::new();
+            decompose(start, NOV_22_19H, coarsest, &mut pieces);
+            assert!(pieces.iter().all(|(level, _, _)| *level <= coarsest));
+            assert_eq!(pieces.first().unwrap().1, start);
+            assert_eq!(pieces.last().unwrap().2, NOV_22_19H);
+            assert!(pieces.windows(2).all(|w| w[0].2 == w[1].1));
+        }
+    }
+
+    #[test]
+    fn repeats_add_nothing_to_the_rollups() {
+        let event = |origin: Option<&str>, classification| NewEvent {
+            account: Account::Unlicensed,
+            event_id: None,
+            kind: EventKind::WebcodecConversion,
+            classification,
+            origin: origin.map(str::to_owned),
+            origin_claim_differed: false,
+            is_still: None,
+            created_at_ms: NOV_22_19H + 5,
+        };
+        let events = [
+            event(Some("https://a.com"), Classification::Billable),
+            event(Some("https://a.com"), Classification::Billable),
+            event(None, Classification::Failed),
+        ];
+        let fresh = |classification| Recorded { classification, repeat: false };
+        let recorded = [
+            fresh(Classification::Billable),
+            Recorded { classification: Classification::Billable, repeat: true },
+            fresh(Classification::Failed),
+        ];
+        let deltas: HashMap<_, _> = rollup_deltas(&events, &recorded).into_iter().map(|(r, d)| (r.table, d)).collect();
+        let hourly = &deltas["rollup_hourly"];
+        assert_eq!(hourly[&(0, NOV_22_19H, "https://a.com".to_owned(), "webcodec-conversion")], [1, 0, 0]);
+        assert_eq!(hourly[&(0, NOV_22_19H, String::new(), "webcodec-conversion")], [0, 0, 1]);
+        assert_eq!(
+            deltas["totals_daily"][&(0, NOV_1 + 21 * MS_PER_DAY, String::new(), "webcodec-conversion")],
+            [1, 0, 1]
+        );
+        assert_eq!(deltas["rollup_monthly"].len(), 2);
+    }
+}

@@ -1,0 +1,230 @@
+//! PostgreSQL through sqlx: for deployments that outgrow one machine. Several
+//! servers may share one database; a batch is one multi-row INSERT per 500 events
+//! and one upsert per rollup, in one transaction.
+
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+
+use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow};
+use super::sql;
+use super::storage::{ActiveKey, AdminTokenInfo, KeyInfo, KeyLookup, NewKey, Storage};
+use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
+
+static MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Events per multi-row INSERT (8 parameters each, far under PostgreSQL's 65,535).
+const EVENTS_PER_STATEMENT: usize = 500;
+/// Rollup rows per multi-row upsert.
+const ROLLUPS_PER_STATEMENT: usize = 500;
+
+/// A PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStorage {
+    pool: PgPool,
+}
+
+impl PostgresStorage {
+    /// Connects and applies pending migrations.
+    ///
+    /// # Errors
+    /// A connection failure or a failed migration.
+    pub async fn open(url: &str) -> Result<PostgresStorage, StoreError> {
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(PostgresStorage { pool })
+    }
+}
+
+/// Maps a unique violation to `duplicate`, anything else to a database error.
+fn unique_or(err: sqlx::Error, duplicate: StoreError) -> StoreError {
+    match err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => duplicate,
+        err => err.into(),
+    }
+}
+
+fn key_info(row: &PgRow) -> Result<KeyInfo, sqlx::Error> {
+    Ok(KeyInfo {
+        id: KeyId(row.try_get("id")?),
+        name: row.try_get("name")?,
+        public_key: row.try_get("public_key")?,
+        monthly_limit: limit_from_db(row.try_get("monthly_limit")?),
+        created_at_ms: row.try_get("created_at_ms")?,
+        revoked_at_ms: row.try_get("revoked_at_ms")?,
+    })
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn create_key(&self, key: NewKey) -> Result<(), StoreError> {
+        sqlx::query(sql::INSERT_KEY)
+            .bind(&key.name)
+            .bind(&key.public_key)
+            .bind(&key.secret_key_hash)
+            .bind(limit_to_db(key.monthly_limit))
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|err| unique_or(err, StoreError::DuplicateKeyName(key.name.clone())))?;
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        let rows = sqlx::query(sql::LIST_KEYS).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(key_info).collect::<Result<_, _>>()?)
+    }
+
+    async fn revoke_key(&self, name: &str) -> Result<(), StoreError> {
+        let result = sqlx::query(sql::REVOKE_KEY).bind(now_ms()).bind(name).execute(&self.pool).await?;
+        one_row_or(result.rows_affected(), StoreError::NoSuchKey(name.to_owned()))
+    }
+
+    async fn set_monthly_limit(&self, name: &str, monthly_limit: Option<u64>) -> Result<(), StoreError> {
+        let result =
+            sqlx::query(sql::SET_MONTHLY_LIMIT).bind(limit_to_db(monthly_limit)).bind(name).execute(&self.pool).await?;
+        one_row_or(result.rows_affected(), StoreError::NoSuchKey(name.to_owned()))
+    }
+
+    async fn find_active_key(&self, lookup: KeyLookup<'_>) -> Result<Option<ActiveKey>, StoreError> {
+        let (column, value) = lookup.column_and_value();
+        let statement = sql::find_active_key(column);
+        let Some(row) = sqlx::query(&statement).bind(value).fetch_optional(&self.pool).await? else { return Ok(None) };
+        Ok(Some(ActiveKey {
+            id: KeyId(row.try_get("id")?),
+            monthly_limit: limit_from_db(row.try_get("monthly_limit")?),
+        }))
+    }
+
+    async fn create_admin_token(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(sql::INSERT_ADMIN_TOKEN)
+            .bind(name)
+            .bind(token_hash)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|err| unique_or(err, StoreError::DuplicateTokenName(name.to_owned())))?;
+        Ok(())
+    }
+
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenInfo>, StoreError> {
+        let rows = sqlx::query(sql::LIST_ADMIN_TOKENS).fetch_all(&self.pool).await?;
+        let token = |row: &PgRow| -> Result<AdminTokenInfo, sqlx::Error> {
+            Ok(AdminTokenInfo {
+                name: row.try_get("name")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+                revoked_at_ms: row.try_get("revoked_at_ms")?,
+            })
+        };
+        Ok(rows.iter().map(token).collect::<Result<_, _>>()?)
+    }
+
+    async fn revoke_admin_token(&self, name: &str) -> Result<(), StoreError> {
+        let result = sqlx::query(sql::REVOKE_ADMIN_TOKEN).bind(now_ms()).bind(name).execute(&self.pool).await?;
+        one_row_or(result.rows_affected(), StoreError::NoSuchToken(name.to_owned()))
+    }
+
+    async fn active_admin_token_hashes(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(sql::ACTIVE_ADMIN_TOKEN_HASHES).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|row| row.try_get("token_hash")).collect::<Result<_, _>>()?)
+    }
+
+    async fn record_events(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut recorded = Vec::with_capacity(events.len());
+        for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+            // RETURNING names the rows that were new; with ids sorted, the first of
+            // an id in the statement is the one stored.
+            let statement = sql::insert_events(chunk.len(), "RETURNING key_id, event_id");
+            let mut query = sqlx::query(&statement);
+            for event in chunk {
+                query = query
+                    .bind(event.account.stored_id())
+                    .bind(event.event_id.as_ref().map(|id| id.as_str()))
+                    .bind(event.kind.as_str())
+                    .bind(event.classification.as_str())
+                    .bind(event.origin.as_deref())
+                    .bind(event.origin_claim_differed)
+                    .bind(event.is_still)
+                    .bind(event.created_at_ms);
+            }
+            let mut new_ids = std::collections::HashSet::new();
+            for row in query.fetch_all(&mut *tx).await? {
+                if let Some(id) = row.try_get::<Option<String>, _>("event_id")? {
+                    new_ids.insert((row.try_get::<i64, _>("key_id")?, id));
+                }
+            }
+            for event in chunk {
+                let is_new = match &event.event_id {
+                    None => true,
+                    Some(id) => new_ids.remove(&(event.account.stored_id(), id.as_str().to_owned())),
+                };
+                let classification = if is_new {
+                    event.classification
+                } else {
+                    let row = sqlx::query(sql::STORED_CLASSIFICATION)
+                        .bind(event.account.stored_id())
+                        .bind(event.event_id.as_ref().map(|id| id.as_str()))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    classification_named(&row.try_get::<String, _>("classification")?)?
+                };
+                recorded.push(Recorded { classification, repeat: !is_new });
+            }
+        }
+        for (rollup, deltas) in rollup_deltas(&events, &recorded) {
+            let deltas: Vec<_> = deltas.into_iter().collect();
+            for chunk in deltas.chunks(ROLLUPS_PER_STATEMENT) {
+                let statement = sql::upsert_rollup(&rollup, chunk.len());
+                let mut query = sqlx::query(&statement);
+                for ((account, start, origin, kind), [billable, development, failed]) in chunk {
+                    query = query.bind(*account).bind(*start);
+                    if rollup.by_origin {
+                        query = query.bind(origin.as_str());
+                    }
+                    query = query.bind(*kind).bind(*billable).bind(*development).bind(*failed);
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    async fn counts(&self, query: CountsQuery) -> Result<Vec<CountsRow>, StoreError> {
+        let mut statement = sqlx::query(&query.sql);
+        for param in &query.params {
+            statement = statement.bind(*param);
+        }
+        let rows = statement.fetch_all(&self.pool).await?;
+        let row = |row: &PgRow| -> Result<CountsRow, sqlx::Error> {
+            Ok(CountsRow {
+                key_id: row.try_get("key_id")?,
+                bucket_start: row.try_get("bucket_start")?,
+                origin: row.try_get("origin")?,
+                event_kind: row.try_get("event_kind")?,
+                counts: [row.try_get("billable")?, row.try_get("development")?, row.try_get("failed")?],
+            })
+        };
+        Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
+    }
+
+    async fn prune_events_before(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError> {
+        let result = sqlx::query(sql::PRUNE_EVENTS).bind(cutoff_ms).bind(limit).execute(&self.pool).await?;
+        Ok(result.rows_affected())
+    }
+}

@@ -1,0 +1,97 @@
+//! Statements both engines run as they are: `$n` placeholders, each first used in
+//! ascending order (SQLite binds `$n` by position of first use; the SQLite engine
+//! rewrites them to `?n` anyway), `ON CONFLICT` upserts and `RETURNING`.
+
+use super::counting::Rollup;
+
+pub const INSERT_KEY: &str = "INSERT INTO api_keys (name, public_key, secret_key_hash, monthly_limit, created_at_ms) \
+                              VALUES ($1, $2, $3, $4, $5)";
+pub const LIST_KEYS: &str =
+    "SELECT id, name, public_key, monthly_limit, created_at_ms, revoked_at_ms FROM api_keys ORDER BY id";
+pub const REVOKE_KEY: &str = "UPDATE api_keys SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
+pub const SET_MONTHLY_LIMIT: &str = "UPDATE api_keys SET monthly_limit = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
+
+/// The active key whose `column` (`public_key` or `secret_key_hash`) is `$1`.
+pub fn find_active_key(column: &str) -> String {
+    format!("SELECT id, monthly_limit FROM api_keys WHERE {column} = $1 AND revoked_at_ms IS NULL")
+}
+
+pub const INSERT_ADMIN_TOKEN: &str = "INSERT INTO admin_tokens (name, token_hash, created_at_ms) VALUES ($1, $2, $3)";
+pub const LIST_ADMIN_TOKENS: &str = "SELECT name, created_at_ms, revoked_at_ms FROM admin_tokens ORDER BY id";
+pub const REVOKE_ADMIN_TOKEN: &str =
+    "UPDATE admin_tokens SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
+pub const ACTIVE_ADMIN_TOKEN_HASHES: &str = "SELECT token_hash FROM admin_tokens WHERE revoked_at_ms IS NULL";
+
+/// The columns of `usage_events` a new event fills, in binding order.
+pub const EVENT_COLUMNS: &str =
+    "key_id, event_id, event_kind, classification, origin, origin_claim_differed, is_still, created_at_ms";
+/// How many values [`EVENT_COLUMNS`] takes.
+pub const EVENT_COLUMN_COUNT: usize = 8;
+
+/// What an event id stored earlier was classified as: a repeat's answer.
+pub const STORED_CLASSIFICATION: &str = "SELECT classification FROM usage_events WHERE key_id = $1 AND event_id = $2";
+
+/// Deletes up to `$2` raw events received before `$1`.
+pub const PRUNE_EVENTS: &str =
+    "DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE created_at_ms < $1 LIMIT $2)";
+
+/// `INSERT INTO usage_events … VALUES ($1, …), … ON CONFLICT DO NOTHING` for
+/// `rows` events, with `returning` appended (e.g. `RETURNING key_id, event_id`).
+pub fn insert_events(rows: usize, returning: &str) -> String {
+    let mut sql = format!("INSERT INTO usage_events ({EVENT_COLUMNS}) VALUES ");
+    push_placeholders(&mut sql, rows, EVENT_COLUMN_COUNT);
+    sql.push_str(" ON CONFLICT (key_id, event_id) DO NOTHING ");
+    sql.push_str(returning);
+    sql
+}
+
+/// Adds `rows` deltas to `rollup`: its key columns, then billable, development
+/// and failed, per row.
+pub fn upsert_rollup(rollup: &Rollup, rows: usize) -> String {
+    let Rollup { table, bucket, .. } = rollup;
+    let keys = if rollup.by_origin {
+        format!("key_id, {bucket}, origin, event_kind")
+    } else {
+        format!("key_id, {bucket}, event_kind")
+    };
+    let mut sql = format!("INSERT INTO {table} ({keys}, billable, development, failed) VALUES ");
+    push_placeholders(&mut sql, rows, rollup.columns());
+    sql.push_str(&format!(
+        " ON CONFLICT ({keys}) DO UPDATE SET \
+           billable = {table}.billable + excluded.billable, \
+           development = {table}.development + excluded.development, \
+           failed = {table}.failed + excluded.failed"
+    ));
+    sql
+}
+
+/// Appends `rows` groups of `columns` placeholders: `($1, $2), ($3, $4)`.
+fn push_placeholders(sql: &mut String, rows: usize, columns: usize) {
+    use std::fmt::Write;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            let _ = write!(sql, "{}${}", if column == 0 { "" } else { ", " }, row * columns + column + 1);
+        }
+        sql.push(')');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_by_row_and_column() {
+        let mut sql = String::new();
+        push_placeholders(&mut sql, 2, 3);
+        assert_eq!(sql, "($1, $2, $3), ($4, $5, $6)");
+    }
+
+    #[test]
+    fn rollups_without_origins_leave_the_column_out() {
+        let sql = upsert_rollup(&Rollup::TOTALS_DAILY, 1);
+        assert!(sql.starts_with("INSERT INTO totals_daily (key_id, day_ms, event_kind, billable"), "{sql}");
+        assert!(sql.contains("VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key_id, day_ms, event_kind)"), "{sql}");
+    }
+}

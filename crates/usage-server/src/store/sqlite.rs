@@ -1,0 +1,453 @@
+//! SQLite, the embedded default, through rusqlite on Tokio's blocking threads.
+//!
+//! One writer connection (WAL, `synchronous = FULL`: an acknowledged event survives
+//! a crash or power cut) takes every write; a batch is one prepared statement per
+//! event and per rollup row in one transaction, which is where SQLite is fastest.
+//! Reads run on pooled connections beside it, as WAL allows. Migrations are sqlx's
+//! files and bookkeeping table (`_sqlx_migrations`), so databases created by
+//! earlier versions open unchanged.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use sqlx::migrate::Migrator;
+
+use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow};
+use super::sql;
+use super::storage::{ActiveKey, AdminTokenInfo, KeyInfo, KeyLookup, NewKey, Storage};
+use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
+
+static MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// Idle read connections kept open.
+const IDLE_READERS: usize = 8;
+
+/// Where the database is and how it may be opened, from a `sqlite:` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Location {
+    path: String,
+    flags: OpenFlags,
+    read_only: bool,
+    /// `:memory:` (or `mode=memory`): one connection, or readers would see
+    /// databases of their own.
+    in_memory: bool,
+}
+
+impl Location {
+    /// `sqlite://path`, `sqlite:path` or `sqlite::memory:`, with an optional
+    /// `?mode=ro|rw|rwc|memory` (default `rwc`: created if missing), as sqlx reads them.
+    fn parse(url: &str) -> Result<Location, StoreError> {
+        let rest = url.strip_prefix("sqlite:").ok_or_else(|| StoreError::UnsupportedUrl(url.to_owned()))?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mode = query.split('&').find_map(|pair| pair.strip_prefix("mode=")).unwrap_or("rwc");
+        let in_memory = path == ":memory:" || mode == "memory";
+        let base = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let (flags, read_only) = match mode {
+            "ro" => (base | OpenFlags::SQLITE_OPEN_READ_ONLY, true),
+            "rw" => (base | OpenFlags::SQLITE_OPEN_READ_WRITE, false),
+            "rwc" | "memory" => (base | OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE, false),
+            other => {
+                return Err(StoreError::UnsupportedUrl(format!(
+                    "{url} (mode must be ro, rw, rwc or memory, got {other})"
+                )))
+            }
+        };
+        let path = if in_memory { ":memory:".to_owned() } else { path.to_owned() };
+        Ok(Location { path, flags, read_only, in_memory })
+    }
+
+    fn connect(&self, cache_kib: u32) -> Result<Connection, StoreError> {
+        let connection = Connection::open_with_flags(&self.path, self.flags)?;
+        connection.set_prepared_statement_cache_capacity(64);
+        // FULL makes every acknowledged event durable across a crash or power cut.
+        connection.execute_batch(&format!(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+             PRAGMA cache_size = -{cache_kib};"
+        ))?;
+        Ok(connection)
+    }
+}
+
+/// Read connections, opened on demand and kept while idle.
+#[derive(Debug)]
+struct Readers {
+    location: Location,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn take(&self) -> Result<Connection, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        match idle {
+            Some(connection) => Ok(connection),
+            None => self.location.connect(16 * 1024),
+        }
+    }
+
+    fn give_back(&self, connection: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE_READERS {
+            idle.push(connection);
+        }
+    }
+}
+
+/// A SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    writer: Arc<Mutex<Connection>>,
+    /// `None` for an in-memory database: everything runs on the writer.
+    readers: Option<Arc<Readers>>,
+    closed: Arc<AtomicBool>,
+}
+
+impl SqliteStorage {
+    /// Opens (creating the file unless `mode` says otherwise) and migrates.
+    ///
+    /// # Errors
+    /// A bad URL, a file that cannot be opened, or a failed migration.
+    pub async fn open(url: &str) -> Result<SqliteStorage, StoreError> {
+        let location = Location::parse(url)?;
+        let opened = location.clone();
+        let writer = blocking(move || {
+            let mut connection = opened.connect(64 * 1024)?;
+            if !opened.read_only {
+                // WAL lets readers run beside the writer (and is kept by the file).
+                connection.pragma_update(None, "journal_mode", "WAL")?;
+                migrate(&mut connection)?;
+            }
+            Ok(connection)
+        })
+        .await?;
+        let readers = (!location.in_memory).then(|| Arc::new(Readers { location, idle: Mutex::default() }));
+        Ok(SqliteStorage { writer: Arc::new(Mutex::new(writer)), readers, closed: Arc::default() })
+    }
+
+    /// Runs `work` on the writer connection, on a blocking thread.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let writer = self.writer.clone();
+        blocking(move || work(&mut writer.lock().unwrap_or_else(PoisonError::into_inner))).await
+    }
+
+    /// Runs `work` on a read connection, on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let Some(readers) = self.readers.clone() else { return self.write(|connection| work(connection)).await };
+        blocking(move || {
+            let connection = readers.take()?;
+            let result = work(&connection);
+            readers.give_back(connection);
+            result
+        })
+        .await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work).await.map_err(|err| StoreError::TaskFailed(err.to_string()))?
+}
+
+/// SQLite binds `?n` by number; the shared statements say `$n`.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let is_placeholder = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+        out.push(if is_placeholder { '?' } else { c });
+    }
+    out
+}
+
+/// Maps a unique violation to `duplicate`, anything else to a database error.
+fn unique_or(err: rusqlite::Error, duplicate: StoreError) -> StoreError {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == ErrorCode::ConstraintViolation
+                && failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            duplicate
+        }
+        err => err.into(),
+    }
+}
+
+/// Applies the migrations not yet recorded in `_sqlx_migrations`, each in a
+/// transaction of its own, refusing a database whose applied ones were changed.
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    connection.execute_batch(
+        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+             version BIGINT PRIMARY KEY,
+             description TEXT NOT NULL,
+             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+             success BOOLEAN NOT NULL,
+             checksum BLOB NOT NULL,
+             execution_time BIGINT NOT NULL
+         );",
+    )?;
+    for migration in MIGRATIONS.iter().filter(|m| !m.migration_type.is_down_migration()) {
+        let applied: Option<Vec<u8>> = connection
+            .query_row(
+                "SELECT checksum FROM _sqlx_migrations WHERE version = ?1 AND success",
+                [migration.version],
+                |row| row.get(0),
+            )
+            .optional()?;
+        match applied {
+            Some(checksum) if checksum == *migration.checksum => continue,
+            Some(_) => return Err(StoreError::MigrationChanged(migration.version)),
+            None => {}
+        }
+        let started = std::time::Instant::now();
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(&migration.sql)?;
+        tx.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (?1, ?2, TRUE, ?3, ?4)",
+            params![
+                migration.version,
+                &*migration.description,
+                &*migration.checksum,
+                i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX)
+            ],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Stores a batch: one prepared statement per event and per rollup row.
+fn record(connection: &mut Connection, events: &[NewEvent]) -> Result<Vec<Recorded>, StoreError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut recorded = Vec::with_capacity(events.len());
+    {
+        let mut insert = tx.prepare_cached(&numbered(&sql::insert_events(1, "")))?;
+        let mut stored = tx.prepare_cached(&numbered(sql::STORED_CLASSIFICATION))?;
+        for event in events {
+            let event_id = event.event_id.as_ref().map(|id| id.as_str());
+            let inserted = insert.execute(params![
+                event.account.stored_id(),
+                event_id,
+                event.kind.as_str(),
+                event.classification.as_str(),
+                event.origin.as_deref(),
+                event.origin_claim_differed,
+                event.is_still,
+                event.created_at_ms,
+            ])?;
+            recorded.push(if inserted == 1 {
+                Recorded { classification: event.classification, repeat: false }
+            } else {
+                let name: String = stored.query_row(params![event.account.stored_id(), event_id], |row| row.get(0))?;
+                Recorded { classification: classification_named(&name)?, repeat: true }
+            });
+        }
+    }
+    for (rollup, deltas) in rollup_deltas(events, &recorded) {
+        let mut upsert = tx.prepare_cached(&numbered(&sql::upsert_rollup(&rollup, 1)))?;
+        for ((account, start, origin, kind), [billable, development, failed]) in deltas {
+            if rollup.by_origin {
+                upsert.execute(params![account, start, origin, kind, billable, development, failed])?;
+            } else {
+                upsert.execute(params![account, start, kind, billable, development, failed])?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(recorded)
+}
+
+fn key_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyInfo> {
+    Ok(KeyInfo {
+        id: KeyId(row.get("id")?),
+        name: row.get("name")?,
+        public_key: row.get("public_key")?,
+        monthly_limit: limit_from_db(row.get("monthly_limit")?),
+        created_at_ms: row.get("created_at_ms")?,
+        revoked_at_ms: row.get("revoked_at_ms")?,
+    })
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|connection| Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(readers) = &self.readers {
+            readers.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        }
+    }
+
+    async fn create_key(&self, key: NewKey) -> Result<(), StoreError> {
+        self.write(move |connection| {
+            connection
+                .execute(
+                    &numbered(sql::INSERT_KEY),
+                    params![key.name, key.public_key, key.secret_key_hash, limit_to_db(key.monthly_limit), now_ms()],
+                )
+                .map_err(|err| unique_or(err, StoreError::DuplicateKeyName(key.name.clone())))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(sql::LIST_KEYS)?;
+            let keys = statement.query_map([], key_info)?.collect::<Result<_, _>>()?;
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn revoke_key(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            let changed = connection.execute(&numbered(sql::REVOKE_KEY), params![now_ms(), name])?;
+            one_row_or(changed as u64, StoreError::NoSuchKey(name))
+        })
+        .await
+    }
+
+    async fn set_monthly_limit(&self, name: &str, monthly_limit: Option<u64>) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            let changed =
+                connection.execute(&numbered(sql::SET_MONTHLY_LIMIT), params![limit_to_db(monthly_limit), name])?;
+            one_row_or(changed as u64, StoreError::NoSuchKey(name))
+        })
+        .await
+    }
+
+    async fn find_active_key(&self, lookup: KeyLookup<'_>) -> Result<Option<ActiveKey>, StoreError> {
+        let (column, value) = lookup.column_and_value();
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&numbered(&sql::find_active_key(column)))?;
+            let found = statement
+                .query_row([value], |row| {
+                    Ok(ActiveKey { id: KeyId(row.get("id")?), monthly_limit: limit_from_db(row.get("monthly_limit")?) })
+                })
+                .optional()?;
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn create_admin_token(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
+        let (name, token_hash) = (name.to_owned(), token_hash.to_owned());
+        self.write(move |connection| {
+            connection
+                .execute(&numbered(sql::INSERT_ADMIN_TOKEN), params![name, token_hash, now_ms()])
+                .map_err(|err| unique_or(err, StoreError::DuplicateTokenName(name.clone())))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenInfo>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(sql::LIST_ADMIN_TOKENS)?;
+            let tokens = statement
+                .query_map([], |row| {
+                    Ok(AdminTokenInfo {
+                        name: row.get("name")?,
+                        created_at_ms: row.get("created_at_ms")?,
+                        revoked_at_ms: row.get("revoked_at_ms")?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(tokens)
+        })
+        .await
+    }
+
+    async fn revoke_admin_token(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            let changed = connection.execute(&numbered(sql::REVOKE_ADMIN_TOKEN), params![now_ms(), name])?;
+            one_row_or(changed as u64, StoreError::NoSuchToken(name))
+        })
+        .await
+    }
+
+    async fn active_admin_token_hashes(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(sql::ACTIVE_ADMIN_TOKEN_HASHES)?;
+            let hashes = statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+            Ok(hashes)
+        })
+        .await
+    }
+
+    async fn record_events(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError> {
+        self.write(move |connection| record(connection, &events)).await
+    }
+
+    async fn counts(&self, query: CountsQuery) -> Result<Vec<CountsRow>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&numbered(&query.sql))?;
+            let rows = statement
+                .query_map(params_from_iter(&query.params), |row| {
+                    Ok(CountsRow {
+                        key_id: row.get(0)?,
+                        bucket_start: row.get(1)?,
+                        origin: row.get(2)?,
+                        event_kind: row.get(3)?,
+                        counts: [row.get(4)?, row.get(5)?, row.get(6)?],
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn prune_events_before(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError> {
+        self.write(move |connection| Ok(connection.execute(&numbered(sql::PRUNE_EVENTS), [cutoff_ms, limit])? as u64))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_read_as_sqlx_reads_them() {
+        let location = Location::parse("sqlite://usage.db").unwrap();
+        assert_eq!((location.path.as_str(), location.read_only, location.in_memory), ("usage.db", false, false));
+        assert!(location.flags.contains(OpenFlags::SQLITE_OPEN_CREATE));
+        assert_eq!(Location::parse("sqlite:///var/u.db?cache=shared").unwrap().path, "/var/u.db");
+        let read_only = Location::parse("sqlite://u.db?mode=ro").unwrap();
+        assert!(read_only.read_only && !read_only.flags.contains(OpenFlags::SQLITE_OPEN_CREATE));
+        assert!(Location::parse("sqlite::memory:").unwrap().in_memory);
+        assert!(matches!(Location::parse("sqlite://u.db?mode=fast"), Err(StoreError::UnsupportedUrl(_))));
+    }
+
+    #[test]
+    fn placeholders_become_numbered() {
+        assert_eq!(numbered("a = $1 AND b < $12 AND c = '$x'"), "a = ?1 AND b < ?12 AND c = '$x'");
+    }
+}

@@ -1,0 +1,137 @@
+//! The one interface both engines implement, and the records it deals in.
+//!
+//! An engine stores and finds; everything that is the same on both (how a range
+//! is split over the rollups, how a batch's rollup deltas are summed, the order
+//! in which a batch is written) lives above it, in [`super::Store`].
+
+use async_trait::async_trait;
+
+use super::counting::{CountsQuery, CountsRow};
+use super::{Engine, KeyId, NewEvent, Recorded, StoreError};
+
+/// A key pair as listed by `keys list`: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInfo {
+    /// The row id.
+    #[serde(skip)]
+    pub id: KeyId,
+    /// The unique name.
+    pub name: String,
+    /// The public key.
+    pub public_key: String,
+    /// Billable events per calendar month (UTC), if limited.
+    pub monthly_limit: Option<u64>,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: i64,
+    /// Revocation time, if revoked.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// An active (not revoked) key pair, as a request needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveKey {
+    /// The row id.
+    pub id: KeyId,
+    /// Billable events per calendar month (UTC), if limited.
+    pub monthly_limit: Option<u64>,
+}
+
+/// A new key pair: the secret only as its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    /// The unique name.
+    pub name: String,
+    /// The public key.
+    pub public_key: String,
+    /// The secret key's hash (see `keys::hash_credential`).
+    pub secret_key_hash: String,
+    /// Billable events per calendar month (UTC), if limited.
+    pub monthly_limit: Option<u64>,
+}
+
+/// How a request names its key pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLookup<'a> {
+    /// By the public key (registrations).
+    PublicKey(&'a str),
+    /// By the secret key's hash (reading usage).
+    SecretKeyHash(&'a str),
+}
+
+impl KeyLookup<'_> {
+    /// The column searched and the value sought.
+    pub(crate) fn column_and_value(self) -> (&'static str, String) {
+        match self {
+            KeyLookup::PublicKey(key) => ("public_key", key.to_owned()),
+            KeyLookup::SecretKeyHash(hash) => ("secret_key_hash", hash.to_owned()),
+        }
+    }
+}
+
+/// An admin token as `admin list` shows it: never the token or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminTokenInfo {
+    /// The unique name.
+    pub name: String,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: i64,
+    /// Revocation time, if revoked.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// What a storage engine does. Handlers never see which one runs: they hold a
+/// [`super::Store`], which reaches the engine through this trait.
+#[async_trait]
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// Which engine this is (for logs and the benchmarks).
+    fn engine(&self) -> Engine;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Lets go of idle connections; what is running finishes.
+    async fn close(&self);
+
+    /// Stores a new key pair. [`StoreError::DuplicateKeyName`] when the name is taken.
+    async fn create_key(&self, key: NewKey) -> Result<(), StoreError>;
+
+    /// Every key pair, oldest first.
+    async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError>;
+
+    /// Revokes the active key pair `name`. [`StoreError::NoSuchKey`] when there is none.
+    async fn revoke_key(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Sets (or with `None` removes) the monthly limit of the active key pair `name`.
+    /// [`StoreError::NoSuchKey`] when there is none.
+    async fn set_monthly_limit(&self, name: &str, monthly_limit: Option<u64>) -> Result<(), StoreError>;
+
+    /// The active key pair a request names, if any.
+    async fn find_active_key(&self, lookup: KeyLookup<'_>) -> Result<Option<ActiveKey>, StoreError>;
+
+    /// Stores a new admin token's hash. [`StoreError::DuplicateTokenName`] when the name is taken.
+    async fn create_admin_token(&self, name: &str, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Every admin token, oldest first.
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenInfo>, StoreError>;
+
+    /// Revokes the active admin token `name`. [`StoreError::NoSuchToken`] when there is none.
+    async fn revoke_admin_token(&self, name: &str) -> Result<(), StoreError>;
+
+    /// The hashes of every active admin token (a vendor has a handful), so that a
+    /// presented token can be compared against each in constant time.
+    async fn active_admin_token_hashes(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Stores `events` (already in `(account, eventId)` order) in one durable
+    /// transaction with their rollup deltas: each once per account and event id,
+    /// a repeat adding nothing and answering with the stored classification.
+    /// Nothing of the batch is stored when it fails.
+    async fn record_events(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError>;
+
+    /// Runs a count query (SQL both engines understand) and returns its rows.
+    async fn counts(&self, query: CountsQuery) -> Result<Vec<CountsRow>, StoreError>;
+
+    /// Deletes up to `limit` raw events received before `cutoff_ms`; returns how many went.
+    async fn prune_events_before(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError>;
+}
