@@ -204,3 +204,54 @@ async fn pruning_keeps_the_rollups() {
     let rolled: u64 = store.count_rows(None, &all).await.unwrap().iter().map(|r| r.count).sum();
     assert_eq!((raw, rolled), (1, 3), "raw events went, the rollups still count them");
 }
+
+/// Sums of sealed hours are kept in memory; a write into them by another process
+/// (a backfill, `bench-load`, another server) must be seen by the next read.
+async fn sealed_sums_follow_writes_by_others(url: &str) {
+    let reader = Store::open(url).await.unwrap();
+    let writer = Store::open(url).await.unwrap();
+    let now = usage_server::store::now_ms();
+    let event = |created_at_ms, origin: &str| NewEvent {
+        account: Account::Unlicensed,
+        event_id: None,
+        kind: EventKind::WebcodecConversion,
+        classification: Classification::Billable,
+        origin: Some(origin.into()),
+        origin_claim_differed: false,
+        is_still: None,
+        created_at_ms,
+    };
+    let range = UsageRange { since_ms: now - 40 * MS_PER_DAY, until_ms: now, granularity: Granularity::Day };
+    let total = |rows: Vec<CountRow>| rows.iter().map(|r| r.count).sum::<u64>();
+    writer.record_events(vec![event(now - 30 * MS_PER_DAY, "https://a.com")]).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(total(reader.count_series(None, &range).await.unwrap()), 1);
+        assert_eq!(total(reader.count_origins(None, &range).await.unwrap()), 1);
+    }
+    writer.record_events(vec![event(now - 20 * MS_PER_DAY, "https://b.com")]).await.unwrap();
+    assert_eq!(total(reader.count_series(None, &range).await.unwrap()), 2);
+    let origins = reader.count_origins(None, &range).await.unwrap();
+    assert_eq!(
+        origins.iter().filter_map(|r| r.origin.as_deref()).collect::<Vec<_>>(),
+        ["https://a.com", "https://b.com"]
+    );
+    // A write into the current hour changes no sealed sum and is seen at once.
+    writer.record_events(vec![event(usage_server::store::now_ms(), "https://c.com")]).await.unwrap();
+    assert_eq!(total(reader.count_series(None, &range).await.unwrap()), 2, "after until");
+    let to_now = UsageRange { until_ms: usage_server::store::now_ms() + 1, ..range };
+    assert_eq!(total(reader.count_series(None, &to_now).await.unwrap()), 3);
+    reader.close().await;
+    writer.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_sealed_sums_follow_writes_by_others() {
+    let db = TestDb::sqlite();
+    sealed_sums_follow_writes_by_others(&db.url).await;
+}
+
+#[tokio::test]
+async fn postgres_sealed_sums_follow_writes_by_others() {
+    let Some(pg) = TestPostgres::start() else { return };
+    sealed_sums_follow_writes_by_others(&pg.url).await;
+}

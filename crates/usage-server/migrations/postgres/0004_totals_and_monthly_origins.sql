@@ -51,3 +51,12 @@ SELECT key_id, CAST(EXTRACT(EPOCH FROM date_trunc('month', to_timestamp(day_ms /
        origin, event_kind, SUM(billable), SUM(development), SUM(failed)
 FROM rollup_daily
 GROUP BY key_id, CAST(EXTRACT(EPOCH FROM date_trunc('month', to_timestamp(day_ms / 1000) AT TIME ZONE 'UTC')) AS BIGINT) * 1000, origin, event_kind;
+
+-- Bumped by every batch that counts events into buckets sealed already (older
+-- than a minute: a backfill, `bench-load`, a clock far behind). Servers cache the
+-- sums of sealed buckets and drop them when it changes.
+CREATE TABLE rollup_generation (
+    id         INTEGER PRIMARY KEY,
+    generation BIGINT NOT NULL
+);
+INSERT INTO rollup_generation (id, generation) VALUES (1, 0);

@@ -9,11 +9,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use usage_core::{
     month_period_utc_ms, Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR,
 };
 
+use super::sealed::{SealedKey, SEAL_MARGIN_MS};
 use super::{now_ms, Account, KeyId, Store, StoreError};
 
 /// One event to count.
@@ -232,8 +234,8 @@ fn class_index(classification: Classification) -> usize {
 }
 
 /// How much detail a count query keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Shape {
     /// Per bucket and origin.
     Detail,
     /// Per bucket, origins summed.
@@ -387,14 +389,13 @@ impl Store {
         range: &UsageRange,
         shape: Shape,
     ) -> Result<Vec<CountRow>, StoreError> {
+        let coarsest = shape.coarsest(range.granularity);
         let first_hour = Level::Hour.ceil(range.since_ms);
         // Nothing is stored after now, so a range reaching now may read the
-        // current hour's rollup whole instead of its raw events.
-        let last_hour = if range.until_ms >= now_ms() {
-            Level::Hour.ceil(range.until_ms)
-        } else {
-            Level::Hour.floor(range.until_ms)
-        };
+        // buckets holding now whole (down to the coarsest grain the shape allows)
+        // instead of the raw events and finer rollups of its last hours and days.
+        let now = now_ms();
+        let last_hour = if range.until_ms >= now { coarsest.ceil(now) } else { Level::Hour.floor(range.until_ms) };
         if first_hour >= last_hour {
             let rows = self.count_rows_raw(account, range).await?;
             return Ok(merge(rows.into_iter().map(|row| shape.apply(row, range)).collect()));
@@ -403,16 +404,62 @@ impl Store {
         let mut rows = self.count_rows_raw(account, &part(range.since_ms, first_hour)).await?;
         rows.extend(self.count_rows_raw(account, &part(last_hour, range.until_ms)).await?);
         let mut rows: Vec<CountRow> = rows.into_iter().map(|row| shape.apply(row, range)).collect();
+        // The sealed hours' sum comes from memory when it can (series and
+        // origins: what pages ask for again and again; exports are read whole).
+        let sealed_until = match shape {
+            Shape::Detail => first_hour,
+            Shape::Series | Shape::Origins => Level::Hour.floor(now - SEAL_MARGIN_MS).clamp(first_hour, last_hour),
+        };
+        if sealed_until > first_hour {
+            let sums = self.sealed_sums(shape, account, range.granularity, first_hour, sealed_until).await?;
+            rows.extend(sums.iter().map(|row| shape.apply(row.clone(), range)));
+        }
+        rows.extend(self.rollup_pieces(shape, account, range, sealed_until, last_hour).await?);
+        Ok(merge(rows))
+    }
+
+    /// The rollup rows of `[start_ms, end_ms)` (whole hours), each piece read from
+    /// the coarsest rollup that fits, in `range`'s buckets.
+    async fn rollup_pieces(
+        &self,
+        shape: Shape,
+        account: Option<Account>,
+        range: &UsageRange,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<CountRow>, StoreError> {
         let mut pieces = Vec::new();
-        decompose(first_hour, last_hour, shape.coarsest(range.granularity), &mut pieces);
+        decompose(start_ms, end_ms, shape.coarsest(range.granularity), &mut pieces);
+        let mut rows = Vec::new();
         for (level, start_ms, end_ms) in pieces {
             let rollup = Rollup::at(level, shape != Shape::Series);
-            let query = rollup_query(rollup, shape, account, start_ms, end_ms);
-            let found = self.storage.counts(query).await?;
+            let found = self.storage.counts(rollup_query(rollup, shape, account, start_ms, end_ms)).await?;
             let bucket_of = |start| if shape == Shape::Origins { range.since_ms } else { range.bucket_of(start) };
             rows.extend(count_rows(found, bucket_of)?);
         }
-        Ok(merge(rows))
+        Ok(rows)
+    }
+
+    /// The sum of the sealed hours `[start_ms, end_ms)`, from memory if it was
+    /// computed since the rollup generation last changed.
+    async fn sealed_sums(
+        &self,
+        shape: Shape,
+        account: Option<Account>,
+        granularity: Granularity,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Arc<Vec<CountRow>>, StoreError> {
+        // Read before the rows, so that a change after it makes the sum stale.
+        let generation = self.storage.rollup_generation().await?;
+        let key = SealedKey { shape, account, granularity, start_ms, end_ms };
+        if let Some(rows) = self.sealed.get(&key, generation) {
+            return Ok(rows);
+        }
+        let range = UsageRange { since_ms: start_ms, until_ms: end_ms, granularity };
+        let rows = Arc::new(merge(self.rollup_pieces(shape, account, &range, start_ms, end_ms).await?));
+        self.sealed.insert(key, generation, rows.clone());
+        Ok(rows)
     }
 
     /// [`Store::count_rows`] from the raw events alone: the reference the rollups
@@ -514,14 +561,29 @@ fn count_rows(rows: Vec<CountsRow>, bucket_of: impl Fn(i64) -> i64) -> Result<Ve
 }
 
 /// Adds up rows that share account, bucket, origin, kind and classification (the
-/// parts of a range meet in the same buckets).
-fn merge(rows: Vec<CountRow>) -> Vec<CountRow> {
-    let mut merged: BTreeMap<(Account, i64, Option<String>, &'static str, &'static str), CountRow> = BTreeMap::new();
+/// parts of a range meet in the same buckets); sorted by those, nothing cloned.
+fn merge(mut rows: Vec<CountRow>) -> Vec<CountRow> {
+    // Stable sort: the parts arrive as sorted runs (sealed sums are kept merged),
+    // which it merges in linear time. Strings are compared last.
+    rows.sort_by(|a, b| {
+        (a.account, a.bucket_start, a.kind as u8, a.classification as u8)
+            .cmp(&(b.account, b.bucket_start, b.kind as u8, b.classification as u8))
+            .then_with(|| a.origin.cmp(&b.origin))
+    });
+    let mut merged: Vec<CountRow> = Vec::with_capacity(rows.len());
     for row in rows {
-        let key = (row.account, row.bucket_start, row.origin.clone(), row.kind.as_str(), row.classification.as_str());
-        merged.entry(key).and_modify(|existing| existing.count += row.count).or_insert(row);
+        match merged.last_mut() {
+            Some(last)
+                if (last.account, last.bucket_start, last.kind, last.classification)
+                    == (row.account, row.bucket_start, row.kind, row.classification)
+                    && last.origin == row.origin =>
+            {
+                last.count += row.count;
+            }
+            _ => merged.push(row),
+        }
     }
-    merged.into_values().collect()
+    merged
 }
 
 /// The classification a stored name stands for.

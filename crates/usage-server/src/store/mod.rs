@@ -9,6 +9,7 @@
 
 mod counting;
 mod postgres;
+mod sealed;
 mod sql;
 mod sqlite;
 mod storage;
@@ -119,6 +120,7 @@ impl Account {
 #[derive(Debug, Clone)]
 pub struct Store {
     storage: Arc<dyn Storage>,
+    sealed: sealed::SealedSums,
 }
 
 impl Store {
@@ -131,7 +133,7 @@ impl Store {
             Engine::Sqlite => Arc::new(sqlite::SqliteStorage::open(url).await?),
             Engine::Postgres => Arc::new(postgres::PostgresStorage::open(url).await?),
         };
-        Ok(Store { storage })
+        Ok(Store { storage, sealed: sealed::SealedSums::default() })
     }
 
     /// The active key pair whose public key this is.

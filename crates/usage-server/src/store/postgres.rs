@@ -8,6 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
 use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow};
+use super::sealed::writes_sealed_buckets;
 use super::sql;
 use super::storage::{ActiveKey, AdminTokenInfo, KeyInfo, KeyLookup, NewKey, Storage};
 use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
@@ -201,8 +202,15 @@ impl Storage for PostgresStorage {
                 query.execute(&mut *tx).await?;
             }
         }
+        if writes_sealed_buckets(&events, now_ms()) {
+            sqlx::query(sql::BUMP_ROLLUP_GENERATION).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(recorded)
+    }
+
+    async fn rollup_generation(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query(sql::ROLLUP_GENERATION).fetch_one(&self.pool).await?.try_get("generation")?)
     }
 
     async fn counts(&self, query: CountsQuery) -> Result<Vec<CountsRow>, StoreError> {

@@ -31,6 +31,11 @@ pub const EVENT_COLUMN_COUNT: usize = 8;
 /// What an event id stored earlier was classified as: a repeat's answer.
 pub const STORED_CLASSIFICATION: &str = "SELECT classification FROM usage_events WHERE key_id = $1 AND event_id = $2";
 
+/// Tells readers that sealed buckets changed (see `sealed`).
+pub const BUMP_ROLLUP_GENERATION: &str = "UPDATE rollup_generation SET generation = generation + 1 WHERE id = 1";
+/// What readers compare their sealed sums against.
+pub const ROLLUP_GENERATION: &str = "SELECT generation FROM rollup_generation WHERE id = 1";
+
 /// Deletes up to `$2` raw events received before `$1`.
 pub const PRUNE_EVENTS: &str =
     "DELETE FROM usage_events WHERE id IN (SELECT id FROM usage_events WHERE created_at_ms < $1 LIMIT $2)";

@@ -125,9 +125,14 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Stores `events` (already in `(account, eventId)` order) in one durable
     /// transaction with their rollup deltas: each once per account and event id,
-    /// a repeat adding nothing and answering with the stored classification.
+    /// a repeat adding nothing and answering with the stored classification;
+    /// the rollup generation bumped when it writes into sealed buckets.
     /// Nothing of the batch is stored when it fails.
     async fn record_events(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError>;
+
+    /// The rollup generation: bumped by every batch that writes into sealed
+    /// buckets (see `sealed`), in that batch's transaction.
+    async fn rollup_generation(&self) -> Result<i64, StoreError>;
 
     /// Runs a count query (SQL both engines understand) and returns its rows.
     async fn counts(&self, query: CountsQuery) -> Result<Vec<CountsRow>, StoreError>;

@@ -6,6 +6,14 @@
 //! With SQLite every commit is an fsync (WAL, `synchronous = FULL`); committing
 //! what arrived during the previous commit turns N fsyncs into one, which is where
 //! the write throughput comes from.
+//!
+//! How long a batch waits: clients answered by one commit mostly send again
+//! right away (keep-alive connections, a converter's queue). Committing at once
+//! whatever is queued splits such clients into two cohorts that take turns, each
+//! waiting for the other's commit. So a batch waits, up to the window, until as
+//! many events are queued as are expected: those that queued during the last
+//! commit plus those it answered. When fewer come (a client went away), the wait
+//! ends at the window and the expectation drops to what came.
 
 use std::time::Duration;
 
@@ -19,8 +27,9 @@ use super::{NewEvent, Recorded, Store, StoreError};
 pub struct BatchOptions {
     /// The most events one transaction holds.
     pub max_events: usize,
-    /// How long the writer waits for more events after the first, when fewer than
-    /// `max_events` are queued. Zero commits whatever is queued at once.
+    /// The longest the writer waits for the events it expects (see the module
+    /// documentation) after the first of a batch. Zero commits whatever is queued
+    /// at once.
     pub window: Duration,
 }
 
@@ -71,14 +80,18 @@ impl EventWriter {
 async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Receiver<Job>) {
     let max = options.max_events.max(1);
     let mut batch: Vec<Job> = Vec::with_capacity(max);
+    // Events expected in the next batch: queued during the last commit, plus
+    // those the last commit answered.
+    let mut expected = 1;
     while let Some(first) = queue.recv().await {
         batch.push(first);
         let deadline = Instant::now() + options.window;
+        let wanted = expected.clamp(1, max);
         while batch.len() < max {
             match queue.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) if options.window.is_zero() => break,
+                Err(mpsc::error::TryRecvError::Empty) if batch.len() >= wanted || options.window.is_zero() => break,
                 Err(mpsc::error::TryRecvError::Empty) => match tokio::time::timeout_at(deadline, queue.recv()).await {
                     Ok(Some(job)) => batch.push(job),
                     Ok(None) | Err(_) => break,
@@ -90,6 +103,7 @@ async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Rec
         let started = std::time::Instant::now();
         let count = events.len();
         let result = store.record_events(events).await;
+        expected = count + queue.len();
         tracing::debug!(events = count, micros = started.elapsed().as_micros() as u64, "batch committed");
         match result {
             Ok(recorded) => {
