@@ -68,8 +68,9 @@ fn timestamp(rng: &mut Rng, now: i64) -> i64 {
     t.clamp(earliest, now - 1)
 }
 
-async fn rollups_equal_raw_counts(url: &str, seed: u64) {
-    let store = Store::open(url).await.unwrap();
+/// Randomised events through the real write path; returns the accounts used, the
+/// time they were written at, and the generator to go on with.
+async fn fill(store: &Store, seed: u64) -> ([Account; 4], i64, Rng) {
     for name in ["a", "b"] {
         let key = NewKey {
             name: name.into(),
@@ -115,6 +116,18 @@ async fn rollups_equal_raw_counts(url: &str, seed: u64) {
         store.record_events(batch).await.unwrap();
     }
 
+    (accounts, now, rng)
+}
+
+async fn rollups_equal_raw_counts(url: &str, seed: u64) {
+    let store = Store::open(url).await.unwrap();
+    let (accounts, now, rng) = fill(&store, seed).await;
+    compare_with_raw_counts(&store, accounts, now, rng, seed).await;
+    store.close().await;
+}
+
+/// Random ranges and shapes, read from the rollups and from raw events.
+async fn compare_with_raw_counts(store: &Store, accounts: [Account; 4], now: i64, mut rng: Rng, seed: u64) {
     let month = month_period_utc_ms(now);
     let boundary = |rng: &mut Rng| match rng.below(4) {
         0 => month.0 + rng.below(3) as i64 - 1,
@@ -164,7 +177,6 @@ async fn rollups_equal_raw_counts(url: &str, seed: u64) {
             assert_eq!(store.count_billable(KeyId(id), month.0, month.1).await.unwrap(), billable);
         }
     }
-    store.close().await;
 }
 
 #[tokio::test]
@@ -179,6 +191,54 @@ async fn sqlite_rollups_equal_raw_counts() {
 async fn postgres_rollups_equal_raw_counts() {
     let Some(pg) = TestPostgres::start() else { return };
     rollups_equal_raw_counts(&pg.url, 0x9e37_79b9).await;
+}
+
+/// Takes a database back to what the previous release (migrations 1 to 3) made.
+async fn undo_migration_4(url: &str) {
+    let statements = [
+        "DROP TABLE totals_hourly",
+        "DROP TABLE totals_daily",
+        "DROP TABLE rollup_monthly",
+        "DROP TABLE rollup_generation",
+        "DELETE FROM _sqlx_migrations WHERE version = 4",
+    ];
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let connection = rusqlite::Connection::open(path).unwrap();
+        for statement in statements {
+            connection.execute(statement, []).unwrap();
+        }
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        for statement in statements {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+}
+
+/// A database of the previous release, opened by this one: migration 4 fills the
+/// new rollups from 0003's, and every shape still equals the raw counts.
+async fn migration_4_counts_what_3_counted(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let (accounts, now, rng) = fill(&store, 0xface).await;
+    store.close().await;
+    drop(store);
+    undo_migration_4(url).await;
+    let store = Store::open(url).await.unwrap();
+    compare_with_raw_counts(&store, accounts, now, rng, 0xface).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_migration_4_counts_what_3_counted() {
+    let db = TestDb::sqlite();
+    migration_4_counts_what_3_counted(&db.url).await;
+}
+
+#[tokio::test]
+async fn postgres_migration_4_counts_what_3_counted() {
+    let Some(pg) = TestPostgres::start() else { return };
+    migration_4_counts_what_3_counted(&pg.url).await;
 }
 
 #[tokio::test]
