@@ -126,6 +126,55 @@ impl RegisterUsagePointResponse {
     }
 }
 
+/// The most registrations one `POST /api/track/register-usage-points` carries.
+pub const MAX_REGISTRATIONS_PER_BATCH: usize = 100;
+
+/// The answer to a batch of registrations: one result per registration, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisterUsagePointsResponse {
+    /// `true`: the batch was read; each result says what became of its registration.
+    pub success: bool,
+    /// One per registration, in the order sent.
+    pub results: Vec<BatchResult>,
+}
+
+/// What became of one registration of a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BatchResult {
+    /// Counted (or counted before, for a repeated `eventId`), as the single
+    /// endpoint answers it.
+    Counted {
+        /// Whether the event is billed.
+        billable: bool,
+        /// How it was counted.
+        classification: Classification,
+        /// `true` when the key's billable count this month, after the whole
+        /// batch, exceeds its monthly limit (billable events only).
+        #[serde(rename = "overLimit", default, skip_serializing_if = "Option::is_none")]
+        over_limit: Option<bool>,
+    },
+    /// Refused, with the status and message the single endpoint would give it;
+    /// nothing of it was stored.
+    Refused {
+        /// What rule it broke.
+        error: String,
+        /// The HTTP status the single endpoint would answer (4xx).
+        status: u16,
+    },
+}
+
+impl BatchResult {
+    /// A counted registration; `over_limit` only when it is true.
+    pub fn counted(classification: Classification, over_limit: bool) -> Self {
+        BatchResult::Counted {
+            billable: classification.is_billable(),
+            classification,
+            over_limit: over_limit.then_some(true),
+        }
+    }
+}
+
 /// The body of a usage query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,18 +6,23 @@ use axum::http::header;
 
 use super::error::ApiError;
 
-/// The largest body accepted. A registration is under 400 bytes; 16 KiB leaves
-/// room for growth while refusing floods early.
+/// The largest body accepted, and the largest registration in a batch. A
+/// registration is under 400 bytes; 16 KiB leaves room for growth while refusing
+/// floods early.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// The largest batch of registrations: what Chromium lets a page have in flight
+/// in `keepalive` requests.
+pub const MAX_BATCH_BODY_BYTES: usize = 64 * 1024;
+
 /// A body that is `application/json` or `text/plain` (what `navigator.sendBeacon`
-/// and preflight-free fetches send) and at most [`MAX_BODY_BYTES`] long.
+/// and preflight-free fetches send) and at most `LIMIT` bytes long.
 ///
 /// A declared `Content-Length` over the limit is refused before any of the body is
 /// read; a chunked body is cut off as soon as it passes the limit.
-pub struct JsonBody(pub Bytes);
+pub struct JsonBody<const LIMIT: usize = MAX_BODY_BYTES>(pub Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBody<LIMIT> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
@@ -27,12 +32,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-            return Err(ApiError::PayloadTooLarge);
+        if declared.is_some_and(|len| len > LIMIT as u64) {
+            return Err(ApiError::PayloadTooLarge(LIMIT));
         }
-        match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
+        match axum::body::to_bytes(request.into_body(), LIMIT).await {
             Ok(bytes) => Ok(JsonBody(bytes)),
-            Err(err) if is_length_limit(&err) => Err(ApiError::PayloadTooLarge),
+            Err(err) if is_length_limit(&err) => Err(ApiError::PayloadTooLarge(LIMIT)),
             Err(_) => Err(ApiError::UnreadableBody),
         }
     }

@@ -6,7 +6,6 @@ use axum::Json;
 use usage_core::wire::ErrorResponse;
 use usage_core::ValidationError;
 
-use super::body::MAX_BODY_BYTES;
 use super::rate_limit::Limited;
 use crate::store::StoreError;
 
@@ -28,9 +27,17 @@ pub enum ApiError {
         .0.scope, .0.per_minute, .0.retry_after_secs
     )]
     RateLimited(Limited),
-    /// The body is over the limit.
-    #[error("request body must be at most {MAX_BODY_BYTES} bytes")]
-    PayloadTooLarge,
+    /// The body (or one registration of a batch) is over its limit, in bytes.
+    #[error("request body must be at most {0} bytes")]
+    PayloadTooLarge(usize),
+    /// A batch that is not an array of 1 to 100 registrations.
+    #[error("the body must be a JSON array of 1 to {max} registrations ({found})")]
+    NotABatch {
+        /// The most one request carries.
+        max: usize,
+        /// What was found instead.
+        found: String,
+    },
     /// Neither JSON nor plain text.
     #[error("Content-Type must be application/json or text/plain with a JSON body (got `{0}`)")]
     UnsupportedMediaType(String),
@@ -39,7 +46,8 @@ pub enum ApiError {
     UnreadableBody,
     /// No such route.
     #[error(
-        "no endpoint at {0}; the API is POST /api/track/register-usage-point, POST /api/track/get-usage, \
+        "no endpoint at {0}; the API is POST /api/track/register-usage-point, \
+         POST /api/track/register-usage-points, POST /api/track/get-usage, \
          GET /api/usage/breakdown, GET /api/usage/export.csv, GET /api/admin/usage and GET /api/admin/export.csv"
     )]
     NotFound(String),
@@ -89,7 +97,8 @@ impl ApiError {
             },
             ApiError::UnknownKey(_) | ApiError::UnknownAdminToken => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotABatch { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UnreadableBody => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,

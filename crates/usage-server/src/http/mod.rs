@@ -29,7 +29,7 @@ use tower_http::trace::TraceLayer;
 use usage_core::wire::LimitStatus;
 use usage_core::{format_rfc3339_ms, month_period_utc_ms, UsageRange};
 
-pub use body::MAX_BODY_BYTES;
+pub use body::{MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES};
 pub use error::ApiError;
 pub use rate_limit::{Limited, RateLimits};
 
@@ -93,6 +93,11 @@ impl AppState {
     /// The rate limits, for the housekeeping task that forgets idle clients.
     pub fn rate_limits(&self) -> Arc<RateLimits> {
         self.rate_limits.clone()
+    }
+
+    /// Whether `key`'s billable count this calendar month exceeds its limit.
+    async fn over_limit(&self, key: &ActiveKey) -> Result<bool, ApiError> {
+        Ok(self.limit_status(key).await?.is_some_and(|limit| limit.used > limit.monthly_billable))
     }
 
     /// Where `key`'s monthly limit stands this calendar month, if it has one.

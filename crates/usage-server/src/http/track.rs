@@ -1,23 +1,31 @@
 //! `POST /api/track/register-usage-point` and `POST /api/track/get-usage`.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::routing::post;
 use axum::{Json, Router};
-use usage_core::wire::{GetUsageRequest, GetUsageResponse, RegisterUsagePointRequest, RegisterUsagePointResponse};
+use serde_json::value::RawValue;
+use usage_core::wire::{
+    BatchResult, GetUsageRequest, GetUsageResponse, RegisterUsagePointRequest, RegisterUsagePointResponse,
+    RegisterUsagePointsResponse, MAX_REGISTRATIONS_PER_BATCH,
+};
 use usage_core::{Licence, Origin};
 
 use super::auth::{self, ClientAddress};
-use super::body::JsonBody;
+use super::body::{JsonBody, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES};
 use super::error::ApiError;
 use super::AppState;
 use crate::report;
-use crate::store::{now_ms, Account, NewEvent};
+use crate::store::{now_ms, Account, ActiveKey, KeyId, NewEvent};
 
-/// The two tracking routes.
+/// The tracking routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/track/register-usage-point", post(register_usage_point))
+        .route("/api/track/register-usage-points", post(register_usage_points))
         .route("/api/track/get-usage", post(get_usage))
 }
 
@@ -32,8 +40,80 @@ async fn register_usage_point(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<RegisterUsagePointResponse>, ApiError> {
-    let registration = RegisterUsagePointRequest::from_json(&body)?.validate()?;
     let reported_origin = origin_header(&headers)?;
+    let accepted = accept(&state, address, reported_origin.as_ref(), &body, now_ms()).await?;
+    let key = accepted.key;
+    let recorded = state.writer.record(accepted.event).await?;
+    let over_limit = match key {
+        Some(key) if recorded.classification.is_billable() => state.over_limit(&key).await?,
+        _ => false,
+    };
+    Ok(Json(RegisterUsagePointResponse::new(recorded.classification, over_limit)))
+}
+
+/// Counts up to 100 events sent together (a burst, or a queue re-sent after a
+/// time offline), each accepted or refused on its own by the rules of
+/// [`register_usage_point`], the accepted ones in one transaction.
+async fn register_usage_points(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<MAX_BATCH_BODY_BYTES>,
+) -> Result<Json<RegisterUsagePointsResponse>, ApiError> {
+    let items = batch_items(&body)?;
+    let reported_origin = origin_header(&headers)?;
+    let now = now_ms();
+    let mut results: Vec<Option<BatchResult>> = vec![None; items.len()];
+    let mut accepted = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let text = item.get();
+        let outcome = if text.len() > MAX_BODY_BYTES {
+            Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES))
+        } else {
+            accept(&state, address, reported_origin.as_ref(), text.as_bytes(), now).await
+        };
+        match outcome {
+            Ok(event) => accepted.push((index, event)),
+            Err(err @ (ApiError::Internal(_) | ApiError::Unavailable(_))) => return Err(err),
+            Err(err) => {
+                results[index] = Some(BatchResult::Refused { status: err.status().as_u16(), error: err.to_string() })
+            }
+        }
+    }
+    let (positions, accepted): (Vec<usize>, Vec<Accepted>) = accepted.into_iter().unzip();
+    let (events, keys): (Vec<NewEvent>, Vec<Option<ActiveKey>>) =
+        accepted.into_iter().map(|accepted| (accepted.event, accepted.key)).unzip();
+    let recorded = state.writer.record_all(events).await?;
+    // One limit reading per key, after the whole batch.
+    let mut over_limit: HashMap<KeyId, bool> = HashMap::new();
+    for ((index, key), recorded) in positions.into_iter().zip(keys).zip(recorded) {
+        let over = match key {
+            Some(key) if recorded.classification.is_billable() => match over_limit.get(&key.id) {
+                Some(over) => *over,
+                None => *over_limit.entry(key.id).or_insert(state.over_limit(&key).await?),
+            },
+            _ => false,
+        };
+        results[index] = Some(BatchResult::counted(recorded.classification, over));
+    }
+    Ok(Json(RegisterUsagePointsResponse { success: true, results: results.into_iter().flatten().collect() }))
+}
+
+/// A registration that passed every rule: its event, ready to count, and its key.
+struct Accepted {
+    event: NewEvent,
+    key: Option<ActiveKey>,
+}
+
+/// Checks one registration body, finds its key and takes its rate limit.
+async fn accept(
+    state: &AppState,
+    address: IpAddr,
+    reported_origin: Option<&Origin>,
+    body: &[u8],
+    now_ms: i64,
+) -> Result<Accepted, ApiError> {
+    let registration = RegisterUsagePointRequest::from_json(body)?.validate()?;
     let (account, key) = match &registration.licence {
         Licence::Key(public_key) => {
             let key = state.find_public_key(public_key).await?.ok_or(ApiError::UnknownKey("apiKey"))?;
@@ -45,34 +125,38 @@ async fn register_usage_point(
             (if *unpaid == Licence::FreeLicense { Account::FreeLicense } else { Account::Unlicensed }, None)
         }
     };
-    let claim_differed = match (&registration.claimed_origin, &reported_origin) {
+    let claim_differed = match (&registration.claimed_origin, reported_origin) {
         (Some(claim), Some(reported)) => !claim.agrees_with(reported),
         _ => false,
     };
-    let origin = reported_origin.as_ref().or(registration.claimed_origin.as_ref());
-    let recorded = state
-        .writer
-        .record(NewEvent {
-            account,
-            event_id: registration.event_id.clone(),
-            kind: registration.event,
-            classification: registration.classification(reported_origin.as_ref()),
-            origin: origin.map(Origin::to_string),
-            origin_claim_differed: claim_differed,
-            is_still: registration.is_still,
-            created_at_ms: now_ms(),
-        })
-        .await?;
+    let origin = reported_origin.or(registration.claimed_origin.as_ref());
     if claim_differed {
         tracing::debug!(reported = ?origin.map(Origin::to_string), "host claim differs from the Origin header; using the header");
     }
-    let over_limit = match key {
-        Some(key) if recorded.classification.is_billable() => {
-            state.limit_status(&key).await?.is_some_and(|limit| limit.used > limit.monthly_billable)
-        }
-        _ => false,
+    let event = NewEvent {
+        account,
+        event_id: registration.event_id.clone(),
+        kind: registration.event,
+        classification: registration.classification(reported_origin),
+        origin: origin.map(Origin::to_string),
+        origin_claim_differed: claim_differed,
+        is_still: registration.is_still,
+        created_at_ms: now_ms,
     };
-    Ok(Json(RegisterUsagePointResponse::new(recorded.classification, over_limit)))
+    Ok(Accepted { event, key })
+}
+
+/// The registrations of a batch body, each as its JSON text.
+fn batch_items(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
+    let not_a_batch = |found: String| ApiError::NotABatch { max: MAX_REGISTRATIONS_PER_BATCH, found };
+    let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|err| {
+        not_a_batch(if err.is_data() { "not an array".to_owned() } else { format!("not valid JSON: {err}") })
+    })?;
+    match items.len() {
+        0 => Err(not_a_batch("got none".to_owned())),
+        n if n > MAX_REGISTRATIONS_PER_BATCH => Err(not_a_batch(format!("got {n}"))),
+        _ => Ok(items),
+    }
 }
 
 /// Counts per kind and classification since `since` (default: start of the month, UTC).

@@ -39,9 +39,10 @@ impl Default for BatchOptions {
     }
 }
 
+/// Events that are stored in one transaction (one request's), and where to answer.
 struct Job {
-    event: NewEvent,
-    reply: oneshot::Sender<Result<Recorded, StoreError>>,
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<Vec<Recorded>, StoreError>>,
 }
 
 /// The handle requests use to record events; cheap to clone. The writer task
@@ -53,7 +54,7 @@ pub struct EventWriter {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("event", &self.event).finish_non_exhaustive()
+        f.debug_struct("Job").field("events", &self.events).finish_non_exhaustive()
     }
 }
 
@@ -71,8 +72,21 @@ impl EventWriter {
     /// The batch's database failure (nothing of it was stored), or
     /// [`StoreError::WriterStopped`] when the writer is gone.
     pub async fn record(&self, event: NewEvent) -> Result<Recorded, StoreError> {
+        let recorded = self.record_all(vec![event]).await?;
+        recorded.into_iter().next().ok_or(StoreError::WriterStopped)
+    }
+
+    /// Records `events` in one transaction (never split between batches) and
+    /// waits until it has committed; one result per event, in order.
+    ///
+    /// # Errors
+    /// As [`EventWriter::record`]: nothing of `events` is stored then.
+    pub async fn record_all(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { event, reply }).await.map_err(|_| StoreError::WriterStopped)?;
+        self.jobs.send(Job { events, reply }).await.map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 }
@@ -84,36 +98,45 @@ async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Rec
     // those the last commit answered.
     let mut expected = 1;
     while let Some(first) = queue.recv().await {
+        let mut events = first.events.len();
         batch.push(first);
         let deadline = Instant::now() + options.window;
         let wanted = expected.clamp(1, max);
-        while batch.len() < max {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
+        // A job is never split; one larger than `max` makes a batch of its own.
+        while events < max {
+            let job = match queue.try_recv() {
+                Ok(job) => job,
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) if batch.len() >= wanted || options.window.is_zero() => break,
+                Err(mpsc::error::TryRecvError::Empty) if events >= wanted || options.window.is_zero() => break,
                 Err(mpsc::error::TryRecvError::Empty) => match tokio::time::timeout_at(deadline, queue.recv()).await {
-                    Ok(Some(job)) => batch.push(job),
+                    Ok(Some(job)) => job,
                     Ok(None) | Err(_) => break,
                 },
-            }
+            };
+            events += job.events.len();
+            batch.push(job);
         }
         // The events move to the store and the replies stay here: nothing is copied.
-        let (events, replies): (Vec<NewEvent>, Vec<_>) = batch.drain(..).map(|job| (job.event, job.reply)).unzip();
+        let mut all = Vec::with_capacity(events);
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch.drain(..) {
+            replies.push((job.events.len(), job.reply));
+            all.extend(job.events);
+        }
         let started = std::time::Instant::now();
-        let count = events.len();
-        let result = store.record_events(events).await;
-        expected = count + queue.len();
-        tracing::debug!(events = count, micros = started.elapsed().as_micros() as u64, "batch committed");
+        let result = store.record_events(all).await;
+        expected = events + queue.len();
+        tracing::debug!(events, micros = started.elapsed().as_micros() as u64, "batch committed");
         match result {
             Ok(recorded) => {
-                for (reply, recorded) in replies.into_iter().zip(recorded) {
-                    let _ = reply.send(Ok(recorded));
+                let mut recorded = recorded.into_iter();
+                for (count, reply) in replies {
+                    let _ = reply.send(Ok(recorded.by_ref().take(count).collect()));
                 }
             }
             Err(err) => {
-                tracing::error!(error = %err, events = replies.len(), "a batch of events could not be stored");
-                for reply in replies {
+                tracing::error!(error = %err, events, "a batch of events could not be stored");
+                for (_, reply) in replies {
                     let _ = reply.send(Err(StoreError::BatchFailed(err.to_string())));
                 }
             }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_usage-server");
 pub const REGISTER: &str = "/api/track/register-usage-point";
+pub const REGISTER_MANY: &str = "/api/track/register-usage-points";
 pub const GET_USAGE: &str = "/api/track/get-usage";
 pub const BREAKDOWN: &str = "/api/usage/breakdown";
 pub const USAGE_CSV: &str = "/api/usage/export.csv";
