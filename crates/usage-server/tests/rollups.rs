@@ -156,6 +156,9 @@ async fn compare_with_raw_counts(store: &Store, accounts: [Account; 4], now: i64
         let origins = sorted(store.count_origins(account, &range).await.unwrap());
         let by_origin = raw.into_iter().map(|row| CountRow { bucket_start: range.since_ms, ..row }).collect();
         assert_eq!(origins, merged(by_origin), "origins, seed {seed}, case {case}: {range:?} {account:?}");
+        // A view reads both at once, sharing the raw edges.
+        let (view_series, view_origins) = store.count_views(account, &range).await.unwrap();
+        assert_eq!((sorted(view_series), sorted(view_origins)), (series, origins), "view, seed {seed}, case {case}");
     }
     // get-usage's "since, no end" and the monthly limit's count agree too.
     for account in accounts {

@@ -29,8 +29,7 @@ async fn usage(
     auth::admin(&state, &headers).await?;
     let now = now_ms();
     let range = UsageRange::from_query(query.as_deref(), now)?;
-    let by_time = state.store.count_series(None, &range).await?;
-    let by_origin = state.store.count_origins(None, &range).await?;
+    let (by_time, by_origin) = state.store.count_views(None, &range).await?;
     let keys = state.store.list_keys().await?;
     let period = month_period_utc_ms(now);
     let used_this_month = state.store.count_billable_per_key(period.0, period.1).await?;

@@ -28,8 +28,7 @@ async fn breakdown(
     let key = auth::licensee(&state, &headers).await?;
     let range = UsageRange::from_query(query.as_deref(), now_ms())?;
     let account = Some(Account::Key(key.id));
-    let by_time = state.store.count_series(account, &range).await?;
-    let by_origin = state.store.count_origins(account, &range).await?;
+    let (by_time, by_origin) = state.store.count_views(account, &range).await?;
     let limit = state.limit_status(&key).await?;
     Ok(Json(report::breakdown(Counted { by_time: &by_time, by_origin: &by_origin }, &range, limit)))
 }

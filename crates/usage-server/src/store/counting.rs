@@ -383,11 +383,38 @@ impl Store {
         self.count_shaped(account, range, Shape::Origins).await
     }
 
+    /// What a usage view shows: [`Store::count_series`] and
+    /// [`Store::count_origins`] of one range, reading the raw events of its edges
+    /// and the rollup generation once for both.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_views(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+    ) -> Result<(Vec<CountRow>, Vec<CountRow>), StoreError> {
+        let mut reading = Reading::default();
+        let series = self.count_shaped_with(account, range, Shape::Series, &mut reading).await?;
+        let origins = self.count_shaped_with(account, range, Shape::Origins, &mut reading).await?;
+        Ok((series, origins))
+    }
+
     async fn count_shaped(
         &self,
         account: Option<Account>,
         range: &UsageRange,
         shape: Shape,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        self.count_shaped_with(account, range, shape, &mut Reading::default()).await
+    }
+
+    async fn count_shaped_with(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+        shape: Shape,
+        reading: &mut Reading,
     ) -> Result<Vec<CountRow>, StoreError> {
         let coarsest = shape.coarsest(range.granularity);
         let first_hour = Level::Hour.ceil(range.since_ms);
@@ -400,9 +427,8 @@ impl Store {
             let rows = self.count_rows_raw(account, range).await?;
             return Ok(merge(rows.into_iter().map(|row| shape.apply(row, range)).collect()));
         }
-        let part = |since_ms, until_ms| UsageRange { since_ms, until_ms, granularity: range.granularity };
-        let mut rows = self.count_rows_raw(account, &part(range.since_ms, first_hour)).await?;
-        rows.extend(self.count_rows_raw(account, &part(last_hour, range.until_ms)).await?);
+        let mut rows = reading.raw(self, account, range, range.since_ms, first_hour).await?;
+        rows.extend(reading.raw(self, account, range, last_hour, range.until_ms).await?);
         let mut rows: Vec<CountRow> = rows.into_iter().map(|row| shape.apply(row, range)).collect();
         // The sealed hours' sum comes from memory when it can (series and
         // origins: what pages ask for again and again; exports are read whole).
@@ -411,7 +437,9 @@ impl Store {
             Shape::Series | Shape::Origins => Level::Hour.floor(now - SEAL_MARGIN_MS).clamp(first_hour, last_hour),
         };
         if sealed_until > first_hour {
-            let sums = self.sealed_sums(shape, account, range.granularity, first_hour, sealed_until).await?;
+            let generation = reading.generation(self).await?;
+            let sums =
+                self.sealed_sums(shape, account, range.granularity, first_hour, sealed_until, generation).await?;
             rows.extend(sums.iter().map(|row| shape.apply(row.clone(), range)));
         }
         rows.extend(self.rollup_pieces(shape, account, range, sealed_until, last_hour).await?);
@@ -441,7 +469,8 @@ impl Store {
     }
 
     /// The sum of the sealed hours `[start_ms, end_ms)`, from memory if it was
-    /// computed since the rollup generation last changed.
+    /// computed at `generation` (read before the rows, so that a change after it
+    /// makes the sum stale).
     async fn sealed_sums(
         &self,
         shape: Shape,
@@ -449,9 +478,8 @@ impl Store {
         granularity: Granularity,
         start_ms: i64,
         end_ms: i64,
+        generation: i64,
     ) -> Result<Arc<Vec<CountRow>>, StoreError> {
-        // Read before the rows, so that a change after it makes the sum stale.
-        let generation = self.storage.rollup_generation().await?;
         let key = SealedKey { shape, account, granularity, start_ms, end_ms };
         if let Some(rows) = self.sealed.get(&key, generation) {
             return Ok(rows);
@@ -505,6 +533,45 @@ impl Store {
             pruned += deleted;
             if deleted == 0 {
                 return Ok(pruned);
+            }
+        }
+    }
+}
+
+/// What the shapes of one view share, each read once: the raw events of the
+/// range's edges and the rollup generation.
+#[derive(Debug, Default)]
+struct Reading {
+    raw: Vec<((i64, i64), Vec<CountRow>)>,
+    generation: Option<i64>,
+}
+
+impl Reading {
+    /// The raw events of `[since_ms, until_ms)` in `range`'s buckets, per detail.
+    async fn raw(
+        &mut self,
+        store: &Store,
+        account: Option<Account>,
+        range: &UsageRange,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<CountRow>, StoreError> {
+        if let Some((_, rows)) = self.raw.iter().find(|(bounds, _)| *bounds == (since_ms, until_ms)) {
+            return Ok(rows.clone());
+        }
+        let part = UsageRange { since_ms, until_ms, granularity: range.granularity };
+        let rows = store.count_rows_raw(account, &part).await?;
+        self.raw.push(((since_ms, until_ms), rows.clone()));
+        Ok(rows)
+    }
+
+    async fn generation(&mut self, store: &Store) -> Result<i64, StoreError> {
+        match self.generation {
+            Some(generation) => Ok(generation),
+            None => {
+                let generation = store.storage.rollup_generation().await?;
+                self.generation = Some(generation);
+                Ok(generation)
             }
         }
     }
