@@ -25,7 +25,7 @@ export type HostClassification = "billable" | "development";
 /** Console output of background registrations. */
 export type LogLevel = "silent" | "warn" | "verbose";
 
-/** Delivery: `retries` after the first attempt, backoff from `baseDelayMs` doubling, `timeoutMs` per attempt. */
+/** Delivery: `retries` after the first attempt, backoff from `baseDelayMs` doubling (each wait ±50 % at random), `timeoutMs` per attempt. */
 export interface RetryOptions {
   retries?: number;
   baseDelayMs?: number;

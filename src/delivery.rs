@@ -37,12 +37,14 @@ pub trait Transport {
     async fn send(&self, request: &PreparedRequest) -> Result<HttpResponse, AttemptError>;
     /// Waits `ms` milliseconds.
     async fn sleep(&self, ms: u32);
+    /// A number drawn uniformly from `[0, 1)`: the backoff's jitter.
+    fn random_unit(&self) -> f64;
 }
 
 /// Sends `request` until it is answered or the retry budget is spent.
 ///
-/// Network errors and timeouts are retried after the backoff; 429 and 503 after
-/// `Retry-After` (capped). Any other error status fails at once with the server's
+/// Network errors and timeouts are retried after the jittered backoff; 429 and
+/// 503 after `Retry-After` (capped). Any other error status fails at once with the server's
 /// `error` message. Every attempt sends the same body, so the same `eventId`.
 ///
 /// # Errors
@@ -60,10 +62,10 @@ pub async fn deliver<T: DeserializeOwned>(
         let wait_ms = match transport.send(request).await {
             Ok(response) if (200..300).contains(&response.status) => return read_success(&response),
             Ok(response) if matches!(response.status, 429 | 503) && !last_attempt => {
-                policy.retry_after_ms(response.retry_after.as_deref(), attempt)
+                policy.retry_after_ms(response.retry_after.as_deref(), attempt, transport.random_unit())
             }
             Ok(response) => return Err(read_failure(&response)),
-            Err(_) if !last_attempt => policy.backoff_ms(attempt),
+            Err(_) if !last_attempt => policy.jittered_backoff_ms(attempt, transport.random_unit()),
             Err(AttemptError::Network(message)) => {
                 return Err(TelemetryError::Network { url: request.url.clone(), attempts: attempt, message })
             }
@@ -109,16 +111,23 @@ mod tests {
     use crate::options::Registered;
     use crate::retry::RetryPolicy;
 
-    /// Plays back scripted outcomes and records what was asked of it.
+    /// Plays back scripted outcomes and records what was asked of it; its
+    /// "random" jitter is `jitter` (0.5: exactly the backoff).
     struct Scripted {
         outcomes: RefCell<VecDeque<Result<HttpResponse, AttemptError>>>,
         bodies: RefCell<Vec<String>>,
         sleeps: RefCell<Vec<u32>>,
+        jitter: f64,
     }
 
     impl Scripted {
         fn new(outcomes: Vec<Result<HttpResponse, AttemptError>>) -> Self {
-            Scripted { outcomes: RefCell::new(outcomes.into()), bodies: RefCell::default(), sleeps: RefCell::default() }
+            Scripted {
+                outcomes: RefCell::new(outcomes.into()),
+                bodies: RefCell::default(),
+                sleeps: RefCell::default(),
+                jitter: 0.5,
+            }
         }
     }
 
@@ -129,6 +138,9 @@ mod tests {
         }
         async fn sleep(&self, ms: u32) {
             self.sleeps.borrow_mut().push(ms);
+        }
+        fn random_unit(&self) -> f64 {
+            self.jitter
         }
     }
 
@@ -167,6 +179,21 @@ mod tests {
         let bodies = t.bodies.borrow();
         assert_eq!(bodies.len(), 4);
         assert!(bodies.iter().all(|b| b == &bodies[0]), "same body, same eventId on every attempt");
+    }
+
+    #[test]
+    fn backoff_is_jittered_but_retry_after_is_not() {
+        let failures = || vec![Err(AttemptError::Timeout), Err(AttemptError::Timeout), ok()];
+        let t = Scripted { jitter: 0.0, ..Scripted::new(failures()) };
+        assert!(run(&t).is_ok());
+        assert_eq!(*t.sleeps.borrow(), [500, 1000]);
+        let t = Scripted { jitter: 0.99, ..Scripted::new(failures()) };
+        assert!(run(&t).is_ok());
+        assert_eq!(*t.sleeps.borrow(), [1490, 2980]);
+        let limited = Ok(HttpResponse { status: 429, retry_after: Some("2".into()), body: String::new() });
+        let t = Scripted { jitter: 0.0, ..Scripted::new(vec![limited, ok()]) };
+        assert!(run(&t).is_ok());
+        assert_eq!(*t.sleeps.borrow(), [2000]);
     }
 
     #[test]

@@ -1,4 +1,9 @@
-//! When to try again: the per-attempt timeout, exponential backoff, `Retry-After`.
+//! When to try again: the per-attempt timeout, exponential backoff with ±50 %
+//! jitter, `Retry-After`.
+//!
+//! Jitter keeps many pages that lost the server at the same moment (a restart, a
+//! network blip) from coming back at the same moment: each wait is drawn
+//! uniformly from half to one and a half times the backoff.
 
 use serde::Deserialize;
 
@@ -60,30 +65,71 @@ impl RetryPolicy {
         })
     }
 
-    /// The wait after failed attempt number `attempt` (1-based): base, 2×base, 4×base…
+    /// The middle of the wait after failed attempt number `attempt` (1-based):
+    /// base, 2×base, 4×base…
     pub fn backoff_ms(&self, attempt: u32) -> u32 {
         let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
         self.base_delay_ms.saturating_mul(factor)
     }
 
+    /// The wait after failed attempt number `attempt`: [`RetryPolicy::backoff_ms`]
+    /// times `0.5 + unit`, where `unit` is uniform in `[0, 1)`, so from half to one
+    /// and a half times the backoff.
+    pub fn jittered_backoff_ms(&self, attempt: u32, unit: f64) -> u32 {
+        jittered(self.backoff_ms(attempt), unit)
+    }
+
     /// The wait after a 429 or 503: the server's `Retry-After` in seconds, capped at
-    /// [`MAX_RETRY_AFTER_MS`], or the backoff when it gave none we can read.
-    pub fn retry_after_ms(&self, retry_after: Option<&str>, attempt: u32) -> u32 {
+    /// [`MAX_RETRY_AFTER_MS`] (the server's own choice: no jitter), or the jittered
+    /// backoff when it gave none we can read.
+    pub fn retry_after_ms(&self, retry_after: Option<&str>, attempt: u32, unit: f64) -> u32 {
         match retry_after.and_then(|value| value.trim().parse::<u32>().ok()) {
             Some(seconds) => seconds.saturating_mul(1000).min(MAX_RETRY_AFTER_MS),
-            None => self.backoff_ms(attempt).min(MAX_RETRY_AFTER_MS.max(self.base_delay_ms)),
+            None => self.jittered_backoff_ms(attempt, unit).min(MAX_RETRY_AFTER_MS.max(self.base_delay_ms)),
         }
     }
 
-    /// Every wait of a delivery that fails every attempt, in order.
+    /// The middle of every wait of a delivery that fails every attempt, in order.
     pub fn schedule(&self) -> Vec<u32> {
         (1..=self.retries).map(|attempt| self.backoff_ms(attempt)).collect()
+    }
+}
+
+/// `ms` times `0.5 + unit` (`unit` clamped to `[0, 1)`), rounded down.
+fn jittered(ms: u32, unit: f64) -> u32 {
+    let unit = if unit.is_finite() { unit.clamp(0.0, 0.999_999_999) } else { 0.5 };
+    let waited = f64::from(ms) * (0.5 + unit);
+    if waited >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        waited as u32
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_to_one_and_a_half_times_the_backoff() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.jittered_backoff_ms(1, 0.0), 500);
+        assert_eq!(policy.jittered_backoff_ms(1, 0.5), 1000);
+        assert_eq!(policy.jittered_backoff_ms(3, 0.5), 4000);
+        assert_eq!(policy.jittered_backoff_ms(2, 0.999_999), 2999);
+        // Whatever the random source says, the wait stays in range.
+        for unit in [-1.0, 1.0, 7.5, f64::NAN, f64::INFINITY] {
+            let wait = policy.jittered_backoff_ms(2, unit);
+            assert!((1000..3000).contains(&wait), "{unit} → {wait}");
+        }
+        let mut unit = 0.0;
+        while unit < 1.0 {
+            let wait = policy.jittered_backoff_ms(3, unit);
+            assert!((2000..6000).contains(&wait), "{unit} → {wait}");
+            unit += 0.001;
+        }
+        assert_eq!(RetryPolicy { base_delay_ms: 60_000, ..policy }.jittered_backoff_ms(40, 0.9), u32::MAX);
+    }
 
     #[test]
     fn the_default_schedule_is_one_two_four_seconds_with_ten_second_attempts() {
@@ -120,11 +166,12 @@ mod tests {
     #[test]
     fn retry_after_is_honoured_and_capped() {
         let policy = RetryPolicy::default();
-        assert_eq!(policy.retry_after_ms(Some("2"), 1), 2000);
-        assert_eq!(policy.retry_after_ms(Some(" 0 "), 1), 0);
-        assert_eq!(policy.retry_after_ms(Some("3600"), 1), MAX_RETRY_AFTER_MS);
-        // An HTTP date or garbage falls back to the backoff.
-        assert_eq!(policy.retry_after_ms(Some("Wed, 21 Oct 2015 07:28:00 GMT"), 2), 2000);
-        assert_eq!(policy.retry_after_ms(None, 3), 4000);
+        // The server's own wait is not jittered.
+        assert_eq!(policy.retry_after_ms(Some("2"), 1, 0.0), 2000);
+        assert_eq!(policy.retry_after_ms(Some(" 0 "), 1, 0.9), 0);
+        assert_eq!(policy.retry_after_ms(Some("3600"), 1, 0.5), MAX_RETRY_AFTER_MS);
+        // An HTTP date or garbage falls back to the jittered backoff.
+        assert_eq!(policy.retry_after_ms(Some("Wed, 21 Oct 2015 07:28:00 GMT"), 2, 0.5), 2000);
+        assert_eq!(policy.retry_after_ms(None, 3, 0.0), 2000);
     }
 }

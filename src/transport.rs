@@ -57,6 +57,11 @@ impl Transport for FetchTransport {
     async fn sleep(&self, ms: u32) {
         sleep(ms).await;
     }
+
+    fn random_unit(&self) -> f64 {
+        // Jitter needs no secrecy: `Math.random` is enough, and everywhere.
+        js_sys::Math::random()
+    }
 }
 
 /// Sends and reads the whole answer; the signal aborts either step.
