@@ -203,6 +203,10 @@ async fn undo_migration_4(url: &str) {
         "DROP TABLE totals_daily",
         "DROP TABLE rollup_monthly",
         "DROP TABLE rollup_generation",
+        "DROP INDEX usage_events_by_key_and_time",
+        "DROP INDEX usage_events_by_time",
+        "CREATE INDEX usage_events_by_key_and_time ON usage_events (key_id, created_at_ms)",
+        "CREATE INDEX usage_events_by_time ON usage_events (created_at_ms)",
         "DELETE FROM _sqlx_migrations WHERE version = 4",
     ];
     if let Some(path) = url.strip_prefix("sqlite://") {
