@@ -102,6 +102,12 @@ pub struct KeyLimits<'a> {
 pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_>) -> AdminUsageResponse {
     let (rows, by_origin) = (counted.by_time, counted.by_origin);
     let names: HashMap<KeyId, &str> = keys.keys.iter().map(|key| (key.id, key.name.as_str())).collect();
+    // Every account's rows in one pass (not one pass per licence).
+    let mut per_account: HashMap<Account, Vec<&CountRow>> = HashMap::new();
+    for row in rows {
+        per_account.entry(row.account).or_default().push(row);
+    }
+    let totals_of = |account: Account| totals(per_account.get(&account).into_iter().flatten().copied());
     let licenses = keys
         .keys
         .iter()
@@ -109,14 +115,14 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
             name: key.name.clone(),
             public_key: key.public_key.clone(),
             revoked: key.revoked_at_ms.is_some(),
-            totals: totals(rows.iter().filter(|row| row.account == Account::Key(key.id))),
+            totals: totals_of(Account::Key(key.id)),
             limit: key.monthly_limit.map(|monthly| {
                 LimitStatus::new(monthly, keys.used_this_month.get(&key.id).copied().unwrap_or(0), keys.period)
             }),
         })
         .collect();
     let unpaid = |account: Account| UnpaidUsage {
-        totals: totals(rows.iter().filter(|row| row.account == account)),
+        totals: totals_of(account),
         origins: top_origins(by_origin.iter().filter(|row| row.account == account), ADMIN_ORIGINS).0,
     };
     let origins = ranked(by_origin, |row| (row.origin.clone(), licence_name(row.account, &names)))
