@@ -1,4 +1,5 @@
-//! `POST /api/track/register-usage-point` and `POST /api/track/get-usage`.
+//! `POST /api/track/register-usage-point`, `POST /api/track/register-usage-points`
+//! and `POST /api/track/get-usage`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -89,8 +90,12 @@ async fn register_usage_points(
     for ((index, key), recorded) in positions.into_iter().zip(keys).zip(recorded) {
         let over = match key {
             Some(key) if recorded.classification.is_billable() => match over_limit.get(&key.id) {
-                Some(over) => *over,
-                None => *over_limit.entry(key.id).or_insert(state.over_limit(&key).await?),
+                Some(&over) => over,
+                None => {
+                    let over = state.over_limit(&key).await?;
+                    over_limit.insert(key.id, over);
+                    over
+                }
             },
             _ => false,
         };

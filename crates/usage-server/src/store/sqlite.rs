@@ -8,19 +8,26 @@
 //! earlier versions open unchanged.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use sqlx::migrate::Migrator;
 
-use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow};
+use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow, Rollup};
 use super::sealed::writes_sealed_buckets;
 use super::sql;
 use super::storage::{ActiveKey, AdminTokenInfo, KeyInfo, KeyLookup, NewKey, Storage};
 use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
 
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// A batch's statements, in SQLite's placeholders, made once: inserting one
+/// event, and adding one row's deltas to each rollup (in [`Rollup::ALL`] order).
+static WRITE_STATEMENTS: LazyLock<(String, Vec<String>)> = LazyLock::new(|| {
+    let insert = numbered(&sql::insert_events(1, ""));
+    (insert, Rollup::ALL.iter().map(|rollup| numbered(&sql::upsert_rollup(rollup, 1))).collect())
+});
 
 /// Idle read connections kept open.
 const IDLE_READERS: usize = 8;
@@ -245,7 +252,8 @@ fn record(connection: &mut Connection, events: &[NewEvent]) -> Result<Vec<Record
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut recorded = Vec::with_capacity(events.len());
     {
-        let mut insert = tx.prepare_cached(&numbered(&sql::insert_events(1, "")))?;
+        let (insert_event, _) = &*WRITE_STATEMENTS;
+        let mut insert = tx.prepare_cached(insert_event)?;
         let mut stored = tx.prepare_cached(&numbered(sql::STORED_CLASSIFICATION))?;
         for event in events {
             let event_id = event.event_id.as_ref().map(|id| id.as_str());
@@ -267,8 +275,8 @@ fn record(connection: &mut Connection, events: &[NewEvent]) -> Result<Vec<Record
             });
         }
     }
-    for (rollup, deltas) in rollup_deltas(events, &recorded) {
-        let mut upsert = tx.prepare_cached(&numbered(&sql::upsert_rollup(&rollup, 1)))?;
+    for ((rollup, deltas), statement) in rollup_deltas(events, &recorded).into_iter().zip(&WRITE_STATEMENTS.1) {
+        let mut upsert = tx.prepare_cached(statement)?;
         for ((account, start, origin, kind), [billable, development, failed]) in deltas {
             if rollup.by_origin {
                 upsert.execute(params![account, start, origin, kind, billable, development, failed])?;
