@@ -125,7 +125,9 @@ for size in "${sizes[@]}"; do
   loaded=$size
   start reads env RUST_LOG=warn "$server" serve --addr 127.0.0.1:0 --database "$reads_db"
   now=$(date +%s%3N)
-  since_88d=$((now - 88 * 86400000)) since_7d=$((now - 7 * 86400000 + 600000))
+  # Whole buckets, as the dashboard asks: today and the 87 days before it; this
+  # hour and the 167 before it.
+  since_88d=$((now / 86400000 * 86400000 - 87 * 86400000)) since_7d=$((now / 3600000 * 3600000 - 167 * 3600000))
   row="$size $load_rate"
   first_row="$size"
   for target in "get-usage" "breakdown-day" "breakdown-hour" "admin"; do
@@ -189,7 +191,7 @@ mkdir -p "$(dirname "$out")"
   echo
   echo "## 2. Reads at scale (SQLite)"
   echo
-  echo "10 licence keys, 20 origins each, events over the last 85 days, loaded with \`usage-server bench-load\`; 4 connections, ${read_seconds} s per endpoint. Breakdown by day and the admin view cover the last 88 days (all loaded events); by hour, the last 7 days."
+  echo "10 licence keys, 20 origins each, events over the last 85 days, loaded with \`usage-server bench-load\`; 4 connections, ${read_seconds} s per endpoint. Breakdown by day and the admin view cover today and the 87 days before it (all loaded events); by hour, this hour and the 167 before it: whole buckets, as the dashboard asks."
   echo
   echo "| events | load events/s | get-usage p50 / p99 ms | breakdown day p50 / p99 ms | breakdown hour p50 / p99 ms | admin view p50 / p99 ms |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: |"

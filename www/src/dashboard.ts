@@ -14,7 +14,8 @@ import { StackedBars, type Columns } from './chart';
 import { $ } from './dom';
 import { count, day } from './format';
 
-const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 const STORAGE_KEY = 'usage-dashboard-credential';
 
 const form = $<HTMLFormElement>('sign-in');
@@ -68,18 +69,23 @@ function credential(): string {
   return adminInput.value.trim() || secretInput.value.trim();
 }
 
-/** The range the select names: no `since` means the start of this month (UTC). */
+/**
+ * The range the select names, in whole buckets (the chart's first bar is a whole
+ * day or hour, and the server answers repeated ranges from memory); no `since`
+ * means the start of this month (UTC).
+ */
 function query(): { since?: number; granularity: 'day' | 'hour' } {
   const now = Date.now();
   switch (rangeSelect.value) {
     case '24h':
-      return { since: now - DAY_MS, granularity: 'hour' };
+      // This hour and the 23 before it.
+      return { since: Math.floor(now / HOUR_MS) * HOUR_MS - 23 * HOUR_MS, granularity: 'hour' };
     case 'month':
       return { granularity: 'day' };
     default: {
-      // A few minutes inside the 90-day window, for clocks that disagree.
+      // Today and the days before it: inside the server's 90-day window.
       const days = Number(rangeSelect.value);
-      return { since: now - days * DAY_MS + 5 * 60_000, granularity: 'day' };
+      return { since: Math.floor(now / DAY_MS) * DAY_MS - (days - 1) * DAY_MS, granularity: 'day' };
     }
   }
 }

@@ -2,6 +2,7 @@
 //! the CSV exports. Pure functions over [`CountRow`]s, so every view of the same
 //! rows agrees: series and origins always sum to the totals.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 
@@ -37,7 +38,7 @@ pub fn totals<'a>(rows: impl IntoIterator<Item = &'a CountRow>) -> KindCounts {
 /// Counts per `group` (all kinds), busiest first; ties in group order.
 fn ranked<'a, G: Ord + Clone>(
     rows: impl IntoIterator<Item = &'a CountRow>,
-    group: impl Fn(&CountRow) -> G,
+    group: impl Fn(&'a CountRow) -> G,
 ) -> Vec<(G, UsageCounts)> {
     let mut groups: BTreeMap<G, UsageCounts> = BTreeMap::new();
     for row in rows {
@@ -98,16 +99,17 @@ pub struct KeyLimits<'a> {
     pub period: (i64, i64),
 }
 
-/// The vendor's view of every account's rows.
+/// The vendor's view: `counted.by_time` may be summed over accounts (only the
+/// series reads it); each account's totals come from `counted.by_origin`.
 pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_>) -> AdminUsageResponse {
-    let (rows, by_origin) = (counted.by_time, counted.by_origin);
+    let by_origin = counted.by_origin;
     let names: HashMap<KeyId, &str> = keys.keys.iter().map(|key| (key.id, key.name.as_str())).collect();
-    // Every account's rows in one pass (not one pass per licence).
-    let mut per_account: HashMap<Account, Vec<&CountRow>> = HashMap::new();
-    for row in rows {
-        per_account.entry(row.account).or_default().push(row);
+    // Every account's totals in one pass (not one pass per licence).
+    let mut per_account: HashMap<Account, KindCounts> = HashMap::new();
+    for row in by_origin {
+        per_account.entry(row.account).or_default().add(row.kind, row.classification, row.count);
     }
-    let totals_of = |account: Account| totals(per_account.get(&account).into_iter().flatten().copied());
+    let totals_of = |account: Account| per_account.get(&account).cloned().unwrap_or_default();
     let licenses = keys
         .keys
         .iter()
@@ -125,10 +127,14 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
         totals: totals_of(account),
         origins: top_origins(by_origin.iter().filter(|row| row.account == account), ADMIN_ORIGINS).0,
     };
-    let origins = ranked(by_origin, |row| (row.origin.clone(), licence_name(row.account, &names)))
+    let origins = ranked(by_origin, |row| (row.origin.as_deref(), licence_name(row.account, &names)))
         .into_iter()
         .take(ADMIN_ORIGINS)
-        .map(|((origin, license), counts)| LicensedOriginCounts { origin, license, counts })
+        .map(|((origin, license), counts)| LicensedOriginCounts {
+            origin: origin.map(str::to_owned),
+            license: license.map(Cow::into_owned),
+            counts,
+        })
         .collect();
     AdminUsageResponse {
         success: true,
@@ -138,16 +144,18 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
         licenses,
         unlicensed: unpaid(Account::Unlicensed),
         free_license: unpaid(Account::FreeLicense),
-        series: series(rows, range),
+        series: series(counted.by_time, range),
         origins,
     }
 }
 
 /// The key's name, `free-license`, or `None` for unlicensed events.
-fn licence_name(account: Account, names: &HashMap<KeyId, &str>) -> Option<String> {
+fn licence_name<'a>(account: Account, names: &HashMap<KeyId, &'a str>) -> Option<Cow<'a, str>> {
     match account {
-        Account::Key(id) => Some(names.get(&id).map_or_else(|| format!("key #{}", id.0), |name| (*name).to_owned())),
-        Account::FreeLicense => Some(FREE_LICENSE.to_owned()),
+        Account::Key(id) => {
+            Some(names.get(&id).map_or_else(|| Cow::Owned(format!("key #{}", id.0)), |name| Cow::Borrowed(*name)))
+        }
+        Account::FreeLicense => Some(Cow::Borrowed(FREE_LICENSE)),
         Account::Unlicensed => None,
     }
 }
@@ -173,7 +181,7 @@ pub fn csv(rows: &[CountRow], range: &UsageRange, names: Option<&[KeyInfo]>) -> 
         .iter()
         .map(|row| CsvLine {
             bucket_start: row.bucket_start,
-            license: names.as_ref().and_then(|names| licence_name(row.account, names)),
+            license: names.as_ref().and_then(|names| licence_name(row.account, names)).map(Cow::into_owned),
             origin: row.origin.as_deref(),
             event: row.kind.as_str(),
             classification: row.classification.as_str(),

@@ -10,7 +10,7 @@ use common::TestDb;
 use usage_core::{
     month_period_utc_ms, Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR,
 };
-use usage_server::store::{Account, CountRow, KeyId, NewEvent, NewKey, Store};
+use usage_server::store::{Account, CountRow, KeyId, NewEvent, NewKey, Shape, Store};
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Rng(u64);
@@ -156,9 +156,19 @@ async fn compare_with_raw_counts(store: &Store, accounts: [Account; 4], now: i64
         let origins = sorted(store.count_origins(account, &range).await.unwrap());
         let by_origin = raw.into_iter().map(|row| CountRow { bucket_start: range.since_ms, ..row }).collect();
         assert_eq!(origins, merged(by_origin), "origins, seed {seed}, case {case}: {range:?} {account:?}");
-        // A view reads both at once, sharing the raw edges.
-        let (view_series, view_origins) = store.count_views(account, &range).await.unwrap();
-        assert_eq!((sorted(view_series), sorted(view_origins)), (series, origins), "view, seed {seed}, case {case}");
+        // The vendor's series sums accounts too.
+        let timeline = sorted(store.count_timeline(&range).await.unwrap());
+        let everyone = store.count_rows_raw(None, &range).await.unwrap();
+        let by_time_only = everyone
+            .into_iter()
+            .map(|row| CountRow { origin: None, account: Shape::TIMELINE_ACCOUNT, ..row })
+            .collect();
+        assert_eq!(timeline, merged(by_time_only), "timeline, seed {seed}, case {case}: {range:?}");
+        // A view reads both at once, sharing the raw edges (the vendor's view
+        // reads the timeline instead of the series).
+        let (view_by_time, view_origins) = store.count_views(account, &range).await.unwrap();
+        let by_time = if account.is_some() { series } else { timeline };
+        assert_eq!((sorted(view_by_time), sorted(view_origins)), (by_time, origins), "view, seed {seed}, case {case}");
     }
     // get-usage's "since, no end" and the monthly limit's count agree too.
     for account in accounts {
@@ -288,7 +298,9 @@ async fn sealed_sums_follow_writes_by_others(url: &str) {
         is_still: None,
         created_at_ms,
     };
-    let range = UsageRange { since_ms: now - 40 * MS_PER_DAY, until_ms: now, granularity: Granularity::Day };
+    // Starting within an hour: that hour's raw events are kept in memory too.
+    let since_ms = (now - 40 * MS_PER_DAY).div_euclid(MS_PER_HOUR) * MS_PER_HOUR + 1234;
+    let range = UsageRange { since_ms, until_ms: now, granularity: Granularity::Day };
     let total = |rows: Vec<CountRow>| rows.iter().map(|r| r.count).sum::<u64>();
     writer.record_events(vec![event(now - 30 * MS_PER_DAY, "https://a.com")]).await.unwrap();
     for _ in 0..2 {
@@ -302,11 +314,17 @@ async fn sealed_sums_follow_writes_by_others(url: &str) {
         origins.iter().filter_map(|r| r.origin.as_deref()).collect::<Vec<_>>(),
         ["https://a.com", "https://b.com"]
     );
+    assert_eq!(total(reader.count_timeline(&range).await.unwrap()), 2);
+    writer.record_events(vec![event(since_ms + 1, "https://edge.com")]).await.unwrap();
+    assert_eq!(total(reader.count_series(None, &range).await.unwrap()), 3, "in the partial first hour");
+    assert_eq!(total(reader.count_timeline(&range).await.unwrap()), 3, "in the partial first hour");
+    let (by_time, by_origin) = reader.count_views(None, &range).await.unwrap();
+    assert_eq!((total(by_time), total(by_origin)), (3, 3), "in the partial first hour");
     // A write into the current hour changes no sealed sum and is seen at once.
     writer.record_events(vec![event(usage_server::store::now_ms(), "https://c.com")]).await.unwrap();
-    assert_eq!(total(reader.count_series(None, &range).await.unwrap()), 2, "after until");
+    assert_eq!(total(reader.count_series(None, &range).await.unwrap()), 3, "after until");
     let to_now = UsageRange { until_ms: usage_server::store::now_ms() + 1, ..range };
-    assert_eq!(total(reader.count_series(None, &to_now).await.unwrap()), 3);
+    assert_eq!(total(reader.count_series(None, &to_now).await.unwrap()), 4);
     reader.close().await;
     writer.close().await;
 }

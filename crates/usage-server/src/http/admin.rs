@@ -29,10 +29,13 @@ async fn usage(
     auth::admin(&state, &headers).await?;
     let now = now_ms();
     let range = UsageRange::from_query(query.as_deref(), now)?;
-    let (by_time, by_origin) = state.store.count_views(None, &range).await?;
-    let keys = state.store.list_keys().await?;
     let period = month_period_utc_ms(now);
-    let used_this_month = state.store.count_billable_per_key(period.0, period.1).await?;
+    // Independent reads, each on its own connection.
+    let ((by_time, by_origin), keys, used_this_month) = tokio::try_join!(
+        state.store.count_views(None, &range),
+        state.store.list_keys(),
+        state.store.count_billable_per_key(period.0, period.1),
+    )?;
     let limits = KeyLimits { keys: &keys, used_this_month: &used_this_month, period };
     Ok(Json(report::admin_usage(Counted { by_time: &by_time, by_origin: &by_origin }, &range, &limits)))
 }

@@ -240,16 +240,24 @@ pub enum Shape {
     Detail,
     /// Per bucket, origins summed.
     Series,
+    /// Per bucket, origins and accounts summed: the vendor's series of
+    /// everything. Every row's account is [`Shape::TIMELINE_ACCOUNT`] (a
+    /// placeholder, as [`Shape::Origins`] puts every row in the range's first bucket).
+    Timeline,
     /// Per origin, buckets summed.
     Origins,
 }
 
 impl Shape {
+    /// The account of every [`Shape::Timeline`] row.
+    pub const TIMELINE_ACCOUNT: Account = Account::Unlicensed;
+
     /// Drops what this shape sums over from a detailed row.
     fn apply(self, row: CountRow, range: &UsageRange) -> CountRow {
         match self {
             Shape::Detail => row,
             Shape::Series => CountRow { origin: None, ..row },
+            Shape::Timeline => CountRow { origin: None, account: Shape::TIMELINE_ACCOUNT, ..row },
             Shape::Origins => CountRow { bucket_start: range.since_ms, ..row },
         }
     }
@@ -258,8 +266,13 @@ impl Shape {
     fn coarsest(self, granularity: Granularity) -> Level {
         match self {
             Shape::Origins => Level::Month,
-            Shape::Detail | Shape::Series => Level::of(granularity),
+            Shape::Detail | Shape::Series | Shape::Timeline => Level::of(granularity),
         }
+    }
+
+    /// Whether its rows keep origins (so only the rollups with origins answer it).
+    fn by_origin(self) -> bool {
+        matches!(self, Shape::Detail | Shape::Origins)
     }
 }
 
@@ -379,9 +392,19 @@ impl Store {
         self.count_shaped(account, range, Shape::Origins).await
     }
 
-    /// What a usage view shows: [`Store::count_series`] and
-    /// [`Store::count_origins`] of one range, reading the raw events of its edges
-    /// and the rollup generation once for both.
+    /// Every account's events in `range` per bucket, origins and accounts summed
+    /// (every row's account is [`Shape::TIMELINE_ACCOUNT`]): the vendor's series.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_timeline(&self, range: &UsageRange) -> Result<Vec<CountRow>, StoreError> {
+        self.count_shaped(None, range, Shape::Timeline).await
+    }
+
+    /// What a usage view shows: [`Store::count_series`] of `account` (or
+    /// [`Store::count_timeline`] of everyone's, when `None`) and
+    /// [`Store::count_origins`], reading the raw events of the range's edges and
+    /// the rollup generation once for both.
     ///
     /// # Errors
     /// A database failure, or a stored kind this version does not know.
@@ -391,7 +414,8 @@ impl Store {
         range: &UsageRange,
     ) -> Result<(Vec<CountRow>, Vec<CountRow>), StoreError> {
         let mut reading = Reading::default();
-        let series = self.count_shaped_with(account, range, Shape::Series, &mut reading).await?;
+        let by_time = if account.is_some() { Shape::Series } else { Shape::Timeline };
+        let series = self.count_shaped_with(account, range, by_time, &mut reading).await?;
         let origins = self.count_shaped_with(account, range, Shape::Origins, &mut reading).await?;
         Ok((series, origins))
     }
@@ -423,15 +447,15 @@ impl Store {
             let rows = self.count_rows_raw(account, range).await?;
             return Ok(merge(rows.into_iter().map(|row| shape.apply(row, range)).collect()));
         }
-        let mut rows = reading.raw(self, account, range, range.since_ms, first_hour).await?;
-        rows.extend(reading.raw(self, account, range, last_hour, range.until_ms).await?);
-        let mut rows: Vec<CountRow> = rows.into_iter().map(|row| shape.apply(row, range)).collect();
-        // The sealed hours' sum comes from memory when it can (series and
-        // origins: what pages ask for again and again; exports are read whole).
-        let sealed_until = match shape {
-            Shape::Detail => first_hour,
-            Shape::Series | Shape::Origins => Level::Hour.floor(now - SEAL_MARGIN_MS).clamp(first_hour, last_hour),
-        };
+        // The sealed parts come from memory when they can (series and origins:
+        // what pages ask for again and again; exports are read whole).
+        let cached = shape != Shape::Detail;
+        let start = reading.raw(self, account, range, (range.since_ms, first_hour), cached).await?;
+        let end = reading.raw(self, account, range, (last_hour, range.until_ms), cached).await?;
+        let mut rows: Vec<CountRow> =
+            start.iter().chain(end.iter()).map(|row| shape.apply(row.clone(), range)).collect();
+        let sealed_until =
+            if cached { Level::Hour.floor(now - SEAL_MARGIN_MS).clamp(first_hour, last_hour) } else { first_hour };
         if sealed_until > first_hour {
             let generation = reading.generation(self).await?;
             let sums =
@@ -456,7 +480,7 @@ impl Store {
         decompose(start_ms, end_ms, shape.coarsest(range.granularity), &mut pieces);
         let mut rows = Vec::new();
         for (level, start_ms, end_ms) in pieces {
-            let rollup = Rollup::at(level, shape != Shape::Series);
+            let rollup = Rollup::at(level, shape.by_origin());
             let found = self.storage.counts(rollup_query(rollup, shape, account, start_ms, end_ms)).await?;
             let bucket_of = |start| if shape == Shape::Origins { range.since_ms } else { range.bucket_of(start) };
             rows.extend(count_rows(found, bucket_of)?);
@@ -534,29 +558,56 @@ impl Store {
     }
 }
 
+/// `[since_ms, until_ms)`.
+type Bounds = (i64, i64);
+
 /// What the shapes of one view share, each read once: the raw events of the
 /// range's edges and the rollup generation.
 #[derive(Debug, Default)]
 struct Reading {
-    raw: Vec<((i64, i64), Vec<CountRow>)>,
+    raw: Vec<(Bounds, Arc<Vec<CountRow>>)>,
     generation: Option<i64>,
 }
 
 impl Reading {
-    /// The raw events of `[since_ms, until_ms)` in `range`'s buckets, per detail.
+    /// The raw events of `[since_ms, until_ms)` in `range`'s buckets, per detail;
+    /// from the sealed sums when `cached` and the part is sealed (a range that
+    /// starts at the same moment again, as a dashboard's does between reloads).
     async fn raw(
         &mut self,
         store: &Store,
         account: Option<Account>,
         range: &UsageRange,
-        since_ms: i64,
-        until_ms: i64,
-    ) -> Result<Vec<CountRow>, StoreError> {
+        (since_ms, until_ms): Bounds,
+        cached: bool,
+    ) -> Result<Arc<Vec<CountRow>>, StoreError> {
+        if since_ms >= until_ms {
+            return Ok(Arc::default());
+        }
         if let Some((_, rows)) = self.raw.iter().find(|(bounds, _)| *bounds == (since_ms, until_ms)) {
             return Ok(rows.clone());
         }
         let part = UsageRange { since_ms, until_ms, granularity: range.granularity };
-        let rows = store.count_rows_raw(account, &part).await?;
+        let rows = if cached && until_ms <= now_ms() - SEAL_MARGIN_MS {
+            let key = SealedKey {
+                shape: Shape::Detail,
+                account,
+                granularity: range.granularity,
+                start_ms: since_ms,
+                end_ms: until_ms,
+            };
+            let generation = self.generation(store).await?;
+            match store.sealed.get(&key, generation) {
+                Some(rows) => rows,
+                None => {
+                    let rows = Arc::new(store.count_rows_raw(account, &part).await?);
+                    store.sealed.insert(key, generation, rows.clone());
+                    rows
+                }
+            }
+        } else {
+            Arc::new(store.count_rows_raw(account, &part).await?)
+        };
         self.raw.push(((since_ms, until_ms), rows.clone()));
         Ok(rows)
     }
@@ -595,6 +646,11 @@ fn rollup_query(rollup: Rollup, shape: Shape, account: Option<Account>, start_ms
         Shape::Series => format!(
             "SELECT key_id, {bucket} AS bucket_start, '' AS origin, event_kind, {sums} \
              FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY key_id, {bucket}, event_kind"
+        ),
+        Shape::Timeline => format!(
+            "SELECT CAST({placeholder} AS BIGINT) AS key_id, {bucket} AS bucket_start, '' AS origin, event_kind, {sums} \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY {bucket}, event_kind",
+            placeholder = Shape::TIMELINE_ACCOUNT.stored_id()
         ),
         Shape::Origins => format!(
             "SELECT key_id, CAST(0 AS BIGINT) AS bucket_start, {origin} AS origin, event_kind, {sums} \

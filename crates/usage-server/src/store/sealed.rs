@@ -29,13 +29,14 @@ pub fn writes_sealed_buckets(events: &[NewEvent], now_ms: i64) -> bool {
 /// What a sealed sum is the sum of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SealedKey {
-    /// Series or origins.
+    /// Series, timeline or origins; [`Shape::Detail`] for the raw events of a
+    /// sealed partial hour at a range's start.
     pub shape: Shape,
     /// Whose; everyone's when `None`.
     pub account: Option<Account>,
     /// The bucket size of the series.
     pub granularity: Granularity,
-    /// The sealed part: whole hours `[start_ms, end_ms)`.
+    /// The sealed part: `[start_ms, end_ms)`, whole hours but for a partial hour's raw events.
     pub start_ms: i64,
     /// See `start_ms`.
     pub end_ms: i64,
