@@ -180,6 +180,12 @@ export interface ConfigureOptions {
   retry?: RetryOptions;
 }
 
+/** What `flush()` did: registrations the server answered, and those still pending (kept for a later try). */
+export interface FlushResult {
+  sent: number;
+  pending: number;
+}
+
 /** Every error this module throws or rejects with. */
 export interface UsageTelemetryError extends Error {
   name: "UsageTelemetryError";
@@ -238,7 +244,7 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 pub async fn register_usage_event(
     #[wasm_bindgen(unchecked_param_type = "RegisterUsageEventOptions")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
-    install_panic_hook();
+    enter();
     let options = read_register_options(&options, "{ licenseKey, event, succeeded }").map_err(to_js_error)?;
     let registered = crate::api::register_usage_event(options).await.map_err(to_js_error)?;
     to_js(&registered)
@@ -249,7 +255,7 @@ pub async fn register_usage_event(
 pub async fn get_usage(
     #[wasm_bindgen(unchecked_param_type = "GetUsageOptions")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
-    install_panic_hook();
+    enter();
     let options: UsageOptions = read_options(&options, "{ apiKey, since }").map_err(to_js_error)?;
     let usage = crate::api::get_usage(options).await.map_err(to_js_error)?;
     to_js(&usage)
@@ -261,7 +267,7 @@ pub async fn get_usage(
 pub async fn get_usage_breakdown(
     #[wasm_bindgen(unchecked_param_type = "GetUsageBreakdownOptions")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
-    install_panic_hook();
+    enter();
     let options: BreakdownOptions = read_options(&options, "{ apiKey, since, granularity }").map_err(to_js_error)?;
     let breakdown = crate::api::get_usage_breakdown(options).await.map_err(to_js_error)?;
     to_js(&breakdown)
@@ -270,7 +276,7 @@ pub async fn get_usage_breakdown(
 /// What a succeeded event from `host` counts as, by the server's own rules.
 #[wasm_bindgen(js_name = classifyHost, unchecked_return_type = "HostClassification")]
 pub fn classify_host(#[wasm_bindgen(unchecked_param_type = "string")] host: JsValue) -> Result<JsValue, JsValue> {
-    install_panic_hook();
+    enter();
     let host = host
         .as_string()
         .ok_or_else(|| to_js_error(TelemetryError::option("host", "must be a string such as https://example.com")))?;
@@ -281,7 +287,7 @@ pub fn classify_host(#[wasm_bindgen(unchecked_param_type = "string")] host: JsVa
 /// Sets defaults for later calls; throws (changing nothing) on an invalid option.
 #[wasm_bindgen(js_name = configure)]
 pub fn configure(#[wasm_bindgen(unchecked_param_type = "ConfigureOptions")] options: JsValue) -> Result<(), JsValue> {
-    install_panic_hook();
+    enter();
     let options: ConfigureOptions = read_options(&options, "{ endpoint, licenseKey }").map_err(to_js_error)?;
     crate::config::configure(options).map_err(to_js_error)
 }
@@ -289,7 +295,7 @@ pub fn configure(#[wasm_bindgen(unchecked_param_type = "ConfigureOptions")] opti
 /// See the TypeScript declaration above.
 #[wasm_bindgen(js_name = trackConversion, skip_typescript)]
 pub fn track_conversion(conversion: JsValue, options: JsValue) -> Promise {
-    install_panic_hook();
+    enter();
     let conversion = start(&conversion);
     // Options are read now (the caller may reuse the object) but their errors only
     // surface as a warning after the conversion: they must not affect it.
@@ -366,8 +372,29 @@ fn start(conversion: &JsValue) -> Promise {
     Promise::resolve(conversion)
 }
 
-/// Panics (bugs) print a Rust message on the console instead of "unreachable".
-fn install_panic_hook() {
+/// What every export does first: panics (bugs) print a Rust message on the
+/// console instead of "unreachable", and the outbox starts (re-sending what
+/// earlier views left).
+fn enter() {
     #[cfg(feature = "console_error_panic_hook")]
     console_error_panic_hook::set_once();
+    crate::outbox::ensure_started();
+}
+
+/// Runs when the module is instantiated (`init()`, or Node's `require`).
+#[wasm_bindgen(start)]
+fn on_load() {
+    enter();
+}
+
+/// Sends every pending registration now (this view's and earlier views'), in
+/// batches, one attempt each.
+#[wasm_bindgen(js_name = flush, unchecked_return_type = "FlushResult")]
+pub async fn flush() -> Result<JsValue, JsValue> {
+    enter();
+    let (sent, pending) = crate::outbox::flush().await;
+    let result = js_sys::Object::new();
+    Reflect::set(&result, &"sent".into(), &(sent as u32).into())?;
+    Reflect::set(&result, &"pending".into(), &(pending as u32).into())?;
+    Ok(result.into())
 }

@@ -5,13 +5,11 @@ use std::future::Future;
 use usage_core::EventKind;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::api::prepare_registration;
+use crate::api::{deliver_kept, prepare_registration};
 use crate::config::{current_config, LogLevel};
-use crate::delivery::deliver;
 use crate::environment::{debug, warn};
 use crate::error::TelemetryError;
 use crate::options::{RegisterOptions, Registered};
-use crate::transport::FetchTransport;
 
 /// How a background registration settled, for a UI that shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +54,9 @@ pub(crate) async fn report_outcome(
         })
     });
     let outcome = match prepared {
-        Ok(prepared) => RegistrationOutcome {
-            result: deliver(&FetchTransport, &prepared.request).await,
-            body: Some(prepared.request.body),
-        },
+        Ok(prepared) => {
+            RegistrationOutcome { result: deliver_kept(&prepared).await, body: Some(prepared.request.body) }
+        }
         Err(err) => RegistrationOutcome { result: Err(err), body: None },
     };
     match (&outcome.result, current_config().log_level) {

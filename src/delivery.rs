@@ -158,6 +158,7 @@ mod tests {
             url: "http://u/api".into(),
             body: r#"{"eventId":"x"}"#.into(),
             bearer: None,
+            keepalive: true,
             policy: RetryPolicy::default(),
         }
     }

@@ -25,7 +25,8 @@
 //! (plain Rust, tested natively), [`retry`] holds the backoff schedule,
 //! [`delivery`] the attempt loop over a small transport trait, [`config`] the
 //! defaults set with `configure`, and on `wasm32` only, `transport` (fetch and
-//! timers), `environment` (origin, clock, randomness, console), `api` (the async Rust
+//! timers), `environment` (origin, clock, randomness, console), `outbox` (pending
+//! registrations kept in IndexedDB by [`queue`]'s rules), `api` (the async Rust
 //! API), `conversion` (the background registration) and `bindings`, the only file
 //! that touches `JsValue`.
 
@@ -33,6 +34,7 @@ pub mod config;
 pub mod delivery;
 mod error;
 pub mod options;
+pub mod queue;
 pub mod retry;
 
 #[cfg(target_arch = "wasm32")]
@@ -43,6 +45,8 @@ mod bindings;
 mod conversion;
 #[cfg(target_arch = "wasm32")]
 mod environment;
+#[cfg(target_arch = "wasm32")]
+mod outbox;
 #[cfg(target_arch = "wasm32")]
 mod transport;
 
@@ -57,6 +61,8 @@ pub use usage_core::{Classification, EventKind, Granularity};
 pub use api::{get_usage, get_usage_breakdown, register_usage_event, UsageBreakdown};
 #[cfg(target_arch = "wasm32")]
 pub use conversion::{register_in_background, track_conversion};
+#[cfg(target_arch = "wasm32")]
+pub use outbox::flush;
 
 /// The classification a succeeded event from `host` gets: `Development` for local
 /// hosts, `Billable` otherwise. The very code the server runs (`usage-core`).

@@ -154,6 +154,9 @@ pub struct PreparedRequest {
     pub body: String,
     /// The Bearer credential of a GET.
     pub bearer: Option<String>,
+    /// Whether the request may outlive the page (`fetch`'s `keepalive`: POSTs
+    /// whose bodies fit the browser's 64 KiB budget for such requests).
+    pub keepalive: bool,
     /// How to deliver it.
     pub policy: RetryPolicy,
 }
@@ -285,8 +288,14 @@ impl BreakdownOptions {
         let path = if query.is_empty() { path.to_owned() } else { format!("{path}?{}", query.join("&")) };
         let url = endpoint_url(self.endpoint.as_deref(), config, &path)?;
         let policy = config.retry.with(&self.retry.unwrap_or_default())?;
-        let request =
-            PreparedRequest { method: Method::Get, url, body: String::new(), bearer: Some(credential), policy };
+        let request = PreparedRequest {
+            method: Method::Get,
+            url,
+            body: String::new(),
+            bearer: Some(credential),
+            keepalive: false,
+            policy,
+        };
         Ok((request, view))
     }
 }
@@ -346,7 +355,7 @@ impl PreparedRequest {
         let url = endpoint_url(endpoint, config, path)?;
         let policy = config.retry.with(&retry.unwrap_or_default())?;
         let body = serde_json::to_string(body).expect("the request body serialises");
-        Ok(PreparedRequest { method: Method::Post, url, body, bearer: None, policy })
+        Ok(PreparedRequest { method: Method::Post, url, body, bearer: None, keepalive: true, policy })
     }
 }
 

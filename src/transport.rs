@@ -73,8 +73,10 @@ async fn exchange(request: &PreparedRequest, signal: &AbortSignal) -> Result<Htt
             headers.set("Content-Type", "text/plain;charset=UTF-8")?;
             init.set_method("POST");
             init.set_body(&JsValue::from_str(&request.body));
-            // web-sys has no setter for `keepalive` yet.
-            js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE)?;
+            if request.keepalive {
+                // web-sys has no setter for `keepalive` yet.
+                js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE)?;
+            }
         }
         Method::Get => init.set_method("GET"),
     }

@@ -57,3 +57,19 @@ export function captureWarnings(t) {
   });
   return { warnings, nextWarning: () => new Promise((resolve) => waiting.push(resolve)) };
 }
+
+/** A new licence key pair in the test server's database (the server binary's CLI),
+ * so a test counts its own events exactly. */
+export async function freshKeys(name) {
+  const { execFileSync } = await import('node:child_process');
+  const database = required('USAGE_DATABASE_URL');
+  const { fileURLToPath } = await import('node:url');
+  const binary = fileURLToPath(new URL('../../target/debug/usage-server', import.meta.url));
+  const out = execFileSync(binary, ['keys', 'create', '--name', name], { env: { ...process.env, USAGE_DATABASE_URL: database } });
+  return JSON.parse(out.toString());
+}
+
+/** Makes a `down` scenario's server reachable. */
+export async function bringUp(name) {
+  await fetch(`${faultUrl}/up/${name}`, { method: 'POST' });
+}

@@ -5,7 +5,8 @@
 // Prints `fault-server listening on http://127.0.0.1:PORT`, then serves
 //   POST /s/<scenario>/<mode>/api/track/...   one attempt, faulted by <mode>
 //   GET  /log/<scenario>                      the attempts seen: [{ at, body }]
-// Modes: ok (proxy), reset (close the connection), reset-first, lose-first
+//   POST /up/<scenario>                       a `down` scenario's server comes up
+// Modes: ok (proxy), down (close the connection until /up), reset (close the connection), reset-first, lose-first
 // (forward, then drop the answer), hang (never answer), status-401, status-500,
 // 429-first (Retry-After: 1), 503-first (no Retry-After), not-json.
 import http from 'node:http';
@@ -14,6 +15,7 @@ const upstreamArg = process.argv.indexOf('--upstream');
 const upstream = upstreamArg > 0 ? process.argv[upstreamArg + 1] : null;
 const attempts = new Map(); // scenario -> [{ at, body }]
 const hanging = new Set();
+const up = new Set(); // `down` scenarios that came up
 
 // Connection: close, so a browser never reuses a socket we reset (Chromium silently
 // retries a request whose reused socket closes, which would blur attempt counts).
@@ -41,6 +43,8 @@ const server = http.createServer(async (req, res) => {
   if (req.method === 'OPTIONS') return send(res, 204, '');
   const logMatch = req.url.match(/^\/log\/([\w-]+)$/);
   if (req.method === 'GET' && logMatch) return send(res, 200, attempts.get(logMatch[1]) ?? []);
+  const upMatch = req.url.match(/^\/up\/([\w-]+)$/);
+  if (req.method === 'POST' && upMatch) return send(res, 200, { up: up.add(upMatch[1]).size });
   const match = req.url.match(/^\/s\/([\w-]+)\/([\w-]+)(\/.*)$/);
   if (!match) return send(res, 404, { success: false, error: `fault-server: no route ${req.url}` });
   const [, scenario, mode, path] = match;
@@ -55,6 +59,9 @@ const server = http.createServer(async (req, res) => {
     switch (mode) {
       case 'reset':
         return req.socket.destroy();
+      case 'down':
+        if (!up.has(scenario)) return req.socket.destroy();
+        break;
       case 'reset-first':
         if (first) return req.socket.destroy();
         break;

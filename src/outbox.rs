@@ -1,0 +1,380 @@
+//! The page's outbox: every registration is kept in IndexedDB (pages and
+//! workers; memory in Node or where IndexedDB fails) from before its first
+//! attempt until the server has answered it, re-sent when the module starts on a
+//! later view, sent at once with `keepalive` when the page is hidden or closed,
+//! and on `flush()`. The rules (bounds, batches, which answers settle) are
+//! `queue.rs`.
+//!
+//! IndexedDB through web-sys: the few bindings used cost less than a crate's
+//! wrapper, and a request becomes a promise by handing it `resolve` and `reject`
+//! as its handlers, with no closure per call.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+use web_sys::{IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
+
+use crate::config::{current_config, LogLevel};
+use crate::delivery::deliver;
+use crate::environment::{describe, now_ms, warn};
+use crate::error::TelemetryError;
+use crate::options::{Method, PreparedRequest};
+use crate::queue::{bounded, requests, settles, Pending, Send, MAX_BATCH_BYTES};
+use crate::retry::RetryPolicy;
+use crate::transport::FetchTransport;
+
+const DATABASE: &str = "usage-telemetry";
+const STORE: &str = "pending";
+/// The Web Lock that lets one tab at a time re-send what earlier views left.
+const RESEND_LOCK: &str = "usage-telemetry-resend";
+
+/// Where pending registrations are kept.
+enum Backend {
+    /// IndexedDB is being opened; writes wait in `unanswered`.
+    Opening,
+    Indexed(IdbDatabase),
+    /// Node, or IndexedDB missing or failing: this view's memory only.
+    Memory,
+}
+
+struct Outbox {
+    backend: RefCell<Backend>,
+    /// This view's registrations that have no answer yet.
+    unanswered: RefCell<BTreeMap<String, Pending>>,
+    warned: Cell<bool>,
+}
+
+thread_local! {
+    static OUTBOX: Rc<Outbox> = start();
+}
+
+/// Opens the outbox (once per view; every export calls this): IndexedDB is
+/// opened, what earlier views left is re-sent, and the page's hide and close
+/// events send what is still waiting.
+pub fn ensure_started() {
+    OUTBOX.with(|_| ());
+}
+
+fn outbox() -> Rc<Outbox> {
+    OUTBOX.with(Rc::clone)
+}
+
+fn start() -> Rc<Outbox> {
+    let outbox = Rc::new(Outbox {
+        backend: RefCell::new(Backend::Opening),
+        unanswered: RefCell::default(),
+        warned: Cell::new(false),
+    });
+    listen_for_hide();
+    let opening = outbox.clone();
+    spawn_local(async move {
+        let backend = match indexed_db() {
+            None => Backend::Memory,
+            Some(factory) => match open(&factory).await {
+                Ok(database) => Backend::Indexed(database),
+                Err(err) => {
+                    opening.warn_once(&format!("registrations are kept in memory only ({err})"));
+                    Backend::Memory
+                }
+            },
+        };
+        let indexed = matches!(backend, Backend::Indexed(_));
+        *opening.backend.borrow_mut() = backend;
+        if indexed {
+            for pending in opening.unanswered.borrow().values() {
+                opening.save(pending);
+            }
+            resend_under_lock();
+        }
+    });
+    outbox
+}
+
+impl Outbox {
+    fn warn_once(&self, message: &str) {
+        if !self.warned.replace(true) && current_config().log_level != LogLevel::Silent {
+            warn(message);
+        }
+    }
+
+    fn database(&self) -> Option<IdbDatabase> {
+        match &*self.backend.borrow() {
+            Backend::Indexed(database) => Some(database.clone()),
+            _ => None,
+        }
+    }
+
+    /// Writes `pending` (not waiting: IndexedDB runs a store's requests in the
+    /// order they were made, so a later delete cannot overtake it).
+    fn save(&self, pending: &Pending) {
+        let Some(database) = self.database() else { return };
+        let record = Object::new();
+        for (key, value) in [
+            ("eventId", JsValue::from_str(&pending.event_id)),
+            ("url", JsValue::from_str(&pending.url)),
+            ("body", JsValue::from_str(&pending.body)),
+            ("queuedAt", JsValue::from_f64(pending.queued_at_ms)),
+        ] {
+            let _ = Reflect::set(&record, &key.into(), &value);
+        }
+        if let Err(err) = store(&database, true).and_then(|store| store.put(&record)) {
+            self.fail_over(&err);
+        }
+    }
+
+    fn forget(&self, event_id: &str) {
+        let Some(database) = self.database() else { return };
+        if let Err(err) = store(&database, true).and_then(|store| store.delete(&event_id.into())) {
+            self.fail_over(&err);
+        }
+    }
+
+    /// IndexedDB failed (quota, a closed database): memory from now on.
+    fn fail_over(&self, err: &JsValue) {
+        *self.backend.borrow_mut() = Backend::Memory;
+        self.warn_once(&format!("registrations are kept in memory only ({})", describe(err)));
+    }
+
+    /// Everything IndexedDB holds (nothing in memory mode).
+    async fn stored(&self) -> Vec<Pending> {
+        let Some(database) = self.database() else { return Vec::new() };
+        let all = match store(&database, false).and_then(|store| store.get_all()) {
+            Ok(request) => done(&request).await,
+            Err(err) => Err(err),
+        };
+        match all {
+            Ok(records) => js_sys::Array::from(&records).iter().filter_map(|record| pending_from(&record)).collect(),
+            Err(err) => {
+                self.fail_over(&err);
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Keeps `pending` until [`answered`] is called with its id.
+pub fn track(pending: Pending) {
+    let outbox = outbox();
+    outbox.save(&pending);
+    outbox.unanswered.borrow_mut().insert(pending.event_id.clone(), pending);
+}
+
+/// The server answered the registration `event_id` in a way a retry cannot change.
+pub fn answered(event_id: &str) {
+    let outbox = outbox();
+    outbox.unanswered.borrow_mut().remove(event_id);
+    outbox.forget(event_id);
+}
+
+/// Whether a delivery's result settles its registration.
+pub fn settled<T>(result: &Result<T, TelemetryError>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(err) => err.status().is_some_and(settles),
+    }
+}
+
+/// Sends every pending registration (this view's and earlier views') once, in
+/// batches; how many the server answered and how many are still pending.
+pub async fn flush() -> (usize, usize) {
+    let outbox = outbox();
+    let mut all: BTreeMap<String, Pending> =
+        outbox.stored().await.into_iter().map(|p| (p.event_id.clone(), p)).collect();
+    all.extend(outbox.unanswered.borrow().iter().map(|(id, p)| (id.clone(), p.clone())));
+    let (kept, dropped) = bounded(all.into_values().collect(), now_ms() as f64);
+    drop_excess(&outbox, &dropped);
+    let policy = RetryPolicy { retries: 0, ..current_config().retry };
+    let mut sent = 0;
+    for send in requests(&kept) {
+        if send_and_settle(&send, policy, send.body.len() <= MAX_BATCH_BYTES).await {
+            sent += send.event_ids.len();
+        }
+    }
+    (sent, kept.len() - sent)
+}
+
+fn drop_excess(outbox: &Outbox, dropped: &[String]) {
+    if dropped.is_empty() {
+        return;
+    }
+    for event_id in dropped {
+        answered(event_id);
+    }
+    outbox
+        .warn_once(&format!("{} unsent registrations were dropped (the queue keeps 500, for 30 days)", dropped.len()));
+}
+
+/// Sends one request with `policy`; settles its registrations when the answer
+/// says so. Returns whether it did.
+async fn send_and_settle(send: &Send, policy: RetryPolicy, keepalive: bool) -> bool {
+    let request = PreparedRequest {
+        method: Method::Post,
+        url: send.url.clone(),
+        body: send.body.clone(),
+        bearer: None,
+        keepalive,
+        policy,
+    };
+    let result = deliver::<serde::de::IgnoredAny>(&FetchTransport, &request).await;
+    let settled = settled(&result);
+    if settled {
+        for event_id in &send.event_ids {
+            answered(event_id);
+        }
+    }
+    settled
+}
+
+/// Re-sends what earlier views left, one tab at a time where Web Locks exist.
+fn resend_under_lock() {
+    let resend = Closure::once_into_js(|lock: JsValue| -> Promise {
+        if lock.is_null() {
+            // Another tab holds the lock and is re-sending the same events.
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
+        future_to_promise(async {
+            resend_stored().await;
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    let locks = Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|navigator| Reflect::get(&navigator, &"locks".into()))
+        .ok()
+        .filter(|locks| locks.is_object());
+    let request = locks.as_ref().and_then(|locks| {
+        let request: Function = Reflect::get(locks, &"request".into()).ok()?.dyn_into().ok()?;
+        let options = Object::new();
+        Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE).ok()?;
+        request.call3(locks, &RESEND_LOCK.into(), &options, &resend).ok()
+    });
+    if request.is_none() {
+        let resend: Function = resend.unchecked_into();
+        let _ = resend.call1(&JsValue::UNDEFINED, &JsValue::TRUE);
+    }
+}
+
+/// What earlier views left (not this view's own), in batches, one request at a
+/// time, each with the configured retries.
+async fn resend_stored() {
+    let outbox = outbox();
+    let stored: Vec<Pending> = {
+        let stored = outbox.stored().await;
+        let unanswered = outbox.unanswered.borrow();
+        stored.into_iter().filter(|p| !unanswered.contains_key(&p.event_id)).collect()
+    };
+    let (kept, dropped) = bounded(stored, now_ms() as f64);
+    drop_excess(&outbox, &dropped);
+    let policy = current_config().retry;
+    let mut settled = 0;
+    for send in requests(&kept) {
+        if send_and_settle(&send, policy, false).await {
+            settled += send.event_ids.len();
+        }
+    }
+    if current_config().log_level == LogLevel::Verbose && !kept.is_empty() {
+        crate::environment::debug(&format!("re-sent {settled} of {} earlier registrations", kept.len()));
+    }
+}
+
+/// On `pagehide` and `visibilitychange` to hidden, this view's unanswered
+/// registrations go out at once with `keepalive` (within the browser's 64 KiB
+/// budget), so a backoff cut short by closing the tab still delivers them.
+fn listen_for_hide() {
+    let global = js_sys::global();
+    let Ok(document) = Reflect::get(&global, &"document".into()) else { return };
+    if !document.is_object() {
+        return; // a worker or Node: no page to close
+    }
+    let on_hide = Closure::<dyn Fn()>::new(move || {
+        let hidden = Reflect::get(&js_sys::global(), &"document".into())
+            .and_then(|document| Reflect::get(&document, &"visibilityState".into()))
+            .ok()
+            .and_then(|state| state.as_string());
+        if hidden.as_deref() == Some("visible") {
+            return;
+        }
+        send_before_close();
+    });
+    let add = |target: &JsValue, event: &str| {
+        if let Ok(add) = Reflect::get(target, &"addEventListener".into()).and_then(|f| f.dyn_into::<Function>()) {
+            let _ = add.call2(target, &event.into(), on_hide.as_ref());
+        }
+    };
+    add(&global, "pagehide");
+    add(&document, "visibilitychange");
+    on_hide.forget(); // lives as long as the page
+}
+
+fn send_before_close() {
+    let pending: Vec<Pending> = outbox().unanswered.borrow().values().cloned().collect();
+    let policy = RetryPolicy { retries: 0, ..current_config().retry };
+    let mut budget = MAX_BATCH_BYTES;
+    for send in requests(&pending) {
+        if send.body.len() > budget {
+            break; // the rest stays queued for the next view
+        }
+        budget -= send.body.len();
+        spawn_local(async move {
+            send_and_settle(&send, policy, true).await;
+        });
+    }
+}
+
+fn indexed_db() -> Option<IdbFactory> {
+    let factory = Reflect::get(&js_sys::global(), &"indexedDB".into()).ok()?;
+    factory.dyn_into::<IdbFactory>().ok()
+}
+
+/// Opens (creating on first use) the database of pending registrations.
+async fn open(factory: &IdbFactory) -> Result<IdbDatabase, String> {
+    let request: IdbOpenDbRequest = factory.open_with_u32(DATABASE, 1).map_err(|err| describe(&err))?;
+    let upgrade = Closure::once(|event: web_sys::Event| {
+        let database = event
+            .target()
+            .and_then(|target| target.dyn_into::<IdbRequest>().ok())
+            .and_then(|request| request.result().ok())
+            .and_then(|result| result.dyn_into::<IdbDatabase>().ok());
+        if let Some(database) = database {
+            let parameters = IdbObjectStoreParameters::new();
+            parameters.set_key_path(&"eventId".into());
+            let _ = database.create_object_store_with_optional_parameters(STORE, &parameters);
+        }
+    });
+    request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
+    let result = done(&request).await;
+    request.set_onupgradeneeded(None);
+    drop(upgrade);
+    result.map_err(|err| describe(&err))?.dyn_into::<IdbDatabase>().map_err(|_| "not a database".to_owned())
+}
+
+fn store(database: &IdbDatabase, write: bool) -> Result<web_sys::IdbObjectStore, JsValue> {
+    let mode = if write { IdbTransactionMode::Readwrite } else { IdbTransactionMode::Readonly };
+    database.transaction_with_str_and_mode(STORE, mode)?.object_store(STORE)
+}
+
+/// The request's result once it succeeds; its error otherwise.
+async fn done(request: &IdbRequest) -> Result<JsValue, JsValue> {
+    let promise = Promise::new(&mut |resolve, reject| {
+        request.set_onsuccess(Some(&resolve));
+        request.set_onerror(Some(&reject));
+    });
+    match JsFuture::from(promise).await {
+        Ok(_) => request.result(),
+        Err(_) => Err(request.error().ok().flatten().map_or_else(|| "IndexedDB error".into(), JsValue::from)),
+    }
+}
+
+fn pending_from(record: &JsValue) -> Option<Pending> {
+    let text = |key: &str| Reflect::get(record, &key.into()).ok()?.as_string();
+    Some(Pending {
+        event_id: text("eventId")?,
+        url: text("url")?,
+        body: text("body")?,
+        queued_at_ms: Reflect::get(record, &"queuedAt".into()).ok()?.as_f64()?,
+    })
+}

@@ -1,0 +1,185 @@
+//! The rules of the pending-registration queue: what is kept, how it is sent
+//! again, and which answers settle an event. Plain Rust, tested natively; the
+//! storage (IndexedDB in pages and workers, memory in Node) is `outbox.rs`.
+//!
+//! Every registration is queued (its URL and exact body, so its `eventId`) before
+//! its first attempt and leaves the queue when the server has answered it. What
+//! is still queued when the module starts again is re-sent with the same body, so
+//! the server counts it exactly once.
+
+use usage_core::wire::MAX_REGISTRATIONS_PER_BATCH;
+
+use crate::options::REGISTER_PATH;
+
+/// The most registrations kept; beyond it the oldest are dropped.
+pub const MAX_PENDING: usize = 500;
+/// How long a registration is kept: 30 days.
+pub const MAX_AGE_MS: f64 = 30.0 * 86_400_000.0;
+/// The most one batch request (and the keep-alive requests in flight when a page
+/// closes, which Chromium caps at 64 KiB per page) may carry.
+pub const MAX_BATCH_BYTES: usize = 64 * 1024;
+/// The batch endpoint below the base URL.
+pub const REGISTER_BATCH_PATH: &str = "/api/track/register-usage-points";
+
+/// A registration waiting for an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// Its `eventId`: the queue's key.
+    pub event_id: String,
+    /// The single endpoint's full URL.
+    pub url: String,
+    /// The exact JSON body.
+    pub body: String,
+    /// When it was queued, ms since the epoch.
+    pub queued_at_ms: f64,
+}
+
+/// What to keep of `pending` at `now_ms`: the newest [`MAX_PENDING`] younger than
+/// [`MAX_AGE_MS`], oldest first; and the event ids of the rest.
+pub fn bounded(mut pending: Vec<Pending>, now_ms: f64) -> (Vec<Pending>, Vec<String>) {
+    pending.sort_by(|a, b| a.queued_at_ms.total_cmp(&b.queued_at_ms));
+    let expired = pending.iter().take_while(|p| now_ms - p.queued_at_ms > MAX_AGE_MS).count();
+    let excess = (pending.len() - expired).saturating_sub(MAX_PENDING);
+    let kept = pending.split_off(expired + excess);
+    (kept, pending.into_iter().map(|p| p.event_id).collect())
+}
+
+/// One request that carries one or more pending registrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Send {
+    /// Where: the single endpoint for one registration, the batch endpoint for more.
+    pub url: String,
+    /// The single body, or the batch's JSON array of bodies.
+    pub body: String,
+    /// The registrations it carries.
+    pub event_ids: Vec<String>,
+}
+
+/// Groups `pending` into requests, in order: registrations for the same server
+/// go together, up to [`MAX_REGISTRATIONS_PER_BATCH`] and [`MAX_BATCH_BYTES`]
+/// each; one alone goes to the single endpoint (the common, documented path).
+pub fn requests(pending: &[Pending]) -> Vec<Send> {
+    let mut groups: Vec<(&str, Vec<&Pending>)> = Vec::new();
+    for item in pending {
+        let fits = |group: &Vec<&Pending>| {
+            group.len() < MAX_REGISTRATIONS_PER_BATCH
+                && group.iter().map(|p| p.body.len() + 1).sum::<usize>() + item.body.len() + 2 <= MAX_BATCH_BYTES
+        };
+        match groups.iter_mut().rev().find(|(url, group)| *url == item.url && fits(group)) {
+            Some((_, group)) => group.push(item),
+            None => groups.push((&item.url, vec![item])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(url, group)| match group.as_slice() {
+            [single] => {
+                Send { url: url.to_owned(), body: single.body.clone(), event_ids: vec![single.event_id.clone()] }
+            }
+            _ => Send {
+                url: batch_url(url),
+                body: format!("[{}]", group.iter().map(|p| p.body.as_str()).collect::<Vec<_>>().join(",")),
+                event_ids: group.iter().map(|p| p.event_id.clone()).collect(),
+            },
+        })
+        .collect()
+}
+
+/// The batch endpoint beside a single endpoint's URL.
+fn batch_url(single: &str) -> String {
+    match single.strip_suffix(REGISTER_PATH) {
+        Some(base) => format!("{base}{REGISTER_BATCH_PATH}"),
+        None => single.to_owned(),
+    }
+}
+
+/// Whether an answer with `status` settles the registrations it carried: a
+/// success, or a refusal that sending the same body again cannot change. Rate
+/// limits, server errors and anything unexpected keep them queued.
+pub fn settles(status: u16) -> bool {
+    (200..300).contains(&status) || ((400..500).contains(&status) && !matches!(status, 408 | 425 | 429))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "https://licensing.example/api/track/register-usage-point";
+
+    fn pending(id: usize, at: f64) -> Pending {
+        Pending {
+            event_id: format!("e{id}"),
+            url: URL.into(),
+            body: format!(r#"{{"eventId":"e{id}"}}"#),
+            queued_at_ms: at,
+        }
+    }
+
+    #[test]
+    fn the_queue_keeps_the_newest_500_of_the_last_30_days() {
+        let now = 100.0 * 86_400_000.0;
+        let mut all: Vec<Pending> = (0..600).map(|i| pending(i, now - 1000.0 + i as f64)).collect();
+        all.push(pending(999, now - MAX_AGE_MS - 1.0));
+        all.reverse();
+        let (kept, dropped) = bounded(all, now);
+        assert_eq!(kept.len(), MAX_PENDING);
+        assert_eq!(kept.first().unwrap().event_id, "e100", "oldest first");
+        assert_eq!(kept.last().unwrap().event_id, "e599");
+        assert_eq!(dropped.len(), 101);
+        assert_eq!(dropped[0], "e999", "the expired one goes first");
+        let (kept, dropped) = bounded(vec![pending(1, now - MAX_AGE_MS)], now);
+        assert_eq!((kept.len(), dropped.len()), (1, 0), "30 days exactly is kept");
+    }
+
+    #[test]
+    fn one_registration_goes_alone_and_more_go_in_batches() {
+        let single = requests(&[pending(1, 0.0)]);
+        assert_eq!(
+            single,
+            [Send { url: URL.into(), body: r#"{"eventId":"e1"}"#.into(), event_ids: vec!["e1".into()] }]
+        );
+        let sends = requests(&(0..250).map(|i| pending(i, 0.0)).collect::<Vec<_>>());
+        assert_eq!(sends.iter().map(|s| s.event_ids.len()).collect::<Vec<_>>(), [100, 100, 50]);
+        assert_eq!(sends[0].url, "https://licensing.example/api/track/register-usage-points");
+        assert!(sends[0].body.starts_with(r#"[{"eventId":"e0"},{"eventId":"e1"}"#) && sends[0].body.ends_with("}]"));
+        let parsed: Vec<serde_json::Value> = serde_json::from_str(&sends[2].body).unwrap();
+        assert_eq!(parsed.len(), 50);
+    }
+
+    #[test]
+    fn batches_stay_within_64_kib_and_apart_per_server() {
+        let big = |id: usize, url: &str| Pending {
+            event_id: format!("b{id}"),
+            url: url.into(),
+            body: format!(r#"{{"eventId":"b{id}","host":"{}"}}"#, "x".repeat(15_000)),
+            queued_at_ms: 0.0,
+        };
+        let other = "http://localhost:8080/api/track/register-usage-point";
+        let items: Vec<Pending> = (0..10).map(|i| big(i, if i % 2 == 0 { URL } else { other })).collect();
+        let sends = requests(&items);
+        assert!(
+            sends.iter().all(|s| s.body.len() <= MAX_BATCH_BYTES),
+            "{:?}",
+            sends.iter().map(|s| s.body.len()).collect::<Vec<_>>()
+        );
+        assert_eq!(sends.iter().map(|s| s.event_ids.len()).sum::<usize>(), 10);
+        assert!(sends.iter().any(|s| s.url.starts_with("http://localhost:8080/")));
+        for send in &sends {
+            let server = if send.url.starts_with("http://localhost") { 1 } else { 0 };
+            assert!(
+                send.event_ids.iter().all(|id| id[1..].parse::<usize>().unwrap() % 2 == server),
+                "one server per request"
+            );
+        }
+    }
+
+    #[test]
+    fn only_answers_a_retry_cannot_change_settle() {
+        for status in [200, 201, 400, 401, 403, 404, 413, 422] {
+            assert!(settles(status), "{status}");
+        }
+        for status in [408, 425, 429, 500, 502, 503, 0, 302] {
+            assert!(!settles(status), "{status}");
+        }
+    }
+}
