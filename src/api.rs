@@ -13,7 +13,6 @@ use crate::options::{
     BreakdownOptions, BreakdownView, PreparedRegistration, RegisterOptions, Registered, Usage, UsageOptions,
 };
 use crate::outbox;
-use crate::queue::Pending;
 use crate::transport::FetchTransport;
 
 /// What `getUsageBreakdown` answers: a licensee's breakdown (secret key) or the
@@ -41,23 +40,10 @@ pub async fn register_usage_event(options: RegisterOptions) -> Result<Registered
     deliver_kept(&prepare_registration(options)?).await
 }
 
-/// Delivers a registration, kept in the outbox from before its first attempt
-/// until the server answers it: what the retries cannot deliver now is re-sent
-/// by a later view (with the same `eventId`, so it counts once).
+/// Delivers a registration through the outbox (kept until answered; batched
+/// with others made in the same turn of the event loop).
 pub(crate) async fn deliver_kept(prepared: &PreparedRegistration) -> Result<Registered, TelemetryError> {
-    let event_id = prepared.event_id.as_str().to_owned();
-    let request = &prepared.request;
-    outbox::track(Pending {
-        event_id: event_id.clone(),
-        url: request.url.clone(),
-        body: request.body.clone(),
-        queued_at_ms: now_ms() as f64,
-    });
-    let result = deliver(&FetchTransport, request).await;
-    if outbox::settled(&result) {
-        outbox::answered(&event_id);
-    }
-    result
+    outbox::submit(prepared).await
 }
 
 /// Checks a registration's options against the configuration and the current

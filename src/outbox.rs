@@ -2,8 +2,9 @@
 //! workers; memory in Node or where IndexedDB fails) from before its first
 //! attempt until the server has answered it, re-sent when the module starts on a
 //! later view, sent at once with `keepalive` when the page is hidden or closed,
-//! and on `flush()`. The rules (bounds, batches, which answers settle) are
-//! `queue.rs`.
+//! and on `flush()`. Registrations made in the same turn of the event loop (a
+//! batch converter finishing many files) go out together, in batches. The rules
+//! (bounds, batches, which answers settle) are `queue.rs`.
 //!
 //! IndexedDB through web-sys: the few bindings used cost less than a crate's
 //! wrapper, and a request becomes a promise by handing it `resolve` and `reject`
@@ -21,10 +22,11 @@ use web_sys::{IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbReques
 
 use crate::config::{current_config, LogLevel};
 use crate::delivery::deliver;
+use crate::delivery::Transport;
 use crate::environment::{describe, now_ms, warn};
 use crate::error::TelemetryError;
-use crate::options::{Method, PreparedRequest};
-use crate::queue::{bounded, requests, settles, Pending, Send, MAX_BATCH_BYTES};
+use crate::options::{Method, PreparedRegistration, PreparedRequest, Registered};
+use crate::queue::{batch_results, bounded, requests, settles, Pending, Send, MAX_BATCH_BYTES};
 use crate::retry::RetryPolicy;
 use crate::transport::FetchTransport;
 
@@ -49,8 +51,18 @@ struct Outbox {
     warned: Cell<bool>,
 }
 
+/// A registration waiting for the next send, and where its result goes.
+struct Ready {
+    pending: Pending,
+    policy: RetryPolicy,
+    result: Rc<RefCell<Option<Result<Registered, TelemetryError>>>>,
+    /// Resolves the promise its caller awaits.
+    wake: Function,
+}
+
 thread_local! {
     static OUTBOX: Rc<Outbox> = start();
+    static READY: RefCell<Vec<Ready>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Opens the outbox (once per view; every export calls this): IndexedDB is
@@ -157,22 +169,82 @@ impl Outbox {
     }
 }
 
+/// Delivers a registration: kept from before its first attempt until the server
+/// answers it (what the retries cannot deliver now, a later view re-sends with
+/// the same `eventId`), sent together with the others made in the same turn of
+/// the event loop: alone to the single endpoint, or in batches.
+pub async fn submit(prepared: &PreparedRegistration) -> Result<Registered, TelemetryError> {
+    let request = &prepared.request;
+    let pending = Pending {
+        event_id: prepared.event_id.as_str().to_owned(),
+        url: request.url.clone(),
+        body: request.body.clone(),
+        queued_at_ms: now_ms() as f64,
+    };
+    track(pending.clone());
+    let result = Rc::new(RefCell::new(None));
+    let first = READY.with(|ready| ready.borrow().is_empty());
+    let answered = Promise::new(&mut |wake, _| {
+        let ready = Ready { pending: pending.clone(), policy: request.policy, result: result.clone(), wake };
+        READY.with(|queue| queue.borrow_mut().push(ready));
+    });
+    if first {
+        spawn_local(send_ready());
+    }
+    let _ = JsFuture::from(answered).await;
+    let outcome = result.borrow_mut().take();
+    outcome.unwrap_or_else(|| {
+        Err(TelemetryError::Network { url: request.url.clone(), attempts: 0, message: "not sent".into() })
+    })
+}
+
+/// Sends what is ready after this turn of the event loop, one request at a time.
+async fn send_ready() {
+    FetchTransport.sleep(0).await;
+    let ready: Vec<Ready> = READY.with(|ready| ready.take());
+    let pending: Vec<Pending> = ready.iter().map(|r| r.pending.clone()).collect();
+    for send in requests(&pending) {
+        let policy = ready[send.positions[0]].policy;
+        let request = PreparedRequest {
+            method: Method::Post,
+            url: send.url.clone(),
+            body: send.body.clone(),
+            bearer: None,
+            keepalive: true,
+            policy,
+        };
+        let results = if send.positions.len() == 1 {
+            vec![deliver::<Registered>(&FetchTransport, &request).await]
+        } else {
+            batch_results(deliver(&FetchTransport, &request).await, send.positions.len())
+        };
+        for (&position, result) in send.positions.iter().zip(results) {
+            let ready = &ready[position];
+            if settled(&result) {
+                answered(&ready.pending.event_id);
+            }
+            *ready.result.borrow_mut() = Some(result);
+            let _ = ready.wake.call0(&JsValue::UNDEFINED);
+        }
+    }
+}
+
 /// Keeps `pending` until [`answered`] is called with its id.
-pub fn track(pending: Pending) {
+fn track(pending: Pending) {
     let outbox = outbox();
     outbox.save(&pending);
     outbox.unanswered.borrow_mut().insert(pending.event_id.clone(), pending);
 }
 
 /// The server answered the registration `event_id` in a way a retry cannot change.
-pub fn answered(event_id: &str) {
+fn answered(event_id: &str) {
     let outbox = outbox();
     outbox.unanswered.borrow_mut().remove(event_id);
     outbox.forget(event_id);
 }
 
 /// Whether a delivery's result settles its registration.
-pub fn settled<T>(result: &Result<T, TelemetryError>) -> bool {
+fn settled<T>(result: &Result<T, TelemetryError>) -> bool {
     match result {
         Ok(_) => true,
         Err(err) => err.status().is_some_and(settles),

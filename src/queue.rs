@@ -7,9 +7,10 @@
 //! is still queued when the module starts again is re-sent with the same body, so
 //! the server counts it exactly once.
 
-use usage_core::wire::MAX_REGISTRATIONS_PER_BATCH;
+use usage_core::wire::{BatchResult, RegisterUsagePointsResponse, MAX_REGISTRATIONS_PER_BATCH};
 
-use crate::options::REGISTER_PATH;
+use crate::error::TelemetryError;
+use crate::options::{Registered, REGISTER_PATH};
 
 /// The most registrations kept; beyond it the oldest are dropped.
 pub const MAX_PENDING: usize = 500;
@@ -53,34 +54,67 @@ pub struct Send {
     pub body: String,
     /// The registrations it carries.
     pub event_ids: Vec<String>,
+    /// Where they stand in the slice given to [`requests`].
+    pub positions: Vec<usize>,
 }
 
 /// Groups `pending` into requests, in order: registrations for the same server
 /// go together, up to [`MAX_REGISTRATIONS_PER_BATCH`] and [`MAX_BATCH_BYTES`]
 /// each; one alone goes to the single endpoint (the common, documented path).
 pub fn requests(pending: &[Pending]) -> Vec<Send> {
-    let mut groups: Vec<(&str, Vec<&Pending>)> = Vec::new();
-    for item in pending {
-        let fits = |group: &Vec<&Pending>| {
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (position, item) in pending.iter().enumerate() {
+        let fits = |group: &Vec<usize>| {
             group.len() < MAX_REGISTRATIONS_PER_BATCH
-                && group.iter().map(|p| p.body.len() + 1).sum::<usize>() + item.body.len() + 2 <= MAX_BATCH_BYTES
+                && group.iter().map(|&p| pending[p].body.len() + 1).sum::<usize>() + item.body.len() + 2
+                    <= MAX_BATCH_BYTES
         };
         match groups.iter_mut().rev().find(|(url, group)| *url == item.url && fits(group)) {
-            Some((_, group)) => group.push(item),
-            None => groups.push((&item.url, vec![item])),
+            Some((_, group)) => group.push(position),
+            None => groups.push((&item.url, vec![position])),
         }
     }
     groups
         .into_iter()
-        .map(|(url, group)| match group.as_slice() {
-            [single] => {
-                Send { url: url.to_owned(), body: single.body.clone(), event_ids: vec![single.event_id.clone()] }
+        .map(|(url, positions)| {
+            let event_ids = positions.iter().map(|&p| pending[p].event_id.clone()).collect();
+            match positions.as_slice() {
+                [single] => Send { url: url.to_owned(), body: pending[*single].body.clone(), event_ids, positions },
+                _ => Send {
+                    url: batch_url(url),
+                    body: format!(
+                        "[{}]",
+                        positions.iter().map(|&p| pending[p].body.as_str()).collect::<Vec<_>>().join(",")
+                    ),
+                    event_ids,
+                    positions,
+                },
             }
-            _ => Send {
-                url: batch_url(url),
-                body: format!("[{}]", group.iter().map(|p| p.body.as_str()).collect::<Vec<_>>().join(",")),
-                event_ids: group.iter().map(|p| p.event_id.clone()).collect(),
-            },
+        })
+        .collect()
+}
+
+/// Each registration's result from the answer to a batch of `count`: the
+/// batch's own failure for all of them, else one result per registration.
+pub fn batch_results(
+    answer: Result<RegisterUsagePointsResponse, TelemetryError>,
+    count: usize,
+) -> Vec<Result<Registered, TelemetryError>> {
+    let results = match answer {
+        Ok(answer) if answer.results.len() == count => answer.results,
+        Ok(answer) => {
+            let snippet = format!("{} results for {count} registrations", answer.results.len());
+            return vec![Err(TelemetryError::NotJson { status: 200, snippet }); count];
+        }
+        Err(err) => return vec![Err(err); count],
+    };
+    results
+        .into_iter()
+        .map(|result| match result {
+            BatchResult::Counted { billable, classification, over_limit } => {
+                Ok(Registered { billable, classification, over_limit })
+            }
+            BatchResult::Refused { error, status } => Err(TelemetryError::Server { status, message: error }),
         })
         .collect()
 }
@@ -134,12 +168,16 @@ mod tests {
     #[test]
     fn one_registration_goes_alone_and_more_go_in_batches() {
         let single = requests(&[pending(1, 0.0)]);
-        assert_eq!(
-            single,
-            [Send { url: URL.into(), body: r#"{"eventId":"e1"}"#.into(), event_ids: vec!["e1".into()] }]
-        );
+        let expected = Send {
+            url: URL.into(),
+            body: r#"{"eventId":"e1"}"#.into(),
+            event_ids: vec!["e1".into()],
+            positions: vec![0],
+        };
+        assert_eq!(single, [expected]);
         let sends = requests(&(0..250).map(|i| pending(i, 0.0)).collect::<Vec<_>>());
         assert_eq!(sends.iter().map(|s| s.event_ids.len()).collect::<Vec<_>>(), [100, 100, 50]);
+        assert_eq!(sends[1].positions, (100..200).collect::<Vec<_>>(), "positions in the given slice");
         assert_eq!(sends[0].url, "https://licensing.example/api/track/register-usage-points");
         assert!(sends[0].body.starts_with(r#"[{"eventId":"e0"},{"eventId":"e1"}"#) && sends[0].body.ends_with("}]"));
         let parsed: Vec<serde_json::Value> = serde_json::from_str(&sends[2].body).unwrap();
@@ -171,6 +209,25 @@ mod tests {
                 "one server per request"
             );
         }
+    }
+
+    #[test]
+    fn a_batch_answer_becomes_one_result_per_registration() {
+        use usage_core::Classification;
+        let answer: RegisterUsagePointsResponse = serde_json::from_str(
+            r#"{"success":true,"results":[{"billable":true,"classification":"billable","overLimit":true},
+                {"error":"eventId must be a UUID","status":400}]}"#,
+        )
+        .unwrap();
+        let results = batch_results(Ok(answer.clone()), 2);
+        assert_eq!(
+            results[0],
+            Ok(Registered { billable: true, classification: Classification::Billable, over_limit: Some(true) })
+        );
+        assert_eq!(results[1], Err(TelemetryError::Server { status: 400, message: "eventId must be a UUID".into() }));
+        assert!(batch_results(Ok(answer), 3).iter().all(|r| r.as_ref().unwrap_err().code() == "not_json"));
+        let down = TelemetryError::Timeout { url: "u".into(), attempts: 4, timeout_ms: 1 };
+        assert_eq!(batch_results(Err(down.clone()), 2), vec![Err(down.clone()), Err(down)]);
     }
 
     #[test]

@@ -111,3 +111,50 @@ test('flush() sends what is pending in one batch', async () => {
   assert.deepEqual(await page.evaluate(() => window.telemetry.flush()), { sent: 0, pending: 0 });
   await page.close();
 });
+
+test('two tabs starting together re-send what is left, counted once', async () => {
+  const keys = await freshKeys('outbox-two-tabs');
+  const name = scenario();
+  const page = await openPage();
+  assert.equal(await convertWhileDown(page, keys.publicKey, faulty(name, 'down')), false);
+  await page.close();
+  await bringUp(name);
+  const tabs = await Promise.all([openPage(), openPage()]);
+  assert.equal(await countReaches(keys, 1), 1);
+  const flushed = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.telemetry.flush())));
+  assert.ok(flushed.every(({ pending }) => pending === 0), JSON.stringify(flushed));
+  assert.equal(await developmentCount(keys), 1, 'once, whichever tab sent it');
+  await Promise.all(tabs.map((tab) => tab.close()));
+});
+
+test('a page closed the instant the conversion resolves still registers it', async () => {
+  const keys = await freshKeys('outbox-instant-close');
+  const page = await openPage();
+  assert.equal(await page.evaluate(({ licenseKey, endpoint }) =>
+    window.telemetry.trackConversion(async () => 'converted', { licenseKey, endpoint }), { licenseKey: keys.publicKey, endpoint: serverUrl }), 'converted');
+  await page.close();
+  assert.equal(await countReaches(keys, 1), 1);
+});
+
+test('a burst of 1,000 conversions is counted once each, in batches', async () => {
+  const keys = await freshKeys('outbox-burst');
+  const page = await openPage();
+  const sent = [];
+  page.on('request', (request) => { if (request.url().startsWith(serverUrl)) sent.push(request.url()); });
+  const outcomes = await page.evaluate(({ licenseKey, endpoint }) => new Promise((resolve) => {
+    const results = [];
+    for (let i = 0; i < 1000; i++) {
+      window.telemetry.trackConversion(async () => i, {
+        licenseKey, endpoint, onRegistered: (outcome) => {
+          results.push(outcome.ok ? 'ok' : outcome.error.message);
+          if (results.length === 1000) resolve(results);
+        },
+      });
+    }
+  }), { licenseKey: keys.publicKey, endpoint: serverUrl });
+  assert.deepEqual(outcomes.filter((o) => o !== 'ok'), []);
+  assert.equal(await developmentCount(keys), 1000);
+  assert.ok(sent.length <= 20, `${sent.length} requests for 1,000 registrations`);
+  assert.ok(sent.some((url) => url.endsWith('/api/track/register-usage-points')));
+  await page.close();
+});
