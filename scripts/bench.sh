@@ -122,6 +122,9 @@ for size in "${sizes[@]}"; do
   started=$(date +%s.%N)
   USAGE_DATABASE_URL=$reads_db "$server" bench-load --events "$add" 2>/dev/null >"$work/load.json"
   load_rate=$(awk -v a="$add" -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", a / (e - s) }')
+  # The load leaves gigabytes of dirty pages that the kernel writes back for
+  # minutes; reads are measured once that is done, not against a bulk load's tail.
+  sync
   loaded=$size
   start reads env RUST_LOG=warn "$server" serve --addr 127.0.0.1:0 --database "$reads_db"
   now=$(date +%s%3N)
