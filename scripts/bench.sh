@@ -194,7 +194,7 @@ mkdir -p "$(dirname "$out")"
   echo
   echo "## 2. Reads at scale (SQLite)"
   echo
-  echo "10 licence keys, 20 origins each, events over the last 85 days, loaded with \`usage-server bench-load\`; 4 connections, ${read_seconds} s per endpoint. Breakdown by day and the admin view cover today and the 87 days before it (all loaded events); by hour, this hour and the 167 before it: whole buckets, as the dashboard asks."
+  echo "10 licence keys, 20 origins each, events over the last 85 days, loaded with \`usage-server bench-load\` and synced to disk; 4 connections, ${read_seconds} s per endpoint. Breakdown by day and the admin view cover today and the 87 days before it (all loaded events); by hour, this hour and the 167 before it: whole buckets, as the dashboard asks."
   echo
   echo "| events | load events/s | get-usage p50 / p99 ms | breakdown day p50 / p99 ms | breakdown hour p50 / p99 ms | admin view p50 / p99 ms |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: |"

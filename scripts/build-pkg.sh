@@ -39,6 +39,9 @@ module.exports = { ...wasm, default: async () => wasm, initSync: () => wasm };
 JS
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 echo '{ "type": "module" }' > pkg/web/package.json
+# Pages, workers and bundlers import index.js: the same exports, usable before init().
+cp js/web-entry.js pkg/web/index.js
+printf "export * from './usage_telemetry.js';\nexport { default } from './usage_telemetry.js';\n" > pkg/web/index.d.ts
 cat > pkg/package.json <<JSON
 {
   "name": "usage-telemetry",
@@ -46,16 +49,16 @@ cat > pkg/package.json <<JSON
   "description": "Usage telemetry for in-browser media tools: register conversions with a licensing server, read usage back.",
   "license": "MIT OR Apache-2.0",
   "main": "./node/index.cjs",
-  "module": "./web/usage_telemetry.js",
-  "types": "./web/usage_telemetry.d.ts",
+  "module": "./web/index.js",
+  "types": "./web/index.d.ts",
   "exports": {
     ".": {
-      "types": "./web/usage_telemetry.d.ts",
+      "types": "./web/index.d.ts",
       "node": {
         "import": "./node/index.mjs",
         "require": "./node/index.cjs"
       },
-      "default": "./web/usage_telemetry.js"
+      "default": "./web/index.js"
     },
     "./usage_telemetry_bg.wasm": "./web/usage_telemetry_bg.wasm",
     "./package.json": "./package.json"
@@ -68,7 +71,7 @@ cp README.md pkg/README.md
 
 size_report() {
   printf '%-34s %10s %10s\n' "file" "bytes" "gzip -9"
-  for file in pkg/web/usage_telemetry_bg.wasm pkg/web/usage_telemetry.js pkg/node/usage_telemetry_bg.wasm pkg/node/usage_telemetry.js; do
+  for file in pkg/web/usage_telemetry_bg.wasm pkg/web/usage_telemetry.js pkg/web/index.js pkg/node/usage_telemetry_bg.wasm pkg/node/usage_telemetry.js; do
     printf '%-34s %10d %10d\n' "$file" "$(wc -c < "$file")" "$(gzip -9c "$file" | wc -c)"
   done
 }

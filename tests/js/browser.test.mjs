@@ -211,3 +211,41 @@ test('a Vite app bundles the package and registers', async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('without init(): a page configures, tracks and registers; a worker registers', async () => {
+  const { page, errors } = await openPage('127.0.0.1', '/no-init.html');
+  const name = scenario();
+  const result = await page.evaluate(({ licenseKey, endpoint }) => {
+    // configure() before the module loaded is applied when it has.
+    window.telemetry.configure({ licenseKey, endpoint });
+    return new Promise((resolve) => {
+      const converted = window.telemetry.trackConversion(async () => 'converted', { onRegistered: (outcome) => resolve({ converted, outcome }) });
+    }).then(async ({ converted, outcome }) => ({ converted: await converted, ok: outcome.ok, classification: outcome.classification }));
+  }, { licenseKey: publicKey, endpoint: faulty(name, 'ok') });
+  assert.deepEqual(result, { converted: 'converted', ok: true, classification: 'development' });
+  const [sent] = await attempts(name);
+  assert.equal(sent.body.apiKey, publicKey, 'the early configure() applied');
+  assert.equal(await page.evaluate(() => window.telemetry.classifyHost('https://customer.com')), 'billable');
+  const registered = await page.evaluate(({ licenseKey, endpoint }) =>
+    window.telemetry.registerUsageEvent({ licenseKey, endpoint, event: 'webcodec-conversion', succeeded: true }),
+  { licenseKey: publicKey, endpoint: serverUrl });
+  assert.equal(registered.classification, 'development');
+  const reply = await page.evaluate(({ licenseKey, endpoint }) => new Promise((resolve) => {
+    const worker = new Worker('/no-init-worker.mjs', { type: 'module' });
+    worker.onmessage = ({ data }) => resolve(data);
+    worker.onerror = (event) => resolve({ error: event.message });
+    worker.postMessage({ licenseKey, endpoint });
+  }), { licenseKey: publicKey, endpoint: serverUrl });
+  assert.equal(reply.error, undefined, reply.error);
+  assert.equal(reply.registered.classification, 'development');
+  assert.deepEqual(await page.evaluate(() => window.unhandledRejections), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('classifyHost says so when the module has not loaded yet', async () => {
+  const { page } = await openPage('127.0.0.1', '/no-init.html');
+  const message = await page.evaluate(() => { try { return window.telemetry.classifyHost('https://a.com'); } catch (error) { return error.message; } });
+  assert.match(message, /classifyHost\(\) needs the module loaded: await init\(\)/);
+  await page.close();
+});

@@ -1,7 +1,7 @@
-// A Vite app bundling the package: the .wasm becomes a hashed asset.
-import init, { registerUsageEvent, trackConversion, configure } from 'usage-telemetry';
+// A Vite app bundling the package: the .wasm becomes a hashed asset, loaded by the
+// first call (no init()).
+import { registerUsageEvent, trackConversion, configure } from 'usage-telemetry';
 
-await init();
 window.viteApp = {
   register: (options) => registerUsageEvent(options),
   track: (endpoint, licenseKey) => {

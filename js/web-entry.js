@@ -1,0 +1,95 @@
+// The package's entry for pages, workers and bundlers (pkg/web/index.js): every
+// export works without calling init() first. The first call loads the module (the
+// .wasm beside this file, found with new URL(…, import.meta.url), so Vite and
+// webpack bundle it); init() stays for preloading or a custom .wasm location.
+import loadModule, * as wasm from './usage_telemetry.js';
+
+let loading;
+let loaded = false;
+/** configure() calls made before the module loaded, applied in order when it has. */
+const early = [];
+
+/** Loads the module once; `input` as wasm-bindgen's init takes it. */
+export default function init(input) {
+  loading ??= loadModule(input).then((output) => {
+    loaded = true;
+    for (const options of early.splice(0)) {
+      try {
+        wasm.configure(options);
+      } catch (error) {
+        console.warn(`usage-telemetry: configure() before the module loaded was ignored: ${error.message}`);
+      }
+    }
+    return output;
+  });
+  return loading;
+}
+
+export const initSync = wasm.initSync;
+
+export async function registerUsageEvent(options) {
+  await init();
+  return wasm.registerUsageEvent(options);
+}
+
+export async function getUsage(options) {
+  await init();
+  return wasm.getUsage(options);
+}
+
+export async function getUsageBreakdown(options) {
+  await init();
+  return wasm.getUsageBreakdown(options);
+}
+
+export async function flush() {
+  await init();
+  return wasm.flush();
+}
+
+/** Before the module loaded, options are kept and applied when it has (an invalid one then warns). */
+export function configure(options) {
+  if (loaded) return wasm.configure(options);
+  early.push(options && typeof options === 'object' ? { ...options } : options);
+  init().catch(() => {});
+}
+
+/** Synchronous, so it needs the module loaded: after init() or any other call has settled. */
+export function classifyHost(host) {
+  if (!loaded) {
+    throw new Error('usage-telemetry: classifyHost() needs the module loaded: await init() (or any other call) first');
+  }
+  return wasm.classifyHost(host);
+}
+
+/**
+ * The conversion starts now and its own promise is returned at once, whether or
+ * not the module has loaded; the registration follows when it has. A module that
+ * cannot load costs one warning, never the conversion.
+ */
+export function trackConversion(conversion, options) {
+  if (loaded) return wasm.trackConversion(conversion, options);
+  const started = start(conversion);
+  const kept = options && typeof options === 'object' ? { ...options } : options;
+  init().then(
+    () => wasm.trackConversion(started, kept).catch(() => {}),
+    (error) => console.warn(`usage-telemetry: the module did not load; the conversion was not registered: ${error}`),
+  );
+  return started;
+}
+
+/** As the module's own: called if a function, executed if it has execute(), resolved otherwise. */
+function start(conversion) {
+  const call = (fn, self) => {
+    try {
+      return Promise.resolve(fn.call(self));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  if (typeof conversion === 'function') return call(conversion, undefined);
+  if (conversion && typeof conversion === 'object' && !(conversion instanceof Promise) && typeof conversion.execute === 'function') {
+    return call(conversion.execute, conversion);
+  }
+  return Promise.resolve(conversion);
+}
