@@ -207,7 +207,7 @@ mkdir -p "$(dirname "$out")"
   echo
   echo "Target: p99 under 5 ms and flat across the sizes — worst p99 $worst ms: $(verdict "$worst < 5")."
   echo
-  echo "The server keeps the sums of sealed hours (older than a minute: they no longer change) in memory, so the measured requests after the first read the database only for the newest hour and the partial hour at the range's start. The first request of each kind after start, on an empty cache (one request, ms):"
+  echo "The server keeps the sums of sealed hours (older than a minute: they no longer change) in memory, so the measured requests after the first read the database only for the newest hours (a range that starts inside an hour also reads that hour's raw events, once, while it is not yet sealed). The first request of each kind after start, on an empty cache (one request, ms):"
   echo
   echo "| events | get-usage | breakdown day | breakdown hour | admin view |"
   echo "| ---: | ---: | ---: | ---: | ---: |"
