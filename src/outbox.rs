@@ -23,7 +23,7 @@ use web_sys::{IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbReques
 use crate::config::{current_config, LogLevel};
 use crate::delivery::deliver;
 use crate::delivery::Transport;
-use crate::environment::{describe, now_ms, warn};
+use crate::environment::{describe, now_ms, page_origin, warn};
 use crate::error::TelemetryError;
 use crate::options::{Method, PreparedRegistration, PreparedRequest, Registered};
 use crate::queue::{batch_results, bounded, requests, settles, Pending, Send, MAX_BATCH_BYTES};
@@ -86,7 +86,12 @@ fn start() -> Rc<Outbox> {
     let opening = outbox.clone();
     spawn_local(async move {
         let backend = match indexed_db() {
-            None => Backend::Memory,
+            // Node keeps memory by design; a page or worker without IndexedDB says so.
+            None if page_origin().is_none() => Backend::Memory,
+            None => {
+                opening.warn_once("registrations are kept in memory only (IndexedDB is not available)");
+                Backend::Memory
+            }
             Some(factory) => match open(&factory).await {
                 Ok(database) => Backend::Indexed(database),
                 Err(err) => {

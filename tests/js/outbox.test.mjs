@@ -10,13 +10,18 @@ import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { getUsage } from 'usage-telemetry';
-import { serverUrl, scenario, faulty, attempts, freshKeys, bringUp } from './helpers.mjs';
+import { serverUrl, scenario, faulty, attempts, freshKeys, bringUp, closedUrl } from './helpers.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 let site;
 let context;
 let profile;
 let origin;
+const chromiumOptions = {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-sync'],
+};
 
 before(async () => {
   site = http.createServer(async (req, res) => {
@@ -33,11 +38,7 @@ before(async () => {
   await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${site.address().port}`;
   profile = await mkdtemp(join(tmpdir(), 'usage-telemetry-profile-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-sync'],
-  });
+  context = await chromium.launchPersistentContext(profile, chromiumOptions);
 });
 
 after(async () => {
@@ -46,8 +47,8 @@ after(async () => {
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 
-async function openPage() {
-  const page = await context.newPage();
+async function openPage(within = context) {
+  const page = await within.newPage();
   await page.goto(origin);
   await page.waitForSelector('body[data-ready="yes"]', { state: 'attached', timeout: 15_000 });
   return page;
@@ -157,4 +158,87 @@ test('a burst of 1,000 conversions is counted once each, in batches', async () =
   assert.ok(sent.length <= 20, `${sent.length} requests for 1,000 registrations`);
   assert.ok(sent.some((url) => url.endsWith('/api/track/register-usage-points')));
   await page.close();
+});
+
+/** Warnings the page writes to the console, from before it loads. */
+function warningsOf(page) {
+  const warnings = [];
+  page.on('console', (message) => { if (message.type() === 'warning') warnings.push(message.text()); });
+  return warnings;
+}
+
+test('when IndexedDB fails or is missing, registrations are kept in memory with one warning', async () => {
+  const browser = await chromium.launch(chromiumOptions);
+  const breakages = {
+    failing: () => { IDBFactory.prototype.open = () => { throw new DOMException('The operation failed', 'UnknownError'); }; },
+    missing: () => { Object.defineProperty(window, 'indexedDB', { value: undefined }); },
+  };
+  try {
+    for (const [how, breakage] of Object.entries(breakages)) {
+      const keys = await freshKeys(`outbox-storage-${how}`);
+      const isolated = await browser.newContext();
+      await isolated.addInitScript(breakage);
+      const page = await isolated.newPage();
+      const warnings = warningsOf(page);
+      const warned = page.waitForEvent('console', (message) => message.type() === 'warning');
+      await page.goto(origin);
+      await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
+      await warned;
+      const registered = await page.evaluate(({ licenseKey, endpoint }) =>
+        window.telemetry.registerUsageEvent({ licenseKey, endpoint, event: 'webcodec-conversion', succeeded: true }),
+      { licenseKey: keys.publicKey, endpoint: serverUrl });
+      assert.equal(registered.classification, 'development', how);
+      const converted = await page.evaluate(({ licenseKey, endpoint }) =>
+        window.telemetry.trackConversion(async () => 'converted', { licenseKey, endpoint }),
+      { licenseKey: keys.publicKey, endpoint: serverUrl });
+      assert.equal(converted, 'converted', how);
+      assert.equal(await countReaches(keys, 2), 2, how);
+      assert.equal(warnings.length, 1, `${how}: ${warnings.join('\n')}`);
+      assert.match(warnings[0], /kept in memory only/, how);
+      await isolated.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the queue keeps the newest 500 of the last 30 days and drops the rest with one warning', async () => {
+  const browser = await chromium.launch(chromiumOptions);
+  try {
+    const isolated = await browser.newContext();
+    const first = await openPage(isolated);
+    const dead = await closedUrl();
+    // 505 registrations an earlier view left: 3 older than 30 days, 502 recent.
+    await first.evaluate(({ dead }) => new Promise((resolve, reject) => {
+      const open = indexedDB.open('usage-telemetry', 1);
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const transaction = open.result.transaction('pending', 'readwrite');
+        const store = transaction.objectStore('pending');
+        const now = Date.now();
+        for (let i = 0; i < 505; i++) {
+          const eventId = crypto.randomUUID();
+          const body = JSON.stringify({ event: 'webcodec-conversion', apiKey: null, host: null, succeeded: true, eventId });
+          store.put({ eventId, url: `${dead}/api/track/register-usage-point`, body, queuedAt: i < 3 ? now - 31 * 86_400_000 : now - 10_000 + i });
+        }
+        transaction.oncomplete = () => { open.result.close(); resolve(); };
+        transaction.onerror = () => reject(transaction.error);
+      };
+    }), { dead });
+    const next = await isolated.newPage();
+    const warned = next.waitForEvent('console', (message) => message.type() === 'warning');
+    await next.goto(origin);
+    assert.match((await warned).text(), /5 unsent registrations were dropped \(the queue keeps 500, for 30 days\)/);
+    const left = await next.evaluate(() => new Promise((resolve, reject) => {
+      const open = indexedDB.open('usage-telemetry', 1);
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const count = open.result.transaction('pending').objectStore('pending').count();
+        count.onsuccess = () => resolve(count.result);
+      };
+    }));
+    assert.equal(left, 500);
+  } finally {
+    await browser.close();
+  }
 });
