@@ -213,7 +213,7 @@ test('a Vite app bundles the package and registers', async () => {
 });
 
 test('without init(): a page configures, tracks and registers; a worker registers', async () => {
-  const { page, errors } = await openPage('127.0.0.1', '/no-init.html');
+  const { page, errors } = await openPage('127.0.0.1', '/?no-init');
   const name = scenario();
   const result = await page.evaluate(({ licenseKey, endpoint }) => {
     // configure() before the module loaded is applied when it has.
@@ -244,7 +244,7 @@ test('without init(): a page configures, tracks and registers; a worker register
 });
 
 test('classifyHost says so when the module has not loaded yet', async () => {
-  const { page } = await openPage('127.0.0.1', '/no-init.html');
+  const { page } = await openPage('127.0.0.1', '/?no-init');
   const message = await page.evaluate(() => { try { return window.telemetry.classifyHost('https://a.com'); } catch (error) { return error.message; } });
   assert.match(message, /classifyHost\(\) needs the module loaded: await init\(\)/);
   await page.close();
