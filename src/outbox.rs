@@ -209,6 +209,7 @@ async fn send_ready() {
     let ready: Vec<Ready> = READY.with(|ready| ready.take());
     let pending: Vec<Pending> = ready.iter().map(|r| r.pending.clone()).collect();
     for send in requests(&pending) {
+        // A batch is delivered with the retry options of its first registration.
         let policy = ready[send.positions[0]].policy;
         let request = PreparedRequest {
             method: Method::Post,
