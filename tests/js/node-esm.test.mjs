@@ -105,6 +105,23 @@ test("Node's `fetch failed` is a network error, retried", async () => {
   );
 });
 
+test('retry waits are the doubling backoff, each within ±50 % of it', async () => {
+  const name = scenario();
+  await assert.rejects(
+    registerUsageEvent({ ...base, endpoint: faulty(name, 'reset'), event: 'web-render', succeeded: true, retry: { retries: 3, baseDelayMs: 200 } }),
+    (err) => err.code === 'network',
+  );
+  const at = (await attempts(name)).map((attempt) => attempt.at);
+  assert.equal(at.length, 4);
+  const waits = at.slice(1).map((time, i) => time - at[i]);
+  waits.forEach((wait, i) => {
+    const backoff = 200 * 2 ** i;
+    // The proxy stamps arrivals, so a wait also holds one failed round trip on
+    // loopback: a few ms above the drawn delay, never below it.
+    assert.ok(wait >= backoff * 0.5 && wait < backoff * 1.5 + 100, `wait ${i + 1}: ${wait} ms for a ${backoff} ms backoff (${waits})`);
+  });
+});
+
 test('trackConversion settles exactly as the conversion does and registers afterwards', async () => {
   const value = { file: 'out.webm' };
   const ok = scenario();
