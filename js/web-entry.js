@@ -13,6 +13,7 @@ const early = [];
 export default function init(input) {
   loading ??= loadModule(input).then((output) => {
     loaded = true;
+    wasm.__start(); // re-send what earlier views left, before any call
     for (const options of early.splice(0)) {
       try {
         wasm.configure(options);

@@ -23,7 +23,7 @@ done
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 # Node entry points with the same shape as the web build: a no-op init so the same
 # code runs in both.
-exports=$(node -e 'console.log(Object.keys(require("./pkg/node/usage_telemetry.js")).join(", "))')
+exports=$(node -e 'console.log(Object.keys(require("./pkg/node/usage_telemetry.js")).filter((name) => !name.startsWith("__")).join(", "))')
 cat > pkg/node/index.mjs <<JS
 import { createRequire } from 'node:module';
 const wasm = createRequire(import.meta.url)('./usage_telemetry.js');

@@ -37,13 +37,7 @@ thread_local! {
 /// # Errors
 /// An invalid option (nothing is sent), or a delivery failure after the retries.
 pub async fn register_usage_event(options: RegisterOptions) -> Result<Registered, TelemetryError> {
-    deliver_kept(&prepare_registration(options)?).await
-}
-
-/// Delivers a registration through the outbox (kept until answered; batched
-/// with others made in the same turn of the event loop).
-pub(crate) async fn deliver_kept(prepared: &PreparedRegistration) -> Result<Registered, TelemetryError> {
-    outbox::submit(prepared).await
+    outbox::submit(&prepare_registration(options)?).await
 }
 
 /// Checks a registration's options against the configuration and the current

@@ -381,9 +381,12 @@ fn enter() {
     crate::outbox::ensure_started();
 }
 
-/// Runs when the module is instantiated (`init()`, or Node's `require`).
-#[wasm_bindgen(start)]
-fn on_load() {
+/// Called by the package's `init()` once the module is loaded, so earlier views'
+/// registrations are re-sent without waiting for a first call. Not
+/// `#[wasm_bindgen(start)]`: a binary may have only one start function, and a
+/// converter that depends on this crate from Rust may have its own.
+#[wasm_bindgen(js_name = __start, skip_typescript)]
+pub fn start_outbox() {
     enter();
 }
 

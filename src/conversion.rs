@@ -5,7 +5,7 @@ use std::future::Future;
 use usage_core::EventKind;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::api::{deliver_kept, prepare_registration};
+use crate::api::prepare_registration;
 use crate::config::{current_config, LogLevel};
 use crate::environment::{debug, warn};
 use crate::error::TelemetryError;
@@ -55,7 +55,7 @@ pub(crate) async fn report_outcome(
     });
     let outcome = match prepared {
         Ok(prepared) => {
-            RegistrationOutcome { result: deliver_kept(&prepared).await, body: Some(prepared.request.body) }
+            RegistrationOutcome { result: crate::outbox::submit(&prepared).await, body: Some(prepared.request.body) }
         }
         Err(err) => RegistrationOutcome { result: Err(err), body: None },
     };

@@ -210,15 +210,7 @@ async fn send_ready() {
     let pending: Vec<Pending> = ready.iter().map(|r| r.pending.clone()).collect();
     for send in requests(&pending) {
         // A batch is delivered with the retry options of its first registration.
-        let policy = ready[send.positions[0]].policy;
-        let request = PreparedRequest {
-            method: Method::Post,
-            url: send.url.clone(),
-            body: send.body.clone(),
-            bearer: None,
-            keepalive: true,
-            policy,
-        };
+        let request = post(&send, ready[send.positions[0]].policy, true);
         let results = if send.positions.len() == 1 {
             vec![deliver::<Registered>(&FetchTransport, &request).await]
         } else {
@@ -264,40 +256,54 @@ pub async fn flush() -> (usize, usize) {
     let mut all: BTreeMap<String, Pending> =
         outbox.stored().await.into_iter().map(|p| (p.event_id.clone(), p)).collect();
     all.extend(outbox.unanswered.borrow().iter().map(|(id, p)| (id.clone(), p.clone())));
-    let (kept, dropped) = bounded(all.into_values().collect(), now_ms() as f64);
-    drop_excess(&outbox, &dropped);
     let policy = RetryPolicy { retries: 0, ..current_config().retry };
+    send_within_bounds(&outbox, all.into_values().collect(), policy, true).await
+}
+
+/// Drops what is beyond the queue's bounds (one warning), then sends the rest in
+/// batches, one request at a time: how many the server answered, and how many
+/// are still pending.
+async fn send_within_bounds(
+    outbox: &Outbox,
+    pending: Vec<Pending>,
+    policy: RetryPolicy,
+    keepalive: bool,
+) -> (usize, usize) {
+    let (kept, dropped) = bounded(pending, now_ms() as f64);
+    if !dropped.is_empty() {
+        for event_id in &dropped {
+            answered(event_id);
+        }
+        outbox.warn_once(&format!(
+            "{} unsent registrations were dropped (the queue keeps 500, for 30 days)",
+            dropped.len()
+        ));
+    }
     let mut sent = 0;
     for send in requests(&kept) {
-        if send_and_settle(&send, policy, send.body.len() <= MAX_BATCH_BYTES).await {
+        if send_and_settle(&send, policy, keepalive).await {
             sent += send.event_ids.len();
         }
     }
     (sent, kept.len() - sent)
 }
 
-fn drop_excess(outbox: &Outbox, dropped: &[String]) {
-    if dropped.is_empty() {
-        return;
-    }
-    for event_id in dropped {
-        answered(event_id);
-    }
-    outbox
-        .warn_once(&format!("{} unsent registrations were dropped (the queue keeps 500, for 30 days)", dropped.len()));
-}
-
-/// Sends one request with `policy`; settles its registrations when the answer
-/// says so. Returns whether it did.
-async fn send_and_settle(send: &Send, policy: RetryPolicy, keepalive: bool) -> bool {
-    let request = PreparedRequest {
+/// The POST that carries `send`.
+fn post(send: &Send, policy: RetryPolicy, keepalive: bool) -> PreparedRequest {
+    PreparedRequest {
         method: Method::Post,
         url: send.url.clone(),
         body: send.body.clone(),
         bearer: None,
         keepalive,
         policy,
-    };
+    }
+}
+
+/// Sends one request with `policy`; settles its registrations when the answer
+/// says so. Returns whether it did.
+async fn send_and_settle(send: &Send, policy: RetryPolicy, keepalive: bool) -> bool {
+    let request = post(send, policy, keepalive);
     let result = deliver::<serde::de::IgnoredAny>(&FetchTransport, &request).await;
     let settled = settled(&result);
     if settled {
@@ -345,17 +351,9 @@ async fn resend_stored() {
         let unanswered = outbox.unanswered.borrow();
         stored.into_iter().filter(|p| !unanswered.contains_key(&p.event_id)).collect()
     };
-    let (kept, dropped) = bounded(stored, now_ms() as f64);
-    drop_excess(&outbox, &dropped);
-    let policy = current_config().retry;
-    let mut settled = 0;
-    for send in requests(&kept) {
-        if send_and_settle(&send, policy, false).await {
-            settled += send.event_ids.len();
-        }
-    }
-    if current_config().log_level == LogLevel::Verbose && !kept.is_empty() {
-        crate::environment::debug(&format!("re-sent {settled} of {} earlier registrations", kept.len()));
+    let (sent, pending) = send_within_bounds(&outbox, stored, current_config().retry, false).await;
+    if current_config().log_level == LogLevel::Verbose && sent + pending > 0 {
+        crate::environment::debug(&format!("re-sent {sent} of {} earlier registrations", sent + pending));
     }
 }
 
