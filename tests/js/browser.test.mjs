@@ -3,27 +3,19 @@
 // one (shop.example.com, mapped to loopback by the browser's resolver).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { build } from 'vite';
 import { getUsageBreakdown } from 'usage-telemetry';
-import { serverUrl, publicKey, secretKey, adminToken, scenario, faulty, attempts, attemptsEventually } from './helpers.mjs';
+import {
+  serverUrl, publicKey, secretKey, adminToken, scenario, faulty, attempts, attemptsEventually, serveTestPages, chromiumOptions,
+} from './helpers.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
 let site;
 let browser;
 let port;
-
-/** Which file a URL path names: the Vite build, the installed package, or pages/. */
-function fileFor(path) {
-  if (path.startsWith('/vite/')) return join(here, 'vite-app', 'dist', path === '/vite/' ? 'index.html' : path.slice('/vite/'.length));
-  if (path.startsWith('/node_modules/')) return join(here, path);
-  return join(here, 'pages', path === '/' ? 'index.html' : path);
-}
 
 before(async () => {
   // A real Vite production build of an app that imports the package by name.
@@ -33,23 +25,12 @@ before(async () => {
     logLevel: 'warn',
     build: { outDir: join(here, 'vite-app', 'dist'), emptyOutDir: true, target: 'es2022' },
   });
-  site = http.createServer(async (req, res) => {
-    const file = fileFor(normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)));
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
+  site = await serveTestPages();
   port = site.address().port;
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    ...chromiumOptions,
     args: [
-      '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync',
+      ...chromiumOptions.args, '--disable-background-networking', '--disable-component-update',
       '--host-resolver-rules=MAP shop.example.com 127.0.0.1',
     ],
   });

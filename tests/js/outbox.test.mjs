@@ -3,39 +3,22 @@
 // and counted once; flush() sends what is pending in one batch.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { getUsage } from 'usage-telemetry';
-import { serverUrl, scenario, faulty, attempts, freshKeys, bringUp, closedUrl } from './helpers.mjs';
+import {
+  serverUrl, scenario, faulty, attempts, freshKeys, bringUp, closedUrl, serveTestPages, chromiumOptions,
+} from './helpers.mjs';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
 let site;
 let context;
 let profile;
 let origin;
-const chromiumOptions = {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-sync'],
-};
 
 before(async () => {
-  site = http.createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    const file = path.startsWith('/node_modules/') ? join(here, path) : join(here, 'pages', path === '/' ? 'index.html' : path);
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' }[extname(file)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
+  site = await serveTestPages();
   origin = `http://127.0.0.1:${site.address().port}`;
   profile = await mkdtemp(join(tmpdir(), 'usage-telemetry-profile-'));
   context = await chromium.launchPersistentContext(profile, chromiumOptions);
