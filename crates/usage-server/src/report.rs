@@ -67,7 +67,8 @@ pub fn top_origins<'a>(rows: impl IntoIterator<Item = &'a CountRow>, limit: usiz
 /// (buckets summed), or the same detailed rows for both.
 #[derive(Debug, Clone, Copy)]
 pub struct Counted<'a> {
-    /// Rows whose buckets count (origins may be summed).
+    /// Rows whose buckets count (origins may be summed; for the vendor's view,
+    /// accounts too).
     pub by_time: &'a [CountRow],
     /// Rows whose origins count (buckets may be summed).
     pub by_origin: &'a [CountRow],
