@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use usage_core::wire::{AdminUsageResponse, BreakdownResponse};
 
 use crate::config::{current_config, LogLevel};
-use crate::delivery::deliver;
+use crate::delivery::{deliver, deliver_reading, object_with};
 use crate::environment::{now_ms, page_origin, random_bytes, warn};
 use crate::error::TelemetryError;
+use crate::json::Parsed;
 use crate::options::{
     BreakdownOptions, BreakdownView, PreparedRegistration, RegisterOptions, Registered, Usage, UsageOptions,
 };
@@ -64,6 +65,15 @@ pub async fn get_usage(options: UsageOptions) -> Result<Usage, TelemetryError> {
     deliver(&FetchTransport, &request).await
 }
 
+/// [`get_usage`] for JavaScript: the server's answer as parsed, checked for the
+/// counts' fields (typing every number in Rust only to hand them back to
+/// JavaScript would cost the wasm build kilobytes and change nothing).
+pub(crate) async fn get_usage_answer(options: UsageOptions) -> Result<Parsed, TelemetryError> {
+    let request = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
+    deliver_reading(&FetchTransport, &request, object_with(&["webcodecConversions", "cloudRenders", "webRenders"]))
+        .await
+}
+
 /// Reads usage by time and origin: a licensee's breakdown with its secret key,
 /// or the vendor's view with an admin token.
 ///
@@ -76,4 +86,15 @@ pub async fn get_usage_breakdown(options: BreakdownOptions) -> Result<UsageBreak
         BreakdownView::Vendor => deliver(&FetchTransport, &request).await.map(UsageBreakdown::Vendor),
         BreakdownView::Licensee => deliver(&FetchTransport, &request).await.map(UsageBreakdown::Licence),
     }
+}
+
+/// [`get_usage_breakdown`] for JavaScript: the server's answer as parsed,
+/// checked for the view's fields.
+pub(crate) async fn get_usage_breakdown_answer(options: BreakdownOptions) -> Result<Parsed, TelemetryError> {
+    let (request, view) = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
+    let fields: &'static [&'static str] = match view {
+        BreakdownView::Vendor => &["licenses", "unlicensed", "freeLicense", "series", "origins"],
+        BreakdownView::Licensee => &["series", "origins", "otherOrigins", "totals"],
+    };
+    deliver_reading(&FetchTransport, &request, object_with(fields)).await
 }

@@ -12,7 +12,8 @@ use crate::config::{current_config, ConfigureOptions, LogLevel};
 use crate::conversion::{report_outcome, RegistrationOutcome};
 use crate::environment::{debug, is_cancellation};
 use crate::error::TelemetryError;
-use crate::options::{parse_options, BreakdownOptions, HostChoice, RegisterOptions, UsageOptions};
+use crate::json;
+use crate::options::{parse_options, BreakdownOptions, RegisterOptions, UsageOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -216,27 +217,19 @@ fn to_js_error(err: TelemetryError) -> JsValue {
     error.into()
 }
 
-/// Reads an options object with serde, naming the field in errors.
+/// Reads an options object, naming the field in errors. A property set to
+/// `undefined` counts as absent (so `host: undefined` means the current origin).
 fn read_options<T: DeserializeOwned>(value: &JsValue, example: &str) -> Result<T, TelemetryError> {
     if !value.is_object() {
         return Err(TelemetryError::option("options", format!("must be an object such as {example}")));
     }
-    parse_options(serde_wasm_bindgen::Deserializer::from(value.clone()))
+    parse_options(value.clone())
 }
 
-/// `registerUsageEvent`'s options; an absent (or `undefined`) host means the current origin.
-fn read_register_options(value: &JsValue, example: &str) -> Result<RegisterOptions, TelemetryError> {
-    let mut options: RegisterOptions = read_options(value, example)?;
-    if Reflect::get(value, &"host".into()).map_or(true, |host| host.is_undefined()) {
-        options.host = HostChoice::CurrentOrigin;
-    }
-    Ok(options)
-}
-
+/// A result as a plain object: its JSON, parsed by the platform (one crossing).
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|err| JsValue::from(js_sys::Error::new(&err.to_string())))
+    let text = json::to_string(value).map_err(|err| JsValue::from(js_sys::Error::new(&err.to_string())))?;
+    js_sys::JSON::parse(&text)
 }
 
 /// Registers one usage event (the documented `@remotion/licensing` call).
@@ -245,7 +238,7 @@ pub async fn register_usage_event(
     #[wasm_bindgen(unchecked_param_type = "RegisterUsageEventOptions")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
     enter();
-    let options = read_register_options(&options, "{ licenseKey, event, succeeded }").map_err(to_js_error)?;
+    let options = read_options(&options, "{ licenseKey, event, succeeded }").map_err(to_js_error)?;
     let registered = crate::api::register_usage_event(options).await.map_err(to_js_error)?;
     to_js(&registered)
 }
@@ -257,8 +250,10 @@ pub async fn get_usage(
 ) -> Result<JsValue, JsValue> {
     enter();
     let options: UsageOptions = read_options(&options, "{ apiKey, since }").map_err(to_js_error)?;
-    let usage = crate::api::get_usage(options).await.map_err(to_js_error)?;
-    to_js(&usage)
+    let usage = crate::api::get_usage_answer(options).await.map_err(to_js_error)?;
+    // getUsage returns the counts (and limit) alone, as it always has.
+    Reflect::delete_property(usage.unchecked_ref::<js_sys::Object>(), &"success".into())?;
+    Ok(usage)
 }
 
 /// Reads usage by time and origin: a licensee's breakdown (secret key) or the
@@ -269,8 +264,7 @@ pub async fn get_usage_breakdown(
 ) -> Result<JsValue, JsValue> {
     enter();
     let options: BreakdownOptions = read_options(&options, "{ apiKey, since, granularity }").map_err(to_js_error)?;
-    let breakdown = crate::api::get_usage_breakdown(options).await.map_err(to_js_error)?;
-    to_js(&breakdown)
+    crate::api::get_usage_breakdown_answer(options).await.map_err(to_js_error)
 }
 
 /// What a succeeded event from `host` counts as, by the server's own rules.
@@ -303,7 +297,7 @@ pub fn track_conversion(conversion: JsValue, options: JsValue) -> Promise {
         (Ok(RegisterOptions::default()), None)
     } else {
         let callback = Reflect::get(&options, &"onRegistered".into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
-        (read_register_options(&options, "{ licenseKey, endpoint }"), callback)
+        (read_options(&options, "{ licenseKey, endpoint }"), callback)
     };
     let watched = conversion.clone();
     spawn_local(async move {

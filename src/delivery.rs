@@ -7,7 +7,9 @@
 use serde::de::DeserializeOwned;
 use usage_core::wire::ErrorResponse;
 
+use crate::dynamic::{from_value, Dynamic, DynamicValue};
 use crate::error::TelemetryError;
+use crate::json::{self, Parsed};
 use crate::options::PreparedRequest;
 
 /// What came back from one attempt that reached a server.
@@ -54,13 +56,26 @@ pub async fn deliver<T: DeserializeOwned>(
     transport: &impl Transport,
     request: &PreparedRequest,
 ) -> Result<T, TelemetryError> {
+    deliver_reading(transport, request, |parsed| from_value(parsed).ok()).await
+}
+
+/// [`deliver`], with `read` turning the parsed answer into the result (`None`:
+/// not the answer the API promises).
+///
+/// # Errors
+/// As [`deliver`].
+pub async fn deliver_reading<T>(
+    transport: &impl Transport,
+    request: &PreparedRequest,
+    read: impl Fn(Parsed) -> Option<T>,
+) -> Result<T, TelemetryError> {
     let policy = request.policy;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let last_attempt = attempt > policy.retries;
         let wait_ms = match transport.send(request).await {
-            Ok(response) if (200..300).contains(&response.status) => return read_success(&response),
+            Ok(response) if (200..300).contains(&response.status) => return read_success(&response, &read),
             Ok(response) if matches!(response.status, 429 | 503) && !last_attempt => {
                 policy.retry_after_ms(response.retry_after.as_deref(), attempt, transport.random_unit())
             }
@@ -81,18 +96,37 @@ pub async fn deliver<T: DeserializeOwned>(
     }
 }
 
-fn read_success<T: DeserializeOwned>(response: &HttpResponse) -> Result<T, TelemetryError> {
-    match serde_json::from_str::<serde_json::Value>(&response.body) {
-        Ok(json) if json.get("success") == Some(&serde_json::Value::Bool(false)) => Err(read_failure(response)),
-        Ok(json) => serde_json::from_value(json).map_err(|_| not_json(response)),
-        Err(_) => Err(not_json(response)),
+fn read_success<T>(response: &HttpResponse, read: impl Fn(Parsed) -> Option<T>) -> Result<T, TelemetryError> {
+    let parsed = json::parse(&response.body).ok_or_else(|| not_json(response))?;
+    // `{"success": false, "error": …}` with a 2xx status is a refusal all the same.
+    match from_value::<SuccessFlag, _>(parsed.clone()) {
+        Ok(SuccessFlag { success: Some(false) }) => Err(read_failure(response)),
+        _ => read(parsed).ok_or_else(|| not_json(response)),
     }
 }
 
+/// A reader for [`deliver_reading`] that passes an answer through as parsed
+/// when it is an object with every one of `fields` (so JavaScript gets the
+/// server's answer without the module typing each of its numbers).
+pub fn object_with(fields: &'static [&'static str]) -> impl Fn(Parsed) -> Option<Parsed> {
+    move |parsed| match parsed.clone().read() {
+        Dynamic::Record(entries) => {
+            fields.iter().all(|field| entries.iter().any(|(key, _)| key == field)).then_some(parsed)
+        }
+        _ => None,
+    }
+}
+
+/// Only an answer's `success` (the rest is ignored).
+#[derive(serde::Deserialize)]
+struct SuccessFlag {
+    success: Option<bool>,
+}
+
 fn read_failure(response: &HttpResponse) -> TelemetryError {
-    match serde_json::from_str::<ErrorResponse>(&response.body) {
-        Ok(error) => TelemetryError::Server { status: response.status, message: error.error },
-        Err(_) => not_json(response),
+    match json::parse(&response.body).map(from_value::<ErrorResponse, _>) {
+        Some(Ok(error)) => TelemetryError::Server { status: response.status, message: error.error },
+        _ => not_json(response),
     }
 }
 

@@ -32,7 +32,9 @@
 
 pub mod config;
 pub mod delivery;
+pub mod dynamic;
 mod error;
+pub mod json;
 pub mod options;
 pub mod queue;
 pub mod retry;

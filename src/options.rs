@@ -11,7 +11,9 @@ use usage_core::{
 };
 
 use crate::config::Config;
+use crate::dynamic::{from_value, DynamicValue};
 use crate::error::TelemetryError;
+use crate::json;
 use crate::retry::{RetryOptions, RetryPolicy};
 
 /// Where the registration says it happened.
@@ -334,10 +336,7 @@ fn refuse_secret_in_public_page(page_origin: Option<&str>, dangerously_allow: bo
 /// A time option must be a whole number of milliseconds since the epoch.
 fn whole_ms(field: &'static str, value: f64) -> Result<i64, TelemetryError> {
     if !value.is_finite() || value.fract() != 0.0 || value.abs() > 8.64e15 {
-        return Err(TelemetryError::option(
-            field,
-            format!("must be a whole number of milliseconds since 1970 (got {value})"),
-        ));
+        return Err(TelemetryError::option(field, "must be a whole number of milliseconds since 1970"));
     }
     Ok(value as i64)
 }
@@ -354,7 +353,7 @@ impl PreparedRequest {
     ) -> Result<PreparedRequest, TelemetryError> {
         let url = endpoint_url(endpoint, config, path)?;
         let policy = config.retry.with(&retry.unwrap_or_default())?;
-        let body = serde_json::to_string(body).expect("the request body serialises");
+        let body = json::to_string(body).map_err(|err| TelemetryError::option("body", err.to_string()))?;
         Ok(PreparedRequest { method: Method::Post, url, body, bearer: None, keepalive: true, policy })
     }
 }
@@ -384,22 +383,15 @@ pub fn normalize_endpoint(endpoint: &str) -> Result<String, TelemetryError> {
     }
 }
 
-/// Parses options with any serde deserializer (JSON in tests, a JS object in the
-/// browser), naming the offending field in the error.
+/// Reads options from what the caller passed (a JS object in the browser, JSON
+/// in tests), naming the offending field in the error.
 ///
 /// # Errors
 /// [`TelemetryError::InvalidOption`] with the field's path.
-pub fn parse_options<'de, T: Deserialize<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<T, TelemetryError>
-where
-    D::Error: std::fmt::Display,
-{
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let field = if path == "." { "options".to_owned() } else { path };
-        // serde-wasm-bindgen's messages are JS errors, shown as "Error: …".
-        let rule = err.into_inner().to_string();
-        let rule = rule.strip_prefix("Error: ").unwrap_or(&rule).to_owned();
-        TelemetryError::InvalidOption { field, rule }
+pub fn parse_options<T: serde::de::DeserializeOwned>(value: impl DynamicValue) -> Result<T, TelemetryError> {
+    from_value(value).map_err(|err| TelemetryError::InvalidOption {
+        field: if err.path.is_empty() { "options".to_owned() } else { err.path },
+        rule: err.rule,
     })
 }
 
@@ -416,7 +408,7 @@ mod tests {
     }
 
     fn register(options: serde_json::Value, page: Option<&str>) -> Result<(PreparedRequest, EventId), TelemetryError> {
-        let prepared = parse_options::<RegisterOptions, _>(options)?.prepare(&config(), page, RANDOM)?;
+        let prepared = parse_options::<RegisterOptions>(options)?.prepare(&config(), page, RANDOM)?;
         Ok((prepared.request, prepared.event_id))
     }
 
@@ -473,8 +465,7 @@ mod tests {
             json!({"event": "web-render", "succeeded": true}),
             json!({"licenseKey": null, "apiKey": null, "event": "web-render", "succeeded": true}),
         ] {
-            let prepared =
-                parse_options::<RegisterOptions, _>(options).unwrap().prepare(&config(), None, RANDOM).unwrap();
+            let prepared = parse_options::<RegisterOptions>(options).unwrap().prepare(&config(), None, RANDOM).unwrap();
             assert!(prepared.unlicensed);
             let sent = body(&prepared.request);
             assert_eq!(sent["apiKey"], serde_json::Value::Null);
@@ -561,7 +552,7 @@ mod tests {
     }
 
     fn usage(options: serde_json::Value, page: Option<&str>) -> Result<PreparedRequest, TelemetryError> {
-        parse_options::<UsageOptions, _>(options)?.prepare(&config(), page, NOW)
+        parse_options::<UsageOptions>(options)?.prepare(&config(), page, NOW)
     }
 
     #[test]
@@ -578,7 +569,7 @@ mod tests {
         let err = usage(json!({"apiKey": "rm_sec_a", "since": (NOW + 3_600_000) as f64}), None).unwrap_err();
         assert!(err.to_string().starts_with("since must be within the last 90 days"), "{err}");
         let err = usage(json!({"apiKey": "rm_sec_a", "since": 1.5}), None).unwrap_err();
-        assert_eq!(err.to_string(), "since: must be a whole number of milliseconds since 1970 (got 1.5)");
+        assert_eq!(err.to_string(), "since: must be a whole number of milliseconds since 1970");
         let err = usage(json!({"apiKey": "rm_sec_a", "since": "yesterday"}), None).unwrap_err();
         assert!(err.to_string().starts_with("since: invalid type: string"), "{err}");
     }
@@ -604,7 +595,7 @@ mod tests {
         options: serde_json::Value,
         page: Option<&str>,
     ) -> Result<(PreparedRequest, BreakdownView), TelemetryError> {
-        parse_options::<BreakdownOptions, _>(options)?.prepare(&config(), page, NOW)
+        parse_options::<BreakdownOptions>(options)?.prepare(&config(), page, NOW)
     }
 
     #[test]

@@ -11,7 +11,6 @@
 //! as its handlers, with no closure per call.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, Reflect};
@@ -46,8 +45,9 @@ enum Backend {
 
 struct Outbox {
     backend: RefCell<Backend>,
-    /// This view's registrations that have no answer yet.
-    unanswered: RefCell<BTreeMap<String, Pending>>,
+    /// This view's registrations that have no answer yet, oldest first (a few,
+    /// mostly: a list costs less code than a map).
+    unanswered: RefCell<Vec<Pending>>,
     warned: Cell<bool>,
 }
 
@@ -103,7 +103,7 @@ fn start() -> Rc<Outbox> {
         let indexed = matches!(backend, Backend::Indexed(_));
         *opening.backend.borrow_mut() = backend;
         if indexed {
-            for pending in opening.unanswered.borrow().values() {
+            for pending in opening.unanswered.borrow().iter() {
                 opening.save(pending);
             }
             resend_under_lock();
@@ -231,13 +231,13 @@ async fn send_ready() {
 fn track(pending: Pending) {
     let outbox = outbox();
     outbox.save(&pending);
-    outbox.unanswered.borrow_mut().insert(pending.event_id.clone(), pending);
+    outbox.unanswered.borrow_mut().push(pending);
 }
 
 /// The server answered the registration `event_id` in a way a retry cannot change.
 fn answered(event_id: &str) {
     let outbox = outbox();
-    outbox.unanswered.borrow_mut().remove(event_id);
+    outbox.unanswered.borrow_mut().retain(|pending| pending.event_id != event_id);
     outbox.forget(event_id);
 }
 
@@ -253,11 +253,14 @@ fn settled<T>(result: &Result<T, TelemetryError>) -> bool {
 /// batches; how many the server answered and how many are still pending.
 pub async fn flush() -> (usize, usize) {
     let outbox = outbox();
-    let mut all: BTreeMap<String, Pending> =
-        outbox.stored().await.into_iter().map(|p| (p.event_id.clone(), p)).collect();
-    all.extend(outbox.unanswered.borrow().iter().map(|(id, p)| (id.clone(), p.clone())));
+    let mut all = outbox.stored().await;
+    for pending in outbox.unanswered.borrow().iter() {
+        if !all.iter().any(|stored| stored.event_id == pending.event_id) {
+            all.push(pending.clone());
+        }
+    }
     let policy = RetryPolicy { retries: 0, ..current_config().retry };
-    send_within_bounds(&outbox, all.into_values().collect(), policy, true).await
+    send_within_bounds(&outbox, all, policy, true).await
 }
 
 /// Drops what is beyond the queue's bounds (one warning), then sends the rest in
@@ -349,7 +352,7 @@ async fn resend_stored() {
     let stored: Vec<Pending> = {
         let stored = outbox.stored().await;
         let unanswered = outbox.unanswered.borrow();
-        stored.into_iter().filter(|p| !unanswered.contains_key(&p.event_id)).collect()
+        stored.into_iter().filter(|p| !unanswered.iter().any(|own| own.event_id == p.event_id)).collect()
     };
     let (sent, pending) = send_within_bounds(&outbox, stored, current_config().retry, false).await;
     if current_config().log_level == LogLevel::Verbose && sent + pending > 0 {
@@ -387,7 +390,7 @@ fn listen_for_hide() {
 }
 
 fn send_before_close() {
-    let pending: Vec<Pending> = outbox().unanswered.borrow().values().cloned().collect();
+    let pending: Vec<Pending> = outbox().unanswered.borrow().clone();
     let policy = RetryPolicy { retries: 0, ..current_config().retry };
     let mut budget = MAX_BATCH_BYTES;
     for send in requests(&pending) {

@@ -7,7 +7,9 @@
 //! is still queued when the module starts again is re-sent with the same body, so
 //! the server counts it exactly once.
 
-use usage_core::wire::{BatchResult, RegisterUsagePointsResponse, MAX_REGISTRATIONS_PER_BATCH};
+use serde::Deserialize;
+use usage_core::wire::MAX_REGISTRATIONS_PER_BATCH;
+use usage_core::Classification;
 
 use crate::error::TelemetryError;
 use crate::options::{Registered, REGISTER_PATH};
@@ -38,11 +40,24 @@ pub struct Pending {
 /// What to keep of `pending` at `now_ms`: the newest [`MAX_PENDING`] younger than
 /// [`MAX_AGE_MS`], oldest first; and the event ids of the rest.
 pub fn bounded(mut pending: Vec<Pending>, now_ms: f64) -> (Vec<Pending>, Vec<String>) {
-    pending.sort_by(|a, b| a.queued_at_ms.total_cmp(&b.queued_at_ms));
+    sort_oldest_first(&mut pending);
     let expired = pending.iter().take_while(|p| now_ms - p.queued_at_ms > MAX_AGE_MS).count();
     let excess = (pending.len() - expired).saturating_sub(MAX_PENDING);
     let kept = pending.split_off(expired + excess);
     (kept, pending.into_iter().map(|p| p.event_id).collect())
+}
+
+/// An insertion sort by `queued_at_ms`, stable: a queue is a few hundred at
+/// most and mostly in order already, and the standard library's sort costs the
+/// wasm build ~8 KB.
+fn sort_oldest_first(pending: &mut [Pending]) {
+    for unsorted in 1..pending.len() {
+        let mut at = unsorted;
+        while at > 0 && pending[at - 1].queued_at_ms > pending[at].queued_at_ms {
+            pending.swap(at - 1, at);
+            at -= 1;
+        }
+    }
 }
 
 /// One request that carries one or more pending registrations.
@@ -94,10 +109,31 @@ pub fn requests(pending: &[Pending]) -> Vec<Send> {
         .collect()
 }
 
+/// The answer to a batch, as the module reads it: each result flat (a counted
+/// registration has `billable` and `classification`, a refused one `error` and
+/// `status`) rather than the server's untagged [`usage_core::wire::BatchResult`],
+/// whose reading costs the wasm build several kilobytes of buffering code.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct BatchAnswer {
+    /// One per registration, in order.
+    pub results: Vec<BatchAnswerItem>,
+}
+
+/// One registration's result in a [`BatchAnswer`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchAnswerItem {
+    billable: Option<bool>,
+    classification: Option<Classification>,
+    over_limit: Option<bool>,
+    error: Option<String>,
+    status: Option<u16>,
+}
+
 /// Each registration's result from the answer to a batch of `count`: the
 /// batch's own failure for all of them, else one result per registration.
 pub fn batch_results(
-    answer: Result<RegisterUsagePointsResponse, TelemetryError>,
+    answer: Result<BatchAnswer, TelemetryError>,
     count: usize,
 ) -> Vec<Result<Registered, TelemetryError>> {
     let results = match answer {
@@ -110,11 +146,14 @@ pub fn batch_results(
     };
     results
         .into_iter()
-        .map(|result| match result {
-            BatchResult::Counted { billable, classification, over_limit } => {
+        .map(|item| match item {
+            BatchAnswerItem { billable: Some(billable), classification: Some(classification), over_limit, .. } => {
                 Ok(Registered { billable, classification, over_limit })
             }
-            BatchResult::Refused { error, status } => Err(TelemetryError::Server { status, message: error }),
+            BatchAnswerItem { error: Some(error), status, .. } => {
+                Err(TelemetryError::Server { status: status.unwrap_or(400), message: error })
+            }
+            _ => Err(TelemetryError::NotJson { status: 200, snippet: "a batch result without a result".into() }),
         })
         .collect()
 }
@@ -213,19 +252,33 @@ mod tests {
 
     #[test]
     fn a_batch_answer_becomes_one_result_per_registration() {
-        use usage_core::Classification;
-        let answer: RegisterUsagePointsResponse = serde_json::from_str(
-            r#"{"success":true,"results":[{"billable":true,"classification":"billable","overLimit":true},
-                {"error":"eventId must be a UUID","status":400}]}"#,
-        )
+        use usage_core::wire::{BatchResult, RegisterUsagePointsResponse};
+        // What the server writes (its own types), read as the module reads it.
+        let written = serde_json::to_string(&RegisterUsagePointsResponse {
+            success: true,
+            results: vec![
+                BatchResult::Counted {
+                    billable: true,
+                    classification: Classification::Billable,
+                    over_limit: Some(true),
+                },
+                BatchResult::Counted { billable: false, classification: Classification::Development, over_limit: None },
+                BatchResult::Refused { error: "eventId must be a UUID".into(), status: 400 },
+            ],
+        })
         .unwrap();
-        let results = batch_results(Ok(answer.clone()), 2);
+        let answer: BatchAnswer = crate::dynamic::from_value(crate::json::parse(&written).unwrap()).unwrap();
+        let results = batch_results(Ok(answer.clone()), 3);
         assert_eq!(
             results[0],
             Ok(Registered { billable: true, classification: Classification::Billable, over_limit: Some(true) })
         );
-        assert_eq!(results[1], Err(TelemetryError::Server { status: 400, message: "eventId must be a UUID".into() }));
-        assert!(batch_results(Ok(answer), 3).iter().all(|r| r.as_ref().unwrap_err().code() == "not_json"));
+        assert_eq!(
+            results[1],
+            Ok(Registered { billable: false, classification: Classification::Development, over_limit: None })
+        );
+        assert_eq!(results[2], Err(TelemetryError::Server { status: 400, message: "eventId must be a UUID".into() }));
+        assert!(batch_results(Ok(answer), 4).iter().all(|r| r.as_ref().unwrap_err().code() == "not_json"));
         let down = TelemetryError::Timeout { url: "u".into(), attempts: 4, timeout_ms: 1 };
         assert_eq!(batch_results(Err(down.clone()), 2), vec![Err(down.clone()), Err(down)]);
     }

@@ -1,0 +1,467 @@
+//! Reading typed values out of dynamically typed ones, JavaScript's way: the
+//! options a caller passes and the answers `JSON.parse` returns.
+//!
+//! One serde `Deserializer` over any [`DynamicValue`]: a `JsValue` in the wasm
+//! build (read through `Reflect`, no JSON text in between) and a
+//! `serde_json::Value` natively, so the rules and messages tested with `cargo
+//! test` are the ones the browser runs. It replaces `serde-wasm-bindgen`'s
+//! deserializer and `serde_path_to_error` for two reasons of size: its errors
+//! never format a float (Rust's float formatting alone costs ~14 KB gzip), and it
+//! keeps the path to the offending field itself.
+//!
+//! JavaScript's rules: a property whose value is `undefined` is absent; a whole
+//! number is an integer (so `5` fits a `u32` and `5.5` does not).
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Unexpected, Visitor};
+
+/// What a dynamically typed value holds, one level deep.
+#[derive(Debug, Clone)]
+pub enum Dynamic<V> {
+    /// `undefined` (or a property that is not there).
+    Absent,
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number.
+    Number(f64),
+    /// A string.
+    Text(String),
+    /// An array's elements.
+    List(Vec<V>),
+    /// An object's own enumerable properties, in order.
+    Record(Vec<(String, V)>),
+    /// Anything else (a function, a symbol, a bigint), by its kind.
+    Other(&'static str),
+}
+
+/// A value whose type is known only when it is read.
+pub trait DynamicValue: Sized {
+    /// What the value holds.
+    fn read(self) -> Dynamic<Self>;
+}
+
+/// Why a value is not what was asked for, and where in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamicError {
+    /// The path to the offending field (`retry.timeoutMs`, `origins[2].origin`);
+    /// empty for the value itself.
+    pub path: String,
+    /// The rule it breaks, as serde states it.
+    pub rule: String,
+}
+
+impl DynamicError {
+    /// Puts `segment` (a property name or `[index]`) in front of the path.
+    fn within(mut self, segment: &str) -> Self {
+        self.path = match (self.path.is_empty(), segment.starts_with('[')) {
+            (true, _) => segment.to_owned(),
+            (false, _) if self.path.starts_with('[') => format!("{segment}{}", self.path),
+            (false, _) => format!("{segment}.{}", self.path),
+        };
+        self
+    }
+}
+
+impl fmt::Display for DynamicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.rule)
+        } else {
+            write!(f, "{}: {}", self.path, self.rule)
+        }
+    }
+}
+
+impl std::error::Error for DynamicError {}
+
+impl de::Error for DynamicError {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        DynamicError { path: String::new(), rule: message.to_string() }
+    }
+
+    // serde's own versions display the unexpected value, floats included.
+    fn invalid_type(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        Self::custom(format_args!("invalid type: {}, expected {expected}", Described(&unexpected)))
+    }
+
+    fn invalid_value(unexpected: Unexpected<'_>, expected: &dyn de::Expected) -> Self {
+        Self::custom(format_args!("invalid value: {}, expected {expected}", Described(&unexpected)))
+    }
+}
+
+/// An unexpected value as serde words it, except that a float is not printed.
+struct Described<'a>(&'a Unexpected<'a>);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self.0 {
+            Unexpected::Bool(value) => write!(f, "boolean `{value}`"),
+            Unexpected::Unsigned(value) => write!(f, "integer `{value}`"),
+            Unexpected::Signed(value) => write!(f, "integer `{value}`"),
+            Unexpected::Float(_) => f.write_str("a number with a fraction"),
+            Unexpected::Str(value) => write!(f, "string \"{value}\""),
+            Unexpected::Unit => f.write_str("null"),
+            Unexpected::Option => f.write_str("an optional value"),
+            Unexpected::Seq => f.write_str("an array"),
+            Unexpected::Map => f.write_str("an object"),
+            Unexpected::Other(other) => f.write_str(other),
+            _ => f.write_str("another type"),
+        }
+    }
+}
+
+/// Reads a `T` out of `value`.
+///
+/// # Errors
+/// The first rule `value` breaks, with the path to it.
+pub fn from_value<T: DeserializeOwned, V: DynamicValue>(value: V) -> Result<T, DynamicError> {
+    T::deserialize(Deserializer(value.read()))
+}
+
+/// The largest integer a JavaScript number holds exactly.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// serde's view of one [`DynamicValue`], read one level deep.
+struct Deserializer<V>(Dynamic<V>);
+
+impl<'de, D: DynamicValue> de::Deserializer<'de> for Deserializer<D> {
+    type Error = DynamicError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        match self.0 {
+            Dynamic::Absent | Dynamic::Null => visitor.visit_unit(),
+            Dynamic::Bool(value) => visitor.visit_bool(value),
+            Dynamic::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER => {
+                if n >= 0.0 {
+                    visitor.visit_u64(n as u64)
+                } else {
+                    visitor.visit_i64(n as i64)
+                }
+            }
+            Dynamic::Number(n) => visitor.visit_f64(n),
+            Dynamic::Text(text) => visitor.visit_string(text),
+            Dynamic::List(items) => visitor.visit_seq(Items { items: items.into_iter(), index: 0 }),
+            Dynamic::Record(entries) => visitor.visit_map(Entries::new(entries)),
+            Dynamic::Other(kind) => Err(de::Error::invalid_type(Unexpected::Other(kind), &visitor)),
+        }
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        match self.0 {
+            Dynamic::Bool(value) => visitor.visit_bool(value),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        match self.0 {
+            Dynamic::Number(n) if n.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&n) => {
+                visitor.visit_u64(n as u64)
+            }
+            Dynamic::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER => visitor.visit_i64(n as i64),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        match self.0 {
+            Dynamic::Number(n) => visitor.visit_f64(n),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        match self.0 {
+            Dynamic::Text(text) => visitor.visit_string(text),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        match self.0 {
+            Dynamic::List(items) => visitor.visit_seq(Items { items: items.into_iter(), index: 0 }),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        match self.0 {
+            Dynamic::Record(entries) => visitor.visit_map(Entries::new(entries)),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DynamicError> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        match self.0 {
+            Dynamic::Absent | Dynamic::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DynamicError> {
+        // Only unit variants cross the API, as their names.
+        match self.0 {
+            Dynamic::Text(text) => visitor.visit_enum(text.into_deserializer()),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DynamicError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        visitor.visit_unit()
+    }
+
+    // Each kind reads only its own shape (a struct never as an array, a number
+    // never as a string): code for the others would be generated per type and
+    // never run.
+    serde::forward_to_deserialize_any! {
+        i128 u128 char bytes byte_buf unit unit_struct tuple tuple_struct
+    }
+
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_u64(visitor)
+    }
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_f64(visitor)
+    }
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_string(visitor)
+    }
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DynamicError> {
+        self.deserialize_string(visitor)
+    }
+}
+
+/// The error for a value of the wrong kind, worded as serde words it.
+fn wrong_type<D>(value: &Dynamic<D>, expected: &dyn de::Expected) -> DynamicError {
+    let unexpected = match value {
+        Dynamic::Absent | Dynamic::Null => Unexpected::Unit,
+        Dynamic::Bool(value) => Unexpected::Bool(*value),
+        Dynamic::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER => Unexpected::Signed(*n as i64),
+        Dynamic::Number(n) => Unexpected::Float(*n),
+        Dynamic::Text(text) => Unexpected::Str(text),
+        Dynamic::List(_) => Unexpected::Seq,
+        Dynamic::Record(_) => Unexpected::Map,
+        Dynamic::Other(kind) => Unexpected::Other(kind),
+    };
+    de::Error::invalid_type(unexpected, expected)
+}
+
+/// An array's elements, for serde.
+struct Items<I> {
+    items: I,
+    index: usize,
+}
+
+impl<'de, V: DynamicValue, I: Iterator<Item = V>> de::SeqAccess<'de> for Items<I> {
+    type Error = DynamicError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DynamicError> {
+        let Some(item) = self.items.next() else { return Ok(None) };
+        let index = self.index;
+        self.index += 1;
+        seed.deserialize(Deserializer(item.read())).map(Some).map_err(|err| err.within(&format!("[{index}]")))
+    }
+}
+
+/// An object's properties, for serde; those whose value is `undefined` are skipped.
+struct Entries<V> {
+    entries: std::vec::IntoIter<(String, V)>,
+    /// The property whose value comes next.
+    current: Option<(String, Dynamic<V>)>,
+}
+
+impl<V: DynamicValue> Entries<V> {
+    fn new(entries: Vec<(String, V)>) -> Self {
+        Entries { entries: entries.into_iter(), current: None }
+    }
+}
+
+impl<'de, V: DynamicValue> de::MapAccess<'de> for Entries<V> {
+    type Error = DynamicError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DynamicError> {
+        for (key, value) in self.entries.by_ref() {
+            let value = value.read();
+            if matches!(value, Dynamic::Absent) {
+                continue;
+            }
+            let read =
+                seed.deserialize(key.as_str().into_deserializer()).map_err(|err: DynamicError| err.within(&key))?;
+            self.current = Some((key, value));
+            return Ok(Some(read));
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, DynamicError> {
+        let Some((key, value)) = self.current.take() else {
+            return Err(de::Error::custom("a value was read before its key"));
+        };
+        seed.deserialize(Deserializer(value)).map_err(|err| err.within(&key))
+    }
+}
+
+/// Natively: parsed JSON (the module's answers, and tests on every target).
+#[cfg(any(test, not(target_arch = "wasm32")))]
+impl DynamicValue for serde_json::Value {
+    fn read(self) -> Dynamic<Self> {
+        use serde_json::Value;
+        match self {
+            Value::Null => Dynamic::Null,
+            Value::Bool(value) => Dynamic::Bool(value),
+            Value::Number(number) => Dynamic::Number(number.as_f64().unwrap_or(f64::NAN)),
+            Value::String(text) => Dynamic::Text(text),
+            Value::Array(items) => Dynamic::List(items),
+            Value::Object(entries) => Dynamic::Record(entries.into_iter().collect()),
+        }
+    }
+}
+
+/// In the browser and Node: any JavaScript value.
+#[cfg(target_arch = "wasm32")]
+impl DynamicValue for wasm_bindgen::JsValue {
+    fn read(self) -> Dynamic<Self> {
+        use js_sys::{Array, Object};
+        use wasm_bindgen::JsCast;
+        if self.is_undefined() {
+            Dynamic::Absent
+        } else if self.is_null() {
+            Dynamic::Null
+        } else if let Some(value) = self.as_bool() {
+            Dynamic::Bool(value)
+        } else if let Some(value) = self.as_f64() {
+            Dynamic::Number(value)
+        } else if let Some(text) = self.as_string() {
+            Dynamic::Text(text)
+        } else if Array::is_array(&self) {
+            Dynamic::List(self.unchecked_into::<Array>().iter().collect())
+        } else if self.is_function() {
+            Dynamic::Other("a function")
+        } else if self.is_object() {
+            let entries = Object::entries(self.unchecked_ref::<Object>());
+            Dynamic::Record(
+                entries
+                    .iter()
+                    .map(|entry| {
+                        let entry = entry.unchecked_into::<Array>();
+                        (entry.get(0).as_string().unwrap_or_default(), entry.get(1))
+                    })
+                    .collect(),
+            )
+        } else {
+            Dynamic::Other("a symbol or bigint")
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Inner {
+        timeout_ms: Option<u32>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Level {
+        Warn,
+        Silent,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Outer {
+        name: String,
+        level: Option<Level>,
+        inner: Option<Inner>,
+        list: Option<Vec<Inner>>,
+        since: Option<f64>,
+        on: Option<bool>,
+    }
+
+    fn read(value: serde_json::Value) -> Result<Outer, DynamicError> {
+        from_value(value)
+    }
+
+    #[test]
+    fn reads_what_javascript_passes() {
+        let outer = read(json!({
+            "name": "a", "level": "warn", "inner": {"timeoutMs": 5.0}, "list": [{}, {"timeoutMs": null}],
+            "since": 1.5, "extra": [1, {"x": "y"}]
+        }))
+        .unwrap();
+        assert_eq!(outer.name, "a");
+        assert_eq!(outer.level, Some(Level::Warn));
+        assert_eq!(outer.inner, Some(Inner { timeout_ms: Some(5) }));
+        assert_eq!(outer.list.unwrap().len(), 2);
+        assert_eq!(outer.since, Some(1.5));
+        assert_eq!(read(json!({"name": "b", "since": 7})).unwrap().since, Some(7.0));
+    }
+
+    #[test]
+    fn errors_name_the_path_and_the_rule_without_printing_floats() {
+        let err = read(json!({"name": "a", "inner": {"timeoutMs": 2.5}})).unwrap_err();
+        assert_eq!(err.to_string(), "inner.timeoutMs: invalid type: a number with a fraction, expected u32");
+        let err = read(json!({"name": "a", "inner": {"timeoutMs": -1}})).unwrap_err();
+        assert_eq!(err.to_string(), "inner.timeoutMs: invalid value: integer `-1`, expected u32");
+        let err = read(json!({"name": "a", "list": [{}, {"timeoutMs": "5"}]})).unwrap_err();
+        assert_eq!(
+            (err.path.as_str(), err.rule.as_str()),
+            ("list[1].timeoutMs", "invalid type: string \"5\", expected u32")
+        );
+        let err = read(json!({"name": "a", "level": "loud"})).unwrap_err();
+        assert_eq!(err.to_string(), "level: unknown variant `loud`, expected `warn` or `silent`");
+        let err = read(json!({"name": "a", "on": "yes"})).unwrap_err();
+        assert_eq!(err.to_string(), "on: invalid type: string \"yes\", expected a boolean");
+        assert_eq!(read(json!({"level": "warn"})).unwrap_err().to_string(), "missing field `name`");
+        assert_eq!(read(json!(true)).unwrap_err().to_string(), "invalid type: boolean `true`, expected struct Outer");
+    }
+}
