@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use usage_core::wire::{AdminUsageResponse, BreakdownResponse};
 
 use crate::config::{current_config, LogLevel};
-use crate::delivery::{deliver, deliver_reading, object_with};
+use crate::delivery::{deliver_reading, object_with};
+use crate::dynamic::from_value;
 use crate::environment::{now_ms, page_origin, random_bytes, warn};
 use crate::error::TelemetryError;
 use crate::json::Parsed;
@@ -62,7 +63,7 @@ pub(crate) fn prepare_registration(options: RegisterOptions) -> Result<PreparedR
 /// delivery failure after the retries.
 pub async fn get_usage(options: UsageOptions) -> Result<Usage, TelemetryError> {
     let request = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
-    deliver(&FetchTransport, &request).await
+    deliver_reading(&FetchTransport, &request, typed).await
 }
 
 /// [`get_usage`] for JavaScript: the server's answer as parsed, checked for the
@@ -83,8 +84,8 @@ pub(crate) async fn get_usage_answer(options: UsageOptions) -> Result<Parsed, Te
 pub async fn get_usage_breakdown(options: BreakdownOptions) -> Result<UsageBreakdown, TelemetryError> {
     let (request, view) = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
     match view {
-        BreakdownView::Vendor => deliver(&FetchTransport, &request).await.map(UsageBreakdown::Vendor),
-        BreakdownView::Licensee => deliver(&FetchTransport, &request).await.map(UsageBreakdown::Licence),
+        BreakdownView::Vendor => deliver_reading(&FetchTransport, &request, typed).await.map(UsageBreakdown::Vendor),
+        BreakdownView::Licensee => deliver_reading(&FetchTransport, &request, typed).await.map(UsageBreakdown::Licence),
     }
 }
 
@@ -97,4 +98,9 @@ pub(crate) async fn get_usage_breakdown_answer(options: BreakdownOptions) -> Res
         BreakdownView::Licensee => &["series", "origins", "otherOrigins", "totals"],
     };
     deliver_reading(&FetchTransport, &request, object_with(fields)).await
+}
+
+/// An answer read with serde into the Rust API's types.
+fn typed<T: serde::de::DeserializeOwned>(parsed: Parsed) -> Option<T> {
+    from_value(parsed).ok()
 }

@@ -2,7 +2,6 @@
 //! options, calls the plain-Rust API, and turns errors into `UsageTelemetryError`s.
 
 use js_sys::{Function, Promise, Reflect};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -10,6 +9,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 
 use crate::config::{current_config, ConfigureOptions, LogLevel};
 use crate::conversion::{report_outcome, RegistrationOutcome};
+use crate::dynamic::FromFields;
 use crate::environment::{debug, is_cancellation};
 use crate::error::TelemetryError;
 use crate::json;
@@ -219,7 +219,7 @@ fn to_js_error(err: TelemetryError) -> JsValue {
 
 /// Reads an options object, naming the field in errors. A property set to
 /// `undefined` counts as absent (so `host: undefined` means the current origin).
-fn read_options<T: DeserializeOwned>(value: &JsValue, example: &str) -> Result<T, TelemetryError> {
+fn read_options<T: FromFields>(value: &JsValue, example: &str) -> Result<T, TelemetryError> {
     if !value.is_object() {
         return Err(TelemetryError::option("options", format!("must be an object such as {example}")));
     }

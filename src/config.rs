@@ -2,15 +2,13 @@
 
 use std::cell::RefCell;
 
-use serde::Deserialize;
-
+use crate::dynamic::{DynamicError, DynamicValue, Fields, FromFields};
 use crate::error::TelemetryError;
 use crate::options::normalize_endpoint;
 use crate::retry::{RetryOptions, RetryPolicy};
 
 /// How much the module says on the console about background registrations.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LogLevel {
     /// Nothing.
     Silent,
@@ -22,8 +20,7 @@ pub enum LogLevel {
 }
 
 /// `configure`'s options; each given field replaces the current default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigureOptions {
     /// The usage server's base URL.
     pub endpoint: Option<String>,
@@ -33,6 +30,18 @@ pub struct ConfigureOptions {
     pub log_level: Option<LogLevel>,
     /// Delivery defaults.
     pub retry: Option<RetryOptions>,
+}
+
+impl FromFields for ConfigureOptions {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        let levels = [("silent", LogLevel::Silent), ("warn", LogLevel::Warn), ("verbose", LogLevel::Verbose)];
+        Ok(ConfigureOptions {
+            endpoint: fields.string("endpoint")?,
+            license_key: fields.string("licenseKey")?,
+            log_level: fields.choice("logLevel", &levels)?,
+            retry: fields.object("retry")?,
+        })
+    }
 }
 
 /// The defaults in force.
@@ -140,8 +149,10 @@ mod tests {
 
     #[test]
     fn log_levels_parse_from_their_names() {
-        let options: ConfigureOptions = serde_json::from_str(r#"{"logLevel":"silent"}"#).unwrap();
+        use crate::dynamic::read_object;
+        let options: ConfigureOptions = read_object(serde_json::json!({"logLevel": "silent"})).unwrap();
         assert_eq!(options.log_level, Some(LogLevel::Silent));
-        assert!(serde_json::from_str::<ConfigureOptions>(r#"{"logLevel":"debug"}"#).is_err());
+        let err = read_object::<ConfigureOptions, _>(serde_json::json!({"logLevel": "debug"})).unwrap_err();
+        assert_eq!(err.to_string(), "logLevel: unknown variant `debug`, expected one of `silent`, `warn`, `verbose`");
     }
 }

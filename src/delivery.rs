@@ -4,10 +4,7 @@
 //! tested natively with a scripted transport and runs in the browser and Node on
 //! `fetch` (`transport.rs`).
 
-use serde::de::DeserializeOwned;
-use usage_core::wire::ErrorResponse;
-
-use crate::dynamic::{from_value, Dynamic, DynamicValue};
+use crate::dynamic::{read_object, Dynamic, DynamicError, DynamicValue, Fields, FromFields};
 use crate::error::TelemetryError;
 use crate::json::{self, Parsed};
 use crate::options::PreparedRequest;
@@ -52,11 +49,11 @@ pub trait Transport {
 /// # Errors
 /// [`TelemetryError::Network`], [`TelemetryError::Timeout`], [`TelemetryError::Server`]
 /// or [`TelemetryError::NotJson`].
-pub async fn deliver<T: DeserializeOwned>(
+pub async fn deliver<T: FromFields>(
     transport: &impl Transport,
     request: &PreparedRequest,
 ) -> Result<T, TelemetryError> {
-    deliver_reading(transport, request, |parsed| from_value(parsed).ok()).await
+    deliver_reading(transport, request, |parsed| read_object(parsed).ok()).await
 }
 
 /// [`deliver`], with `read` turning the parsed answer into the result (`None`:
@@ -99,8 +96,8 @@ pub async fn deliver_reading<T>(
 fn read_success<T>(response: &HttpResponse, read: impl Fn(Parsed) -> Option<T>) -> Result<T, TelemetryError> {
     let parsed = json::parse(&response.body).ok_or_else(|| not_json(response))?;
     // `{"success": false, "error": …}` with a 2xx status is a refusal all the same.
-    match from_value::<SuccessFlag, _>(parsed.clone()) {
-        Ok(SuccessFlag { success: Some(false) }) => Err(read_failure(response)),
+    match read_object::<SuccessFlag, _>(parsed.clone()) {
+        Ok(SuccessFlag(Some(false))) => Err(read_failure(response)),
         _ => read(parsed).ok_or_else(|| not_json(response)),
     }
 }
@@ -118,14 +115,26 @@ pub fn object_with(fields: &'static [&'static str]) -> impl Fn(Parsed) -> Option
 }
 
 /// Only an answer's `success` (the rest is ignored).
-#[derive(serde::Deserialize)]
-struct SuccessFlag {
-    success: Option<bool>,
+struct SuccessFlag(Option<bool>);
+
+impl FromFields for SuccessFlag {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        fields.bool("success").map(SuccessFlag)
+    }
+}
+
+/// An error answer's `error` (`usage_core::wire::ErrorResponse`).
+struct ServerError(Option<String>);
+
+impl FromFields for ServerError {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        fields.string("error").map(ServerError)
+    }
 }
 
 fn read_failure(response: &HttpResponse) -> TelemetryError {
-    match json::parse(&response.body).map(from_value::<ErrorResponse, _>) {
-        Some(Ok(error)) => TelemetryError::Server { status: response.status, message: error.error },
+    match json::parse(&response.body).map(read_object::<ServerError, _>) {
+        Some(Ok(ServerError(Some(message)))) => TelemetryError::Server { status: response.status, message },
         _ => not_json(response),
     }
 }

@@ -344,6 +344,170 @@ impl<'de, V: DynamicValue> de::MapAccess<'de> for Entries<V> {
     }
 }
 
+/// A type read from an object's properties one by one (options, and the few
+/// answers the module itself needs). Cheaper in the wasm build than serde's
+/// derive, whose visitor code is generated per type and per field type.
+pub trait FromFields: Sized {
+    /// Reads `Self` from `fields`; properties it does not ask for are ignored.
+    ///
+    /// # Errors
+    /// The first property that breaks its rule.
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError>;
+}
+
+/// Reads a `T` from `value`, which must be an object.
+///
+/// # Errors
+/// `value` is not an object, or a property breaks its rule.
+pub fn read_object<T: FromFields, V: DynamicValue>(value: V) -> Result<T, DynamicError> {
+    T::from_fields(&mut Fields::of(value.read(), String::new())?)
+}
+
+/// An object's properties, each taken once with the rule it must follow.
+/// Absent, `undefined` and `null` all read as `None` unless said otherwise.
+pub struct Fields<V> {
+    entries: Vec<(String, V)>,
+    /// Where the object sits (`retry`), empty at the top.
+    path: String,
+}
+
+impl<V: DynamicValue> Fields<V> {
+    fn of(value: Dynamic<V>, path: String) -> Result<Self, DynamicError> {
+        match value {
+            Dynamic::Record(entries) => Ok(Fields { entries, path }),
+            other => {
+                Err(DynamicError { path, rule: format!("invalid type: {}, expected an object", describe(&other)) })
+            }
+        }
+    }
+
+    /// The property `name`, read (absent when missing).
+    fn take(&mut self, name: &str) -> Dynamic<V> {
+        match self.entries.iter().position(|(key, _)| key == name) {
+            Some(at) => self.entries.swap_remove(at).1.read(),
+            None => Dynamic::Absent,
+        }
+    }
+
+    fn path_of(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.path)
+        }
+    }
+
+    fn wrong(&self, name: &str, value: &Dynamic<V>, problem: &str, expected: &str) -> DynamicError {
+        DynamicError { path: self.path_of(name), rule: format!("{problem}: {}, expected {expected}", describe(value)) }
+    }
+
+    /// A string.
+    pub fn string(&mut self, name: &str) -> Result<Option<String>, DynamicError> {
+        match self.take(name) {
+            Dynamic::Absent | Dynamic::Null => Ok(None),
+            Dynamic::Text(text) => Ok(Some(text)),
+            other => Err(self.wrong(name, &other, "invalid type", "a string")),
+        }
+    }
+
+    /// A string, or `null` told apart from absent: `None` absent, `Some(None)` null.
+    pub fn nullable_string(&mut self, name: &str) -> Result<Option<Option<String>>, DynamicError> {
+        match self.take(name) {
+            Dynamic::Absent => Ok(None),
+            Dynamic::Null => Ok(Some(None)),
+            Dynamic::Text(text) => Ok(Some(Some(text))),
+            other => Err(self.wrong(name, &other, "invalid type", "a string or null")),
+        }
+    }
+
+    /// `true` or `false`.
+    pub fn bool(&mut self, name: &str) -> Result<Option<bool>, DynamicError> {
+        match self.take(name) {
+            Dynamic::Absent | Dynamic::Null => Ok(None),
+            Dynamic::Bool(value) => Ok(Some(value)),
+            other => Err(self.wrong(name, &other, "invalid type", "a boolean")),
+        }
+    }
+
+    /// Any number.
+    pub fn number(&mut self, name: &str) -> Result<Option<f64>, DynamicError> {
+        match self.take(name) {
+            Dynamic::Absent | Dynamic::Null => Ok(None),
+            Dynamic::Number(n) => Ok(Some(n)),
+            other => Err(self.wrong(name, &other, "invalid type", "a number")),
+        }
+    }
+
+    /// A whole number from 0 to `u32::MAX`.
+    pub fn u32(&mut self, name: &str) -> Result<Option<u32>, DynamicError> {
+        match self.take(name) {
+            Dynamic::Absent | Dynamic::Null => Ok(None),
+            Dynamic::Number(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => Ok(Some(n as u32)),
+            other @ Dynamic::Number(_) => {
+                Err(self.wrong(name, &other, "invalid value", "a whole number from 0 to 4294967295"))
+            }
+            other => Err(self.wrong(name, &other, "invalid type", "a number")),
+        }
+    }
+
+    /// One of `choices`, by name.
+    pub fn choice<T: Copy>(&mut self, name: &str, choices: &[(&str, T)]) -> Result<Option<T>, DynamicError> {
+        match self.take(name) {
+            Dynamic::Absent | Dynamic::Null => Ok(None),
+            Dynamic::Text(text) => match choices.iter().find(|(choice, _)| *choice == text) {
+                Some(&(_, value)) => Ok(Some(value)),
+                None => {
+                    let names: Vec<String> = choices.iter().map(|(choice, _)| format!("`{choice}`")).collect();
+                    Err(DynamicError {
+                        path: self.path_of(name),
+                        rule: format!("unknown variant `{text}`, expected one of {}", names.join(", ")),
+                    })
+                }
+            },
+            other => Err(self.wrong(name, &other, "invalid type", "a string")),
+        }
+    }
+
+    /// An object read as `T`.
+    pub fn object<T: FromFields>(&mut self, name: &str) -> Result<Option<T>, DynamicError> {
+        match self.take(name) {
+            Dynamic::Absent | Dynamic::Null => Ok(None),
+            other => T::from_fields(&mut Fields::of(other, self.path_of(name))?).map(Some),
+        }
+    }
+
+    /// An array of objects read as `T`.
+    pub fn list<T: FromFields>(&mut self, name: &str) -> Result<Option<Vec<T>>, DynamicError> {
+        match self.take(name) {
+            Dynamic::Absent | Dynamic::Null => Ok(None),
+            Dynamic::List(items) => {
+                let path = self.path_of(name);
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, item)| T::from_fields(&mut Fields::of(item.read(), format!("{path}[{index}]"))?))
+                    .collect::<Result<Vec<T>, _>>()
+                    .map(Some)
+            }
+            other => Err(self.wrong(name, &other, "invalid type", "an array")),
+        }
+    }
+}
+
+/// A value as an error message names it (floats by kind, not printed).
+fn describe<V>(value: &Dynamic<V>) -> String {
+    match value {
+        Dynamic::Absent | Dynamic::Null => "null".to_owned(),
+        Dynamic::Bool(value) => format!("boolean `{value}`"),
+        Dynamic::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER => format!("integer `{}`", *n as i64),
+        Dynamic::Number(_) => "a number with a fraction".to_owned(),
+        Dynamic::Text(text) => format!("string \"{text}\""),
+        Dynamic::List(_) => "an array".to_owned(),
+        Dynamic::Record(_) => "an object".to_owned(),
+        Dynamic::Other(kind) => (*kind).to_owned(),
+    }
+}
+
 /// Natively: parsed JSON (the module's answers, and tests on every target).
 #[cfg(any(test, not(target_arch = "wasm32")))]
 impl DynamicValue for serde_json::Value {
@@ -463,5 +627,83 @@ mod tests {
         assert_eq!(err.to_string(), "on: invalid type: string \"yes\", expected a boolean");
         assert_eq!(read(json!({"level": "warn"})).unwrap_err().to_string(), "missing field `name`");
         assert_eq!(read(json!(true)).unwrap_err().to_string(), "invalid type: boolean `true`, expected struct Outer");
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod field_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    struct Item {
+        count: Option<u32>,
+    }
+
+    impl FromFields for Item {
+        fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+            Ok(Item { count: fields.u32("count")? })
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Options {
+        host: Option<Option<String>>,
+        level: Option<u8>,
+        nested: Option<Item>,
+        items: Option<Vec<Item>>,
+        since: Option<f64>,
+    }
+
+    impl FromFields for Options {
+        fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+            Ok(Options {
+                host: fields.nullable_string("host")?,
+                level: fields.choice("level", &[("low", 1), ("high", 2)])?,
+                nested: fields.object("nested")?,
+                items: fields.list("items")?,
+                since: fields.number("since")?,
+            })
+        }
+    }
+
+    fn read(value: serde_json::Value) -> Result<Options, DynamicError> {
+        read_object(value)
+    }
+
+    #[test]
+    fn fields_read_javascript_values_and_ignore_the_rest() {
+        let options =
+            read(json!({"host": null, "level": "high", "nested": {"count": 3.0}, "items": [{}, {"count": 1}],
+            "since": 1.5, "onRegistered": "ignored"}))
+            .unwrap();
+        assert_eq!(options.host, Some(None), "null is told apart from absent");
+        assert_eq!(options.level, Some(2));
+        assert_eq!(options.nested, Some(Item { count: Some(3) }));
+        assert_eq!(options.items.unwrap(), [Item { count: None }, Item { count: Some(1) }]);
+        assert_eq!(options.since, Some(1.5));
+        assert_eq!(read(json!({})).unwrap().host, None);
+    }
+
+    #[test]
+    fn field_errors_name_the_path_and_the_rule_without_printing_floats() {
+        let message = |value| read(value).unwrap_err().to_string();
+        assert_eq!(
+            message(json!({"nested": {"count": 2.5}})),
+            "nested.count: invalid value: a number with a fraction, expected a whole number from 0 to 4294967295"
+        );
+        assert_eq!(
+            message(json!({"items": [{}, {"count": -1}]})),
+            "items[1].count: invalid value: integer `-1`, expected a whole number from 0 to 4294967295"
+        );
+        assert_eq!(
+            message(json!({"items": [{}, {"count": "1"}]})),
+            "items[1].count: invalid type: string \"1\", expected a number"
+        );
+        assert_eq!(message(json!({"level": "mid"})), "level: unknown variant `mid`, expected one of `low`, `high`");
+        assert_eq!(message(json!({"host": 5})), "host: invalid type: integer `5`, expected a string or null");
+        assert_eq!(message(json!({"nested": [1]})), "nested: invalid type: an array, expected an object");
+        assert_eq!(message(json!(true)), "invalid type: boolean `true`, expected an object");
     }
 }

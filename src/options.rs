@@ -4,14 +4,14 @@
 //! Everything here is plain Rust: the checks run natively in `cargo test` and, in
 //! the browser, before anything is sent.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use usage_core::wire::{GetUsageRequest, LimitStatus, RegisterUsagePointRequest, UsageCounts};
 use usage_core::{
     resolve_since, Classification, EventId, EventKind, Granularity, KeyKind, Licence, Origin, UsageRange,
 };
 
 use crate::config::Config;
-use crate::dynamic::{from_value, DynamicValue};
+use crate::dynamic::{read_object, DynamicError, DynamicValue, Fields, FromFields};
 use crate::error::TelemetryError;
 use crate::json;
 use crate::retry::{RetryOptions, RetryPolicy};
@@ -30,8 +30,7 @@ pub enum HostChoice {
 }
 
 /// `registerUsageEvent`'s options (and `trackConversion`'s, without `succeeded`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegisterOptions {
     /// The public key, or `"free-license"`; wins over `api_key` and the configured
     /// key. With none anywhere the event is sent as unlicensed (`apiKey: null`).
@@ -41,7 +40,6 @@ pub struct RegisterOptions {
     /// What happened (required for `registerUsageEvent`).
     pub event: Option<EventKind>,
     /// The origin to report.
-    #[serde(default, deserialize_with = "host_choice")]
     pub host: HostChoice,
     /// Whether it succeeded (required for `registerUsageEvent`).
     pub succeeded: Option<bool>,
@@ -57,16 +55,30 @@ pub struct RegisterOptions {
     pub is_production: Option<bool>,
 }
 
-fn host_choice<'de, D: Deserializer<'de>>(deserializer: D) -> Result<HostChoice, D::Error> {
-    Ok(match Option::<String>::deserialize(deserializer)? {
-        Some(host) => HostChoice::Given(host),
-        None => HostChoice::NoHost,
-    })
+impl FromFields for RegisterOptions {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        let events = EventKind::ALL.map(|kind| (kind.as_str(), kind));
+        Ok(RegisterOptions {
+            license_key: fields.string("licenseKey")?,
+            api_key: fields.string("apiKey")?,
+            event: fields.choice("event", &events)?,
+            host: match fields.nullable_string("host")? {
+                None => HostChoice::CurrentOrigin,
+                Some(None) => HostChoice::NoHost,
+                Some(Some(host)) => HostChoice::Given(host),
+            },
+            succeeded: fields.bool("succeeded")?,
+            endpoint: fields.string("endpoint")?,
+            event_id: fields.string("eventId")?,
+            retry: fields.object("retry")?,
+            is_still: fields.bool("isStill")?,
+            is_production: fields.bool("isProduction")?,
+        })
+    }
 }
 
 /// `getUsage`'s options.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsageOptions {
     /// The secret key.
     pub api_key: Option<String>,
@@ -77,7 +89,6 @@ pub struct UsageOptions {
     /// The usage server's base URL.
     pub endpoint: Option<String>,
     /// Send a secret key from a public web page anyway.
-    #[serde(default)]
     pub dangerously_allow_browser: bool,
     /// Delivery overrides.
     pub retry: Option<RetryOptions>,
@@ -85,8 +96,7 @@ pub struct UsageOptions {
 
 /// `getUsageBreakdown`'s options: a licensee's secret key reads its breakdown, the
 /// vendor's admin token the view of every licence.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BreakdownOptions {
     /// The secret key (`rm_sec_…`) or an admin token (`rm_adm_…`).
     pub api_key: Option<String>,
@@ -101,10 +111,39 @@ pub struct BreakdownOptions {
     /// The usage server's base URL.
     pub endpoint: Option<String>,
     /// Send a secret key or admin token from a public web page anyway.
-    #[serde(default)]
     pub dangerously_allow_browser: bool,
     /// Delivery overrides.
     pub retry: Option<RetryOptions>,
+}
+
+impl FromFields for UsageOptions {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        Ok(UsageOptions {
+            api_key: fields.string("apiKey")?,
+            license_key: fields.string("licenseKey")?,
+            since: fields.number("since")?,
+            endpoint: fields.string("endpoint")?,
+            dangerously_allow_browser: fields.bool("dangerouslyAllowBrowser")?.unwrap_or(false),
+            retry: fields.object("retry")?,
+        })
+    }
+}
+
+impl FromFields for BreakdownOptions {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        let granularities =
+            [(Granularity::Day.as_str(), Granularity::Day), (Granularity::Hour.as_str(), Granularity::Hour)];
+        Ok(BreakdownOptions {
+            api_key: fields.string("apiKey")?,
+            license_key: fields.string("licenseKey")?,
+            since: fields.number("since")?,
+            until: fields.number("until")?,
+            granularity: fields.choice("granularity", &granularities)?,
+            endpoint: fields.string("endpoint")?,
+            dangerously_allow_browser: fields.bool("dangerouslyAllowBrowser")?.unwrap_or(false),
+            retry: fields.object("retry")?,
+        })
+    }
 }
 
 /// What a registration resolved to.
@@ -119,6 +158,21 @@ pub struct Registered {
     /// limit (the event still counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over_limit: Option<bool>,
+}
+
+/// The registration endpoint's answer, as the module reads it.
+impl FromFields for Registered {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        let classifications = Classification::ALL.map(|classification| (classification.as_str(), classification));
+        let missing = |field: &str| DynamicError { path: field.to_owned(), rule: "is missing".to_owned() };
+        Ok(Registered {
+            billable: fields.bool("billable")?.ok_or_else(|| missing("billable"))?,
+            classification: fields
+                .choice("classification", &classifications)?
+                .ok_or_else(|| missing("classification"))?,
+            over_limit: fields.bool("overLimit")?,
+        })
+    }
 }
 
 /// The counts `getUsage` returns.
@@ -388,8 +442,8 @@ pub fn normalize_endpoint(endpoint: &str) -> Result<String, TelemetryError> {
 ///
 /// # Errors
 /// [`TelemetryError::InvalidOption`] with the field's path.
-pub fn parse_options<T: serde::de::DeserializeOwned>(value: impl DynamicValue) -> Result<T, TelemetryError> {
-    from_value(value).map_err(|err| TelemetryError::InvalidOption {
+pub fn parse_options<T: FromFields>(value: impl DynamicValue) -> Result<T, TelemetryError> {
+    read_object(value).map_err(|err| TelemetryError::InvalidOption {
         field: if err.path.is_empty() { "options".to_owned() } else { err.path },
         rule: err.rule,
     })

@@ -20,8 +20,8 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 use web_sys::{IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
 
 use crate::config::{current_config, LogLevel};
-use crate::delivery::deliver;
 use crate::delivery::Transport;
+use crate::delivery::{deliver, deliver_reading};
 use crate::environment::{describe, now_ms, page_origin, warn};
 use crate::error::TelemetryError;
 use crate::options::{Method, PreparedRegistration, PreparedRequest, Registered};
@@ -307,7 +307,7 @@ fn post(send: &Send, policy: RetryPolicy, keepalive: bool) -> PreparedRequest {
 /// says so. Returns whether it did.
 async fn send_and_settle(send: &Send, policy: RetryPolicy, keepalive: bool) -> bool {
     let request = post(send, policy, keepalive);
-    let result = deliver::<serde::de::IgnoredAny>(&FetchTransport, &request).await;
+    let result = deliver_reading(&FetchTransport, &request, |_| Some(())).await;
     let settled = settled(&result);
     if settled {
         for event_id in &send.event_ids {

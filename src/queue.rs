@@ -7,10 +7,10 @@
 //! is still queued when the module starts again is re-sent with the same body, so
 //! the server counts it exactly once.
 
-use serde::Deserialize;
 use usage_core::wire::MAX_REGISTRATIONS_PER_BATCH;
 use usage_core::Classification;
 
+use crate::dynamic::{DynamicError, DynamicValue, Fields, FromFields};
 use crate::error::TelemetryError;
 use crate::options::{Registered, REGISTER_PATH};
 
@@ -113,21 +113,39 @@ pub fn requests(pending: &[Pending]) -> Vec<Send> {
 /// registration has `billable` and `classification`, a refused one `error` and
 /// `status`) rather than the server's untagged [`usage_core::wire::BatchResult`],
 /// whose reading costs the wasm build several kilobytes of buffering code.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchAnswer {
     /// One per registration, in order.
     pub results: Vec<BatchAnswerItem>,
 }
 
 /// One registration's result in a [`BatchAnswer`].
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchAnswerItem {
     billable: Option<bool>,
     classification: Option<Classification>,
     over_limit: Option<bool>,
     error: Option<String>,
     status: Option<u16>,
+}
+
+impl FromFields for BatchAnswer {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        Ok(BatchAnswer { results: fields.list("results")?.unwrap_or_default() })
+    }
+}
+
+impl FromFields for BatchAnswerItem {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        let classifications = Classification::ALL.map(|classification| (classification.as_str(), classification));
+        Ok(BatchAnswerItem {
+            billable: fields.bool("billable")?,
+            classification: fields.choice("classification", &classifications)?,
+            over_limit: fields.bool("overLimit")?,
+            error: fields.string("error")?,
+            status: fields.u32("status")?.and_then(|status| u16::try_from(status).ok()),
+        })
+    }
 }
 
 /// Each registration's result from the answer to a batch of `count`: the
@@ -267,7 +285,7 @@ mod tests {
             ],
         })
         .unwrap();
-        let answer: BatchAnswer = crate::dynamic::from_value(crate::json::parse(&written).unwrap()).unwrap();
+        let answer: BatchAnswer = crate::dynamic::read_object(crate::json::parse(&written).unwrap()).unwrap();
         let results = batch_results(Ok(answer.clone()), 3);
         assert_eq!(
             results[0],

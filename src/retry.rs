@@ -5,8 +5,7 @@
 //! network blip) from coming back at the same moment: each wait is drawn
 //! uniformly from half to one and a half times the backoff.
 
-use serde::Deserialize;
-
+use crate::dynamic::{DynamicError, DynamicValue, Fields, FromFields};
 use crate::error::TelemetryError;
 
 /// The longest `Retry-After` honoured; a server asking for more gets this.
@@ -16,8 +15,7 @@ const MAX_BASE_DELAY_MS: u32 = 60_000;
 const MAX_TIMEOUT_MS: u32 = 120_000;
 
 /// `retry` as the caller writes it; absent fields keep the defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RetryOptions {
     /// Retries after the first attempt (0 to 10; default 3).
     pub retries: Option<u32>,
@@ -25,6 +23,16 @@ pub struct RetryOptions {
     pub base_delay_ms: Option<u32>,
     /// The time one attempt may take (1 to 120000 ms; default 10000).
     pub timeout_ms: Option<u32>,
+}
+
+impl FromFields for RetryOptions {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+        Ok(RetryOptions {
+            retries: fields.u32("retries")?,
+            base_delay_ms: fields.u32("baseDelayMs")?,
+            timeout_ms: fields.u32("timeoutMs")?,
+        })
+    }
 }
 
 /// The resolved policy.
