@@ -74,6 +74,12 @@ size_report() {
   for file in pkg/web/usage_telemetry_bg.wasm pkg/web/usage_telemetry.js pkg/web/index.js pkg/node/usage_telemetry_bg.wasm pkg/node/usage_telemetry.js; do
     printf '%-34s %10d %10d\n' "$file" "$(wc -c < "$file")" "$(gzip -9c "$file" | wc -c)"
   done
+  # What a page downloads: the web build's wasm, its glue and the entry (gzip -9).
+  total=0
+  for file in pkg/web/usage_telemetry_bg.wasm pkg/web/usage_telemetry.js pkg/web/index.js; do
+    total=$((total + $(gzip -9c "$file" | wc -c)))
+  done
+  printf '%-34s %10s %10d   (budget %s: size-budget.txt)\n' "web total (wasm + glue + entry)" "" "$total" "$(grep -v '^#' size-budget.txt)"
 }
 echo "== package sizes (reproduce: ./scripts/build-pkg.sh)"
 size_report | tee pkg/SIZES.txt

@@ -27,8 +27,14 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
 step "native tests (cargo test --workspace)"
 cargo test --workspace --locked
 
-step "npm package (scripts/build-pkg.sh)"
+step "npm package (scripts/build-pkg.sh) within its size budget (size-budget.txt)"
 ./scripts/build-pkg.sh
+total=$(awk '/^web total/ { print $(NF-3) }' pkg/SIZES.txt)
+budget=$(grep -v '^#' size-budget.txt)
+if [ "$total" -gt "$budget" ]; then
+  echo "the web build weighs $total bytes gzip -9, over its budget of $budget (size-budget.txt)" >&2
+  exit 1
+fi
 
 step "start the usage server and the fault-injecting proxy on loopback"
 work=$(mktemp -d)

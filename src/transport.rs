@@ -4,6 +4,13 @@
 //! CORS preflight, so one registration is one round trip. `keepalive` lets it
 //! finish when the page is closed right after a conversion; `credentials: 'omit'`
 //! keeps cookies out. A GET (the breakdown) carries `Authorization: Bearer`.
+//!
+//! The answer is read through gloo-net's `Response` (status, headers, text). The
+//! request is not sent through gloo-net: its builder cannot set `keepalive`, and
+//! its `send()` neither catches a `fetch` that throws synchronously nor survives
+//! a patched `fetch` that resolves to something other than a `Response` (an ad
+//! blocker can do either); here both are attempt errors, retried like any
+//! network failure.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -12,7 +19,7 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, Headers, RequestCredentials, RequestInit, RequestMode, Response};
+use web_sys::{AbortController, AbortSignal, Headers, RequestCredentials, RequestInit, RequestMode};
 
 use crate::delivery::{AttemptError, HttpResponse, Transport};
 use crate::environment::describe;
@@ -88,11 +95,15 @@ async fn exchange(request: &PreparedRequest, signal: &AbortSignal) -> Result<Htt
     init.set_mode(RequestMode::Cors);
     init.set_signal(Some(signal));
     // Promise.resolve: whatever a patched fetch returns, we get a real promise.
-    let response: Response =
-        JsFuture::from(Promise::resolve(&global_fetch(&request.url, &init)?)).await?.unchecked_into();
+    let answer = JsFuture::from(Promise::resolve(&global_fetch(&request.url, &init)?)).await?;
+    let response = gloo_net::http::Response::from(
+        answer
+            .dyn_into::<web_sys::Response>()
+            .map_err(|_| JsValue::from_str("fetch resolved to something other than a Response"))?,
+    );
     let status = response.status();
-    let retry_after = response.headers().get("retry-after").ok().flatten();
-    let body = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
+    let retry_after = response.headers().get("retry-after");
+    let body = response.text().await.map_err(|err| JsValue::from_str(&err.to_string()))?;
     Ok(HttpResponse { status, retry_after, body })
 }
 

@@ -208,29 +208,34 @@ test('an aborted conversion is not reported as failed', async () => {
   assert.equal(seen[0].body.succeeded, true);
 });
 
-test('a blocked fetch leaves one console.warn and nothing else', async (t) => {
-  const unhandled = [];
-  const onUnhandled = (reason) => unhandled.push(reason);
-  process.on('unhandledRejection', onUnhandled);
-  const { warnings, nextWarning } = captureWarnings(t);
-  const warnedOnce = nextWarning();
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = () => { throw new TypeError('Failed to fetch (blocked by an extension)'); };
-  try {
-    const result = await trackConversion(async () => 'converted', { ...base, retry: { retries: 1, baseDelayMs: 1 } });
-    assert.equal(result, 'converted');
-    await warnedOnce;
-  } finally {
-    globalThis.fetch = realFetch;
-  }
-  // Let any stray rejection surface before counting.
-  await new Promise((resolve) => setImmediate(resolve));
-  process.off('unhandledRejection', onUnhandled);
-  assert.equal(warnings.length, 1, warnings.join('\n'));
-  assert.match(warnings[0], /usage-telemetry: the conversion was not registered \(the conversion itself is unaffected\)/);
-  assert.match(warnings[0], /blocked by an extension/);
-  assert.deepEqual(unhandled, []);
-});
+for (const [what, patched, reason] of [
+  ['a blocked fetch', () => { throw new TypeError('Failed to fetch (blocked by an extension)'); }, /blocked by an extension/],
+  ['a fetch patched to resolve to something other than a Response', async () => ({ status: 200, ok: true }), /something other than a Response/],
+]) {
+  test(`${what} leaves one console.warn and nothing else`, async (t) => {
+    const unhandled = [];
+    const onUnhandled = (reason) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const { warnings, nextWarning } = captureWarnings(t);
+    const warnedOnce = nextWarning();
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = patched;
+    try {
+      const result = await trackConversion(async () => 'converted', { ...base, retry: { retries: 1, baseDelayMs: 1 } });
+      assert.equal(result, 'converted');
+      await warnedOnce;
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    // Let any stray rejection surface before counting.
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('unhandledRejection', onUnhandled);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /usage-telemetry: the conversion was not registered \(the conversion itself is unaffected\)/);
+    assert.match(warnings[0], reason);
+    assert.deepEqual(unhandled, []);
+  });
+}
 
 test('configure sets defaults; logLevel silent keeps the console quiet; no endpoint warns and skips', async (t) => {
   const { warnings, nextWarning } = captureWarnings(t);
