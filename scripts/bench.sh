@@ -12,6 +12,8 @@
 # 2. Reads at scale: usage-server bench-load fills a SQLite database (10 keys, 20
 #    origins each, the last 85 days), then get-usage, the breakdown (day, hour) and
 #    the admin view are measured with 4 connections at each size.
+# 3. The module in headless Chromium: main-thread time per registration against
+#    plain fetch, and a conversion's end to its being counted (bench-module.sh).
 # Traffic goes to loopback only; every step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -161,6 +163,10 @@ for size in "${sizes[@]}"; do
   kill "$pid"
 done
 
+# --- 3. the module in the browser -------------------------------------------------------
+log "the module on the main thread (scripts/bench-module.sh)"
+module_section=$(BENCH_REBUILD_PKG=$($smoke && echo 0 || echo 1) ./scripts/bench-module.sh $($smoke && echo --smoke) | sed '1d')
+
 # --- report --------------------------------------------------------------------------
 pct=$(awk -v a="$sq_rps" -v b="$bare_rps" 'BEGIN { printf "%.0f", 100 * a / b }')
 pg_pct=$(awk -v a="$pg_rps" -v b="$bare_rps" 'BEGIN { printf "%.0f", 100 * a / b }')
@@ -215,6 +221,11 @@ mkdir -p "$(dirname "$out")"
     read -r size g d h a <<<"$row"
     echo "| $(printf "%'d" "$size") | $g | $d | $h | $a |"
   done
+  echo
+  echo "## 3. The module on the main thread (headless Chromium)"
+  echo "$module_section"
+  echo
+  echo "Targets: at most 2× a plain fetch per registration, and a conversion counted within 1 s of its end."
 } > "$out"
 log "wrote $out"
 cat "$out"

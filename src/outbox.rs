@@ -49,7 +49,27 @@ struct Outbox {
     /// mostly: a list costs less code than a map).
     unanswered: RefCell<Vec<Pending>>,
     warned: Cell<bool>,
+    /// Writes not yet handed to IndexedDB: they go in one transaction, at the end
+    /// of the turn that saved a registration or [`DELETE_DELAY_MS`] after the
+    /// first removal, whichever comes first (a transaction costs the main thread
+    /// more than the writes in it).
+    writes: RefCell<Vec<Write>>,
+    /// A write at the end of this turn is already asked for.
+    write_at_end_of_turn: Cell<bool>,
+    /// A delayed write is already asked for.
+    write_delayed: Cell<bool>,
 }
+
+/// One change to the stored registrations.
+enum Write {
+    Put(Pending),
+    Delete(String),
+}
+
+/// How long the removal of an answered registration may wait for a transaction
+/// to share. Lost if the page closes first: the next view then sends it again,
+/// and its `eventId` keeps it counted once.
+const DELETE_DELAY_MS: i32 = 1_000;
 
 /// A registration waiting for the next send, and where its result goes.
 struct Ready {
@@ -60,8 +80,18 @@ struct Ready {
     wake: Function,
 }
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(callback: &Function);
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &Function, ms: i32) -> JsValue;
+}
+
 thread_local! {
     static OUTBOX: Rc<Outbox> = start();
+    /// The one callback that hands waiting writes to IndexedDB.
+    static WRITE_NOW: Closure<dyn Fn()> = Closure::new(|| outbox().write_now());
     static READY: RefCell<Vec<Ready>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -81,6 +111,9 @@ fn start() -> Rc<Outbox> {
         backend: RefCell::new(Backend::Opening),
         unanswered: RefCell::default(),
         warned: Cell::new(false),
+        writes: RefCell::default(),
+        write_at_end_of_turn: Cell::new(false),
+        write_delayed: Cell::new(false),
     });
     listen_for_hide();
     let opening = outbox.clone();
@@ -126,27 +159,47 @@ impl Outbox {
         }
     }
 
-    /// Writes `pending` (not waiting: IndexedDB runs a store's requests in the
-    /// order they were made, so a later delete cannot overtake it).
+    /// Keeps `pending` in IndexedDB: written at the end of this turn, before any
+    /// attempt to send it (sends start on a later task), without waiting for the
+    /// write to finish (IndexedDB applies a store's transactions in order, so a
+    /// later removal cannot overtake it).
     fn save(&self, pending: &Pending) {
-        let Some(database) = self.database() else { return };
-        let record = Object::new();
-        for (key, value) in [
-            ("eventId", JsValue::from_str(&pending.event_id)),
-            ("url", JsValue::from_str(&pending.url)),
-            ("body", JsValue::from_str(&pending.body)),
-            ("queuedAt", JsValue::from_f64(pending.queued_at_ms)),
-        ] {
-            let _ = Reflect::set(&record, &key.into(), &value);
+        if self.database().is_none() {
+            return;
         }
-        if let Err(err) = store(&database, true).and_then(|store| store.put(&record)) {
-            self.fail_over(&err);
+        self.writes.borrow_mut().push(Write::Put(pending.clone()));
+        if !self.write_at_end_of_turn.replace(true) {
+            queue_microtask(&WRITE_NOW.with(|write| write.as_ref().unchecked_ref::<Function>().clone()));
         }
     }
 
+    /// Removes an answered registration, with the next write or soon after.
     fn forget(&self, event_id: &str) {
-        let Some(database) = self.database() else { return };
-        if let Err(err) = store(&database, true).and_then(|store| store.delete(&event_id.into())) {
+        if self.database().is_none() {
+            return;
+        }
+        self.writes.borrow_mut().push(Write::Delete(event_id.to_owned()));
+        if !self.write_delayed.replace(true) {
+            set_timeout(&WRITE_NOW.with(|write| write.as_ref().unchecked_ref::<Function>().clone()), DELETE_DELAY_MS);
+        }
+    }
+
+    /// Hands every waiting write to IndexedDB in one transaction.
+    fn write_now(&self) {
+        self.write_at_end_of_turn.set(false);
+        self.write_delayed.set(false);
+        let writes = self.writes.take();
+        let Some(database) = self.database().filter(|_| !writes.is_empty()) else { return };
+        let written = store(&database, true).and_then(|store| {
+            for write in writes {
+                match write {
+                    Write::Put(pending) => store.put(&record_of(&pending))?,
+                    Write::Delete(event_id) => store.delete(&event_id.into())?,
+                };
+            }
+            Ok(())
+        });
+        if let Err(err) = written {
             self.fail_over(&err);
         }
     }
@@ -157,8 +210,9 @@ impl Outbox {
         self.warn_once(&format!("registrations are kept in memory only ({})", describe(err)));
     }
 
-    /// Everything IndexedDB holds (nothing in memory mode).
+    /// Everything IndexedDB holds (nothing in memory mode), waiting writes included.
     async fn stored(&self) -> Vec<Pending> {
+        self.write_now();
         let Some(database) = self.database() else { return Vec::new() };
         let all = match store(&database, false).and_then(|store| store.get_all()) {
             Ok(request) => done(&request).await,
@@ -277,6 +331,7 @@ async fn send_within_bounds(
         for event_id in &dropped {
             answered(event_id);
         }
+        outbox.write_now();
         outbox.warn_once(&format!(
             "{} unsent registrations were dropped (the queue keeps 500, for 30 days)",
             dropped.len()
@@ -390,7 +445,10 @@ fn listen_for_hide() {
 }
 
 fn send_before_close() {
-    let pending: Vec<Pending> = outbox().unanswered.borrow().clone();
+    let outbox = outbox();
+    // Removals waiting for a transaction go now: the page may not come back.
+    outbox.write_now();
+    let pending: Vec<Pending> = outbox.unanswered.borrow().clone();
     let policy = RetryPolicy { retries: 0, ..current_config().retry };
     let mut budget = MAX_BATCH_BYTES;
     for send in requests(&pending) {
@@ -446,6 +504,20 @@ async fn done(request: &IdbRequest) -> Result<JsValue, JsValue> {
         Ok(_) => request.result(),
         Err(_) => Err(request.error().ok().flatten().map_or_else(|| "IndexedDB error".into(), JsValue::from)),
     }
+}
+
+/// The stored form of a registration.
+fn record_of(pending: &Pending) -> Object {
+    let record = Object::new();
+    for (key, value) in [
+        ("eventId", JsValue::from_str(&pending.event_id)),
+        ("url", JsValue::from_str(&pending.url)),
+        ("body", JsValue::from_str(&pending.body)),
+        ("queuedAt", JsValue::from_f64(pending.queued_at_ms)),
+    ] {
+        let _ = Reflect::set(&record, &key.into(), &value);
+    }
+    record
 }
 
 fn pending_from(record: &JsValue) -> Option<Pending> {

@@ -1,4 +1,4 @@
-//! [`Transport`] on the platform's `fetch`, with an `AbortController` timeout.
+//! [`Transport`] on the platform's `fetch`, with an `AbortSignal.timeout`.
 //!
 //! A POST is sent as `text/plain` (a JSON body): a "simple" request needs no
 //! CORS preflight, so one registration is one round trip. `keepalive` lets it
@@ -12,14 +12,11 @@
 //! blocker can do either); here both are attempt errors, retried like any
 //! network failure.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, AbortSignal, Headers, RequestCredentials, RequestInit, RequestMode};
+use web_sys::{AbortSignal, Headers, RequestCredentials, RequestInit, RequestMode};
 
 use crate::delivery::{AttemptError, HttpResponse, Transport};
 use crate::environment::describe;
@@ -33,8 +30,14 @@ extern "C" {
     fn global_fetch(url: &str, init: &RequestInit) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(handler: &Function, ms: i32) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue);
+    #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout, catch)]
+    fn abort_signal_timeout(ms: u32) -> Result<AbortSignal, JsValue>;
+}
+
+/// Whether `err` is the rejection of a request whose `AbortSignal.timeout` fired.
+fn is_timeout(err: &JsValue) -> bool {
+    js_sys::Reflect::get(err, &JsValue::from_str("name")).ok().and_then(|name| name.as_string()).as_deref()
+        == Some("TimeoutError")
 }
 
 /// `fetch`, wherever the module runs.
@@ -43,22 +46,17 @@ pub struct FetchTransport;
 
 impl Transport for FetchTransport {
     async fn send(&self, request: &PreparedRequest) -> Result<HttpResponse, AttemptError> {
-        let controller = AbortController::new().map_err(|err| AttemptError::Network(describe(&err)))?;
-        let signal = controller.signal();
-        let timed_out = Rc::new(Cell::new(false));
-        let on_timeout = {
-            let timed_out = timed_out.clone();
-            Closure::once(move || {
-                timed_out.set(true);
-                controller.abort();
-            })
-        };
-        let timer = set_timeout(on_timeout.as_ref().unchecked_ref(), clamp_ms(request.policy.timeout_ms));
-        let result = exchange(request, &signal).await;
-        clear_timeout(&timer);
-        drop(on_timeout); // only after the timer can no longer fire
-        result
-            .map_err(|err| if timed_out.get() { AttemptError::Timeout } else { AttemptError::Network(describe(&err)) })
+        // `AbortSignal.timeout`: the browser keeps the timer, no closure or
+        // `clearTimeout` per attempt. Where it is missing (browsers older than
+        // WebCodecs) the attempt runs without one, to the platform's own limits.
+        let signal = abort_signal_timeout(request.policy.timeout_ms).ok();
+        exchange(request, signal.as_ref()).await.map_err(|err| {
+            if is_timeout(&err) {
+                AttemptError::Timeout
+            } else {
+                AttemptError::Network(describe(&err))
+            }
+        })
     }
 
     async fn sleep(&self, ms: u32) {
@@ -72,7 +70,7 @@ impl Transport for FetchTransport {
 }
 
 /// Sends and reads the whole answer; the signal aborts either step.
-async fn exchange(request: &PreparedRequest, signal: &AbortSignal) -> Result<HttpResponse, JsValue> {
+async fn exchange(request: &PreparedRequest, signal: Option<&AbortSignal>) -> Result<HttpResponse, JsValue> {
     let headers = Headers::new()?;
     let init = RequestInit::new();
     match request.method {
@@ -93,7 +91,7 @@ async fn exchange(request: &PreparedRequest, signal: &AbortSignal) -> Result<Htt
     init.set_headers(&headers);
     init.set_credentials(RequestCredentials::Omit);
     init.set_mode(RequestMode::Cors);
-    init.set_signal(Some(signal));
+    init.set_signal(signal);
     // Promise.resolve: whatever a patched fetch returns, we get a real promise.
     let answer = JsFuture::from(Promise::resolve(&global_fetch(&request.url, &init)?)).await?;
     let response = gloo_net::http::Response::from(

@@ -1,10 +1,6 @@
 // Shared by the JavaScript tests: the servers scripts/test.sh started, and the
 // fault proxy's log of attempts.
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 function required(name) {
   const value = process.env[name];
@@ -78,35 +74,4 @@ export async function bringUp(name) {
   await fetch(`${faultUrl}/up/${name}`, { method: 'POST' });
 }
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
-
-/** Which file a URL path names: the Vite build, the installed package, or pages/. */
-function fileFor(path) {
-  if (path.startsWith('/vite/')) return join(here, 'vite-app', 'dist', path === '/vite/' ? 'index.html' : path.slice('/vite/'.length));
-  if (path.startsWith('/node_modules/')) return join(here, path);
-  return join(here, 'pages', path === '/' ? 'index.html' : path);
-}
-
-/** Serves pages/, the installed package and the Vite build on loopback; resolves with the server. */
-export async function serveTestPages() {
-  const site = http.createServer(async (req, res) => {
-    const file = fileFor(normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)));
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
-  return site;
-}
-
-/** Debian's Chromium, headless, as root. */
-export const chromiumOptions = {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-sync'],
-};
+export { serveTestPages, chromiumOptions } from './site.mjs';
