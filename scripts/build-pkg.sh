@@ -12,7 +12,7 @@ export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 rm -rf pkg
 for target in web nodejs; do
   out=$([ "$target" = nodejs ] && echo node || echo web)
-  wasm-pack --log-level warn build --release --target "$target" --out-dir "pkg/$out" --out-name usage_telemetry --no-pack
+  wasm-pack --log-level warn build --release --target "$target" --out-dir "pkg/$out" --out-name usage_telemetry --no-pack -- --features global-allocator
   # Features are read from the target_features section (so never strip it).
   wasm-opt -Oz "pkg/$out/usage_telemetry_bg.wasm" -o "pkg/$out/usage_telemetry_bg.wasm"
   rm -f "pkg/$out/.gitignore"

@@ -14,7 +14,7 @@ if [ "$(twiggy --version 2>/dev/null | awk '{ print $2 }')" != "$TWIGGY_VERSION"
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-cargo build --quiet --locked --release --target wasm32-unknown-unknown -p usage-telemetry
+cargo build --quiet --locked --release --target wasm32-unknown-unknown -p usage-telemetry --features global-allocator
 wasm-bindgen --target web --out-dir "$out" target/wasm32-unknown-unknown/release/usage_telemetry.wasm
 wasm-opt -Oz "$out/usage_telemetry_bg.wasm" -o "$out/opt.wasm"
 echo "after wasm-opt -Oz: $(wc -c < "$out/opt.wasm") bytes, $(gzip -9c "$out/opt.wasm" | wc -c) gzip -9"

@@ -21,7 +21,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 step "formatting, lints and docs (cargo fmt --check, clippy and rustdoc with -D warnings)"
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
-cargo clippy --locked --target wasm32-unknown-unknown -p usage-telemetry --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown -p usage-telemetry --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
 
 step "native tests (cargo test --workspace)"
