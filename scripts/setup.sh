@@ -7,10 +7,14 @@
 #   wasm-pack (pinned)                            cargo install
 #   wasm-opt (npm binaryen, pinned in tools/)     npm ci; Debian's v108 breaks the module
 #   Chromium + ChromeDriver, PostgreSQL, curl, wrk apt-get (Debian's packages)
+#   Firefox ESR, WebKitGTK's WebKitWebDriver      apt-get (firefox-esr, webkit2gtk-driver,
+#     + MiniBrowser, Xvfb                          xvfb, xauth): the other two engines
+#   geckodriver (pinned)                          cargo install
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_PACK_VERSION=0.15.1
+GECKODRIVER_VERSION=0.36.0
 log() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -26,6 +30,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
+# Firefox and WebKit for the browser suites in every engine (scripts/test.sh).
+[ -x /usr/bin/firefox-esr ] || apt_packages+=(firefox-esr)
+[ -x /usr/bin/WebKitWebDriver ] || apt_packages+=(webkit2gtk-driver)
+command -v xvfb-run >/dev/null || apt_packages+=(xvfb)
+command -v xauth >/dev/null || apt_packages+=(xauth)
 command -v curl >/dev/null || apt_packages+=(curl)
 command -v wrk >/dev/null || apt_packages+=(wrk) # HTTP load for scripts/bench.sh
 if [ ${#apt_packages[@]} -gt 0 ]; then
@@ -48,6 +57,11 @@ fi
 if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$WASM_PACK_VERSION" ]; then
   log "installing wasm-pack $WASM_PACK_VERSION (about 2 minutes)"
   cargo install --quiet --force --locked wasm-pack --version "$WASM_PACK_VERSION"
+fi
+
+if [ "$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }')" != "$GECKODRIVER_VERSION" ]; then
+  log "installing geckodriver $GECKODRIVER_VERSION (about 2 minutes)"
+  cargo install --quiet --force geckodriver --version "$GECKODRIVER_VERSION"
 fi
 
 # --- npm tools (pinned in tools/package-lock.json) --------------------------------

@@ -2,8 +2,10 @@
 # Installs whatever is missing, then runs every test:
 #   0. cargo fmt --check and clippy (native and wasm32), warnings as errors
 #   1. native: usage-core, usage-server (real binary, SQLite and PostgreSQL), module logic
-#   2. the WebAssembly module (tests/web.rs) in Node, headless Chromium and a dedicated
-#      worker, against the real usage server and a fault-injecting proxy on loopback
+#   2. the WebAssembly module (tests/web.rs) in Node, and in a page and a dedicated
+#      worker of each engine: headless Chromium, headless Firefox ESR and WebKitGTK's
+#      MiniBrowser (under Xvfb), against the real usage server and a fault-injecting
+#      proxy on loopback
 #   3. the npm package from JavaScript: Node ESM and CJS, a page and a Worker in
 #      Chromium, and a strict TypeScript check of every export
 #   4. the demo (www/): a strict TypeScript check, the Vite build, and the converter
@@ -70,6 +72,18 @@ step "tests/web.rs in headless Chromium (a page)"
 WASM_BINDGEN_USE_BROWSER=1 wasm_test
 step "tests/web.rs in headless Chromium (a dedicated worker)"
 WASM_BINDGEN_USE_DEDICATED_WORKER=1 wasm_test
+# The runner picks GECKODRIVER, then SAFARIDRIVER, then CHROMEDRIVER.
+gecko="$HOME/.cargo/bin/geckodriver"
+step "tests/web.rs in headless Firefox ESR $(firefox-esr --version 2>/dev/null | awk '{ print $NF }') (a page, a dedicated worker)"
+GECKODRIVER=$gecko WASM_BINDGEN_USE_BROWSER=1 wasm_test
+GECKODRIVER=$gecko WASM_BINDGEN_USE_DEDICATED_WORKER=1 wasm_test
+# WebKitWebDriver speaks the protocol the runner uses for safaridriver; with no
+# capabilities it drives WebKitGTK's MiniBrowser, which needs a display: Xvfb.
+step "tests/web.rs in WebKitGTK's MiniBrowser under Xvfb (a page, a dedicated worker)"
+SAFARIDRIVER=/usr/bin/WebKitWebDriver WASM_BINDGEN_USE_BROWSER=1 xvfb-run -a \
+  cargo test --locked --target wasm32-unknown-unknown -p usage-telemetry --test web
+SAFARIDRIVER=/usr/bin/WebKitWebDriver WASM_BINDGEN_USE_DEDICATED_WORKER=1 xvfb-run -a \
+  cargo test --locked --target wasm32-unknown-unknown -p usage-telemetry --test web
 
 step "the npm package from JavaScript (node --test tests/js) and TypeScript"
 npm install --prefix tests/js --no-audit --no-fund --loglevel=error

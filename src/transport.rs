@@ -34,11 +34,6 @@ extern "C" {
     fn abort_signal_timeout(ms: u32) -> Result<AbortSignal, JsValue>;
 }
 
-/// Whether `err` is the rejection of a request whose `AbortSignal.timeout` fired.
-fn is_timeout(err: &JsValue) -> bool {
-    js_sys::Reflect::get(err, &JsValue::from_str("name")).ok().and_then(|name| name.as_string()).as_deref()
-        == Some("TimeoutError")
-}
 
 /// `fetch`, wherever the module runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,7 +46,10 @@ impl Transport for FetchTransport {
         // WebCodecs) the attempt runs without one, to the platform's own limits.
         let signal = abort_signal_timeout(request.policy.timeout_ms).ok();
         exchange(request, signal.as_ref()).await.map_err(|err| {
-            if is_timeout(&err) {
+            // The signal's only source is the timeout. Engines differ in what the
+            // request rejects with then (Chromium a `TimeoutError`, Firefox an
+            // `AbortError`), so the signal is asked.
+            if signal.as_ref().is_some_and(AbortSignal::aborted) {
                 AttemptError::Timeout
             } else {
                 AttemptError::Network(describe(&err))
