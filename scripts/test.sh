@@ -7,7 +7,8 @@
 #      MiniBrowser (under Xvfb), against the real usage server and a fault-injecting
 #      proxy on loopback
 #   3. the npm package from JavaScript: Node ESM and CJS, a page and a Worker in
-#      Chromium, and a strict TypeScript check of every export
+#      Chromium, and a strict TypeScript check of every export; its delivery
+#      guarantees and a keyless registration in Chromium, Firefox and WebKit (WebDriver)
 #   4. the demo (www/): a strict TypeScript check, the Vite build, and the converter
 #      and dashboard in headless Chromium against usage-server --static
 #   5. the benchmarks' smoke run (scripts/bench.sh --smoke): counts checked, not speed
@@ -90,6 +91,9 @@ npm install --prefix tests/js --no-audit --no-fund --loglevel=error
 node --test --test-concurrency=1 tests/js/
 tests/js/node_modules/.bin/tsc -p tests/js/tsconfig.json
 echo "tsc --noEmit --strict: every export type-checks" >&2
+
+step "the module's guarantees in every engine through WebDriver (Chromium, Firefox ESR, WebKitGTK under Xvfb)"
+xvfb-run -a node --test --test-concurrency=1 tests/js/engines.mjs
 
 step "the demo in www/: tsc, Vite build, converter and dashboard in headless Chromium"
 npm ci --prefix www --no-audit --no-fund --loglevel=error

@@ -96,10 +96,10 @@ pub async fn deliver_reading<T>(
 fn read_success<T>(response: &HttpResponse, read: impl Fn(Parsed) -> Option<T>) -> Result<T, TelemetryError> {
     let parsed = json::parse(&response.body).ok_or_else(|| not_json(response))?;
     // `{"success": false, "error": …}` with a 2xx status is a refusal all the same.
-    match read_object::<SuccessFlag, _>(parsed.clone()) {
-        Ok(SuccessFlag(Some(false))) => Err(read_failure(response)),
-        _ => read(parsed).ok_or_else(|| not_json(response)),
+    if matches!(parsed.property("success").map(DynamicValue::read), Some(Dynamic::Bool(false))) {
+        return Err(read_failure(response));
     }
+    read(parsed).ok_or_else(|| not_json(response))
 }
 
 /// A reader for [`deliver_reading`] that passes an answer through as parsed
@@ -111,15 +111,6 @@ pub fn object_with(fields: &'static [&'static str]) -> impl Fn(Parsed) -> Option
             fields.iter().all(|field| entries.iter().any(|(key, _)| key == field)).then_some(parsed)
         }
         _ => None,
-    }
-}
-
-/// Only an answer's `success` (the rest is ignored).
-struct SuccessFlag(Option<bool>);
-
-impl FromFields for SuccessFlag {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
-        fields.bool("success").map(SuccessFlag)
     }
 }
 

@@ -41,6 +41,9 @@ pub enum Dynamic<V> {
 pub trait DynamicValue: Sized {
     /// What the value holds.
     fn read(self) -> Dynamic<Self>;
+    /// The property `name` of an object; `None` when it is missing or `self` is
+    /// not an object. (One lookup, where [`DynamicValue::read`] lists them all.)
+    fn property(&self, name: &str) -> Option<Self>;
 }
 
 /// Why a value is not what was asked for, and where in it.
@@ -522,6 +525,10 @@ impl DynamicValue for serde_json::Value {
             Value::Object(entries) => Dynamic::Record(entries.into_iter().collect()),
         }
     }
+
+    fn property(&self, name: &str) -> Option<Self> {
+        self.as_object()?.get(name).cloned()
+    }
 }
 
 /// In the browser and Node: any JavaScript value.
@@ -530,20 +537,21 @@ impl DynamicValue for wasm_bindgen::JsValue {
     fn read(self) -> Dynamic<Self> {
         use js_sys::{Array, Object};
         use wasm_bindgen::JsCast;
-        if self.is_undefined() {
-            Dynamic::Absent
-        } else if self.is_null() {
-            Dynamic::Null
+        // Each check is a call into JavaScript: the likeliest kinds first.
+        if let Some(text) = self.as_string() {
+            Dynamic::Text(text)
         } else if let Some(value) = self.as_bool() {
             Dynamic::Bool(value)
         } else if let Some(value) = self.as_f64() {
             Dynamic::Number(value)
-        } else if let Some(text) = self.as_string() {
-            Dynamic::Text(text)
-        } else if Array::is_array(&self) {
-            Dynamic::List(self.unchecked_into::<Array>().iter().collect())
+        } else if self.is_undefined() {
+            Dynamic::Absent
+        } else if self.is_null() {
+            Dynamic::Null
         } else if self.is_function() {
             Dynamic::Other("a function")
+        } else if Array::is_array(&self) {
+            Dynamic::List(self.unchecked_into::<Array>().iter().collect())
         } else if self.is_object() {
             let entries = Object::entries(self.unchecked_ref::<Object>());
             Dynamic::Record(
@@ -558,6 +566,13 @@ impl DynamicValue for wasm_bindgen::JsValue {
         } else {
             Dynamic::Other("a symbol or bigint")
         }
+    }
+
+    fn property(&self, name: &str) -> Option<Self> {
+        if !self.is_object() {
+            return None;
+        }
+        js_sys::Reflect::get(self, &wasm_bindgen::JsValue::from_str(name)).ok().filter(|value| !value.is_undefined())
     }
 }
 

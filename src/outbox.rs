@@ -49,15 +49,12 @@ struct Outbox {
     /// mostly: a list costs less code than a map).
     unanswered: RefCell<Vec<Pending>>,
     warned: Cell<bool>,
-    /// Writes not yet handed to IndexedDB: they go in one transaction, at the end
-    /// of the turn that saved a registration or [`DELETE_DELAY_MS`] after the
-    /// first removal, whichever comes first (a transaction costs the main thread
-    /// more than the writes in it).
+    /// Writes not yet handed to IndexedDB: those of one turn go in one
+    /// transaction at its end (a transaction costs the main thread more than the
+    /// writes in it).
     writes: RefCell<Vec<Write>>,
     /// A write at the end of this turn is already asked for.
-    write_at_end_of_turn: Cell<bool>,
-    /// A delayed write is already asked for.
-    write_delayed: Cell<bool>,
+    write_asked: Cell<bool>,
 }
 
 /// One change to the stored registrations.
@@ -65,11 +62,6 @@ enum Write {
     Put(Pending),
     Delete(String),
 }
-
-/// How long the removal of an answered registration may wait for a transaction
-/// to share. Lost if the page closes first: the next view then sends it again,
-/// and its `eventId` keeps it counted once.
-const DELETE_DELAY_MS: i32 = 1_000;
 
 /// A registration waiting for the next send, and where its result goes.
 struct Ready {
@@ -82,8 +74,6 @@ struct Ready {
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_name = queueMicrotask)]
-    fn queue_microtask(callback: &Function);
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &Function, ms: i32) -> JsValue;
 }
@@ -112,8 +102,7 @@ fn start() -> Rc<Outbox> {
         unanswered: RefCell::default(),
         warned: Cell::new(false),
         writes: RefCell::default(),
-        write_at_end_of_turn: Cell::new(false),
-        write_delayed: Cell::new(false),
+        write_asked: Cell::new(false),
     });
     listen_for_hide();
     let opening = outbox.clone();
@@ -164,30 +153,32 @@ impl Outbox {
     /// write to finish (IndexedDB applies a store's transactions in order, so a
     /// later removal cannot overtake it).
     fn save(&self, pending: &Pending) {
-        if self.database().is_none() {
-            return;
-        }
-        self.writes.borrow_mut().push(Write::Put(pending.clone()));
-        if !self.write_at_end_of_turn.replace(true) {
-            queue_microtask(&WRITE_NOW.with(|write| write.as_ref().unchecked_ref::<Function>().clone()));
-        }
+        self.write_at_end_of_turn(Write::Put(pending.clone()));
     }
 
-    /// Removes an answered registration, with the next write or soon after.
+    /// Removes an answered registration, at the end of this turn. (Not later, to
+    /// share a transaction with the next registration: a page left in between
+    /// would lose the removal, and the next view would send it again.)
     fn forget(&self, event_id: &str) {
+        self.write_at_end_of_turn(Write::Delete(event_id.to_owned()));
+    }
+
+    fn write_at_end_of_turn(&self, write: Write) {
         if self.database().is_none() {
             return;
         }
-        self.writes.borrow_mut().push(Write::Delete(event_id.to_owned()));
-        if !self.write_delayed.replace(true) {
-            set_timeout(&WRITE_NOW.with(|write| write.as_ref().unchecked_ref::<Function>().clone()), DELETE_DELAY_MS);
+        self.writes.borrow_mut().push(write);
+        if !self.write_asked.replace(true) {
+            // A task, not a microtask: the answer that removes one registration
+            // and the next registration it lets a caller make share it. Sends
+            // wait for a later task (`send_ready`), so a save still goes first.
+            set_timeout(&WRITE_NOW.with(|write| write.as_ref().unchecked_ref::<Function>().clone()), 0);
         }
     }
 
     /// Hands every waiting write to IndexedDB in one transaction.
     fn write_now(&self) {
-        self.write_at_end_of_turn.set(false);
-        self.write_delayed.set(false);
+        self.write_asked.set(false);
         let writes = self.writes.take();
         let Some(database) = self.database().filter(|_| !writes.is_empty()) else { return };
         let written = store(&database, true).and_then(|store| {
@@ -446,7 +437,7 @@ fn listen_for_hide() {
 
 fn send_before_close() {
     let outbox = outbox();
-    // Removals waiting for a transaction go now: the page may not come back.
+    // Writes waiting for their task go now: the page may not get to it.
     outbox.write_now();
     let pending: Vec<Pending> = outbox.unanswered.borrow().clone();
     let policy = RetryPolicy { retries: 0, ..current_config().retry };
@@ -506,18 +497,20 @@ async fn done(request: &IdbRequest) -> Result<JsValue, JsValue> {
     }
 }
 
-/// The stored form of a registration.
-fn record_of(pending: &Pending) -> Object {
-    let record = Object::new();
-    for (key, value) in [
-        ("eventId", JsValue::from_str(&pending.event_id)),
-        ("url", JsValue::from_str(&pending.url)),
-        ("body", JsValue::from_str(&pending.body)),
-        ("queuedAt", JsValue::from_f64(pending.queued_at_ms)),
-    ] {
-        let _ = Reflect::set(&record, &key.into(), &value);
+/// The stored form of a registration: written as JSON and parsed once (fewer
+/// crossings than setting each property).
+fn record_of(pending: &Pending) -> JsValue {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Record<'a> {
+        event_id: &'a str,
+        url: &'a str,
+        body: &'a str,
+        queued_at: f64,
     }
-    record
+    let record =
+        Record { event_id: &pending.event_id, url: &pending.url, body: &pending.body, queued_at: pending.queued_at_ms };
+    crate::json::to_string(&record).ok().and_then(|text| js_sys::JSON::parse(&text).ok()).unwrap_or_default()
 }
 
 fn pending_from(record: &JsValue) -> Option<Pending> {

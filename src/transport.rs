@@ -34,7 +34,6 @@ extern "C" {
     fn abort_signal_timeout(ms: u32) -> Result<AbortSignal, JsValue>;
 }
 
-
 /// `fetch`, wherever the module runs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FetchTransport;

@@ -1,0 +1,202 @@
+// The module's delivery guarantees and a keyless registration in every engine,
+// driven through WebDriver (selenium-webdriver): Chromium (chromedriver), Firefox
+// ESR (geckodriver, headless) and WebKitGTK's MiniBrowser (WebKitWebDriver; it needs
+// a display, so scripts/test.sh runs this file under xvfb-run). One WebDriver
+// session per engine is one browser profile: IndexedDB outlives the page, as it
+// does for a person who closes a tab and comes back.
+//
+// Run by scripts/test.sh: `xvfb-run -a node --test tests/js/engines.mjs`.
+// USAGE_ENGINES=firefox,webkit picks engines.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Builder } from 'selenium-webdriver';
+import { getUsage, getUsageBreakdown } from 'usage-telemetry';
+import { serverUrl, adminToken, scenario, faulty, attempts, freshKeys, bringUp, serveTestPages } from './helpers.mjs';
+
+/** How each engine is started: its driver, and the session's capabilities. */
+const engines = {
+  chromium: {
+    driver: '/usr/bin/chromedriver',
+    capabilities: {
+      browserName: 'chrome',
+      'goog:chromeOptions': {
+        binary: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+      },
+    },
+  },
+  firefox: {
+    driver: join(homedir(), '.cargo', 'bin', 'geckodriver'),
+    capabilities: { browserName: 'firefox', 'moz:firefoxOptions': { binary: '/usr/bin/firefox-esr', args: ['-headless'] } },
+  },
+  webkit: {
+    driver: '/usr/bin/WebKitWebDriver',
+    capabilities: {
+      browserName: 'MiniBrowser',
+      'webkitgtk:browserOptions': { binary: '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser', args: ['--automation'] },
+    },
+  },
+};
+const chosen = (process.env.USAGE_ENGINES ?? Object.keys(engines).join(',')).split(',');
+
+let site;
+let origin;
+before(async () => {
+  site = await serveTestPages();
+  origin = `http://127.0.0.1:${site.address().port}`;
+});
+after(() => site?.close());
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts `binary --port=N` and resolves once its /status answers (bounded). */
+async function startDriver(binary) {
+  const port = await freePort();
+  const child = spawn(binary, [`--port=${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${binary} exited: ${stderr}`);
+    try {
+      if ((await fetch(`${url}/status`)).ok) return { child, url };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill();
+  throw new Error(`${binary} did not start: ${stderr}`);
+}
+
+/** This month's development conversions of a key (a local page counts as development). */
+async function developmentCount(keys) {
+  return (await getUsage({ apiKey: keys.secretKey, endpoint: serverUrl })).webcodecConversions.development;
+}
+
+/** Waits (bounded) until the key counts at least `expected`; returns the count. */
+async function countReaches(keys, expected) {
+  for (let i = 0; i < 300; i++) {
+    if ((await developmentCount(keys)) >= expected) return developmentCount(keys);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return developmentCount(keys);
+}
+
+for (const name of chosen) {
+  const engine = engines[name];
+  if (!engine) throw new Error(`unknown engine ${name}: one of ${Object.keys(engines).join(', ')}`);
+
+  describe(name, () => {
+    let driver;
+    let server;
+
+    before(async () => {
+      server = await startDriver(engine.driver);
+      driver = await new Builder().usingServer(server.url).withCapabilities(engine.capabilities).build();
+      await driver.manage().setTimeouts({ script: 60_000, pageLoad: 30_000 });
+      const capabilities = await driver.getCapabilities();
+      console.log(`# ${name}: ${capabilities.get('browserName')} ${capabilities.get('browserVersion')}`);
+    });
+
+    after(async () => {
+      await driver?.quit();
+      server?.child.kill();
+    });
+
+    /** Runs `fn(arg)` (an async function) in the page; resolves with its result. */
+    async function inPage(fn, arg) {
+      const outcome = await driver.executeAsyncScript(
+        `const done = arguments[arguments.length - 1];
+         Promise.resolve().then(() => (${fn})(arguments[0])).then((value) => done({ value }), (error) => done({ error: String(error) }));`,
+        arg,
+      );
+      if (outcome.error) throw new Error(`in ${name}: ${outcome.error}`);
+      return outcome.value;
+    }
+
+    /** Opens the test page (a new view of the same profile) and waits for the module. */
+    async function openPage() {
+      await driver.get(`${origin}/`);
+      await driver.wait(async () => (await driver.executeScript('return document.body && document.body.dataset.ready')) === 'yes', 15_000);
+    }
+
+    /** Leaves the page: its view ends (pagehide), the profile stays. */
+    const leavePage = () => driver.get('about:blank');
+
+    test('a registration without a licence key counts as unlicensed', async () => {
+      const unlicensed = async () => (await getUsageBreakdown({ apiKey: adminToken, endpoint: serverUrl })).unlicensed.totals.webcodecConversions.development;
+      const before = await unlicensed();
+      const proxied = scenario();
+      await openPage();
+      const registered = await inPage(({ endpoint }) =>
+        window.telemetry.registerUsageEvent({ endpoint, event: 'webcodec-conversion', succeeded: true }), { endpoint: faulty(proxied, 'ok') });
+      assert.equal(registered.classification, 'development');
+      const [sent] = await attempts(proxied);
+      assert.equal(sent.body.apiKey, null, 'sent as `apiKey: null`');
+      assert.equal(sent.body.host, origin, 'with the page origin');
+      assert.equal(await unlicensed(), before + 1);
+    });
+
+    test('a conversion reported while the server is down is counted once by a later view', async () => {
+      const keys = await freshKeys(`engines-${name}-later-view`);
+      const down = scenario();
+      await openPage();
+      const ok = await inPage(({ licenseKey, endpoint }) => new Promise((resolve) => {
+        window.telemetry.trackConversion(async () => 'converted', { licenseKey, endpoint, retry: { retries: 0 }, onRegistered: (outcome) => resolve(outcome.ok) });
+      }), { licenseKey: keys.publicKey, endpoint: faulty(down, 'down') });
+      assert.equal(ok, false, 'the server is down');
+      await leavePage();
+      assert.equal(await developmentCount(keys), 0);
+      await bringUp(down);
+      await openPage();
+      assert.equal(await countReaches(keys, 1), 1, 'the next view re-sent it');
+      await openPage();
+      assert.deepEqual(await inPage(() => window.telemetry.flush()), { sent: 0, pending: 0 }, 'nothing left');
+      assert.equal(await developmentCount(keys), 1, 'still once after another view');
+      assert.equal(new Set((await attempts(down)).map((a) => a.body.eventId)).size, 1, 'every attempt carried the same eventId');
+    });
+
+    test('a page left the instant the conversion resolves still registers it', async () => {
+      const keys = await freshKeys(`engines-${name}-instant-leave`);
+      await openPage();
+      const result = await inPage(({ licenseKey, endpoint }) =>
+        window.telemetry.trackConversion(async () => 'converted', { licenseKey, endpoint }), { licenseKey: keys.publicKey, endpoint: serverUrl });
+      assert.equal(result, 'converted');
+      await leavePage();
+      assert.equal(await countReaches(keys, 1), 1);
+    });
+
+    test('a burst of 1,000 conversions is counted once each, in batches', async () => {
+      const keys = await freshKeys(`engines-${name}-burst`);
+      const proxied = scenario();
+      await openPage();
+      const outcomes = await inPage(({ licenseKey, endpoint }) => new Promise((resolve) => {
+        const results = [];
+        for (let i = 0; i < 1000; i++) {
+          window.telemetry.trackConversion(async () => i, {
+            licenseKey, endpoint, onRegistered: (outcome) => {
+              results.push(outcome.ok ? 'ok' : outcome.error.message);
+              if (results.length === 1000) resolve(results);
+            },
+          });
+        }
+      }), { licenseKey: keys.publicKey, endpoint: faulty(proxied, 'ok') });
+      assert.deepEqual(outcomes.filter((outcome) => outcome !== 'ok'), []);
+      assert.equal(await developmentCount(keys), 1000);
+      const requests = await attempts(proxied);
+      assert.ok(requests.length <= 20, `${requests.length} requests for 1,000 registrations`);
+      assert.ok(requests.some((request) => Array.isArray(request.body)), 'in batches');
+    });
+  });
+}
