@@ -8,7 +8,8 @@
 #   wasm-opt (npm binaryen, pinned in tools/)     npm ci; Debian's v108 breaks the module
 #   Chromium + ChromeDriver, PostgreSQL, curl, wrk apt-get (Debian's packages)
 #   Firefox ESR, WebKitGTK's WebKitWebDriver      apt-get (firefox-esr, webkit2gtk-driver,
-#     + MiniBrowser, Xvfb                          xvfb, xauth): the other two engines
+#     + MiniBrowser and GStreamer plugins, Xvfb    gstreamer1.0-*, xvfb, xauth): the
+#                                                  other two engines
 #   geckodriver (pinned)                          cargo install
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,11 @@ fi
 # Firefox and WebKit for the browser suites in every engine (scripts/test.sh).
 [ -x /usr/bin/firefox-esr ] || apt_packages+=(firefox-esr)
 [ -x /usr/bin/WebKitWebDriver ] || apt_packages+=(webkit2gtk-driver)
+# WebKitGTK's WebCodecs run on GStreamer: without the plugins it recommends, the
+# demo's conversions lose their video in WebKit.
+for package in gstreamer1.0-gl gstreamer1.0-libav gstreamer1.0-plugins-bad libgl1-mesa-dri; do
+  dpkg -s "$package" >/dev/null 2>&1 || apt_packages+=("$package")
+done
 command -v xvfb-run >/dev/null || apt_packages+=(xvfb)
 command -v xauth >/dev/null || apt_packages+=(xauth)
 command -v curl >/dev/null || apt_packages+=(curl)

@@ -10,7 +10,8 @@
 #      Chromium, and a strict TypeScript check of every export; its delivery
 #      guarantees and a keyless registration in Chromium, Firefox and WebKit (WebDriver)
 #   4. the demo (www/): a strict TypeScript check, the Vite build, and the converter
-#      and dashboard in headless Chromium against usage-server --static
+#      and dashboard in headless Chromium against usage-server --static; the
+#      converter in Firefox ESR and WebKitGTK too
 #   5. the benchmarks' smoke run (scripts/bench.sh --smoke): counts checked, not speed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,6 +101,8 @@ npm ci --prefix www --no-audit --no-fund --loglevel=error
 (cd www && ./node_modules/.bin/tsc --noEmit && ./node_modules/.bin/vite build --logLevel warn)
 echo "tsc --noEmit --strict: the demo type-checks; vite build: www/dist" >&2
 USAGE_SERVER_BIN="$PWD/$server" node --test --test-concurrency=1 www/tests/
+step "the demo's converter in Firefox ESR and WebKitGTK through WebDriver (screenshots in test-output/)"
+USAGE_SERVER_BIN="$PWD/$server" xvfb-run -a node --test --test-concurrency=1 www/tests/engines.mjs
 
 step "benchmark smoke run (scripts/bench.sh --smoke): the bench code runs and its counts are right"
 ./scripts/bench.sh --smoke >/dev/null

@@ -9,39 +9,10 @@
 // USAGE_ENGINES=firefox,webkit picks engines.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { Builder } from 'selenium-webdriver';
 import { getUsage, getUsageBreakdown } from 'usage-telemetry';
 import { serverUrl, adminToken, scenario, faulty, attempts, freshKeys, bringUp, serveTestPages } from './helpers.mjs';
-
-/** How each engine is started: its driver, and the session's capabilities. */
-const engines = {
-  chromium: {
-    driver: '/usr/bin/chromedriver',
-    capabilities: {
-      browserName: 'chrome',
-      'goog:chromeOptions': {
-        binary: '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-      },
-    },
-  },
-  firefox: {
-    driver: join(homedir(), '.cargo', 'bin', 'geckodriver'),
-    capabilities: { browserName: 'firefox', 'moz:firefoxOptions': { binary: '/usr/bin/firefox-esr', args: ['-headless'] } },
-  },
-  webkit: {
-    driver: '/usr/bin/WebKitWebDriver',
-    capabilities: {
-      browserName: 'MiniBrowser',
-      'webkitgtk:browserOptions': { binary: '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser', args: ['--automation'] },
-    },
-  },
-};
-const chosen = (process.env.USAGE_ENGINES ?? Object.keys(engines).join(',')).split(',');
+import { chosenEngines, engines, startDriver } from '../support/engines.mjs';
 
 let site;
 let origin;
@@ -50,34 +21,6 @@ before(async () => {
   origin = `http://127.0.0.1:${site.address().port}`;
 });
 after(() => site?.close());
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Starts `binary --port=N` and resolves once its /status answers (bounded). */
-async function startDriver(binary) {
-  const port = await freePort();
-  const child = spawn(binary, [`--port=${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => { stderr += chunk; });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`${binary} exited: ${stderr}`);
-    try {
-      if ((await fetch(`${url}/status`)).ok) return { child, url };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill();
-  throw new Error(`${binary} did not start: ${stderr}`);
-}
 
 /** This month's development conversions of a key (a local page counts as development). */
 async function developmentCount(keys) {
@@ -93,17 +36,14 @@ async function countReaches(keys, expected) {
   return developmentCount(keys);
 }
 
-for (const name of chosen) {
-  const engine = engines[name];
-  if (!engine) throw new Error(`unknown engine ${name}: one of ${Object.keys(engines).join(', ')}`);
-
+for (const name of chosenEngines()) {
   describe(name, () => {
     let driver;
-    let server;
+    let webDriver;
 
     before(async () => {
-      server = await startDriver(engine.driver);
-      driver = await new Builder().usingServer(server.url).withCapabilities(engine.capabilities).build();
+      webDriver = await startDriver(name);
+      driver = await new Builder().usingServer(webDriver.url).withCapabilities(engines[name].capabilities).build();
       await driver.manage().setTimeouts({ script: 60_000, pageLoad: 30_000 });
       const capabilities = await driver.getCapabilities();
       console.log(`# ${name}: ${capabilities.get('browserName')} ${capabilities.get('browserVersion')}`);
@@ -111,7 +51,7 @@ for (const name of chosen) {
 
     after(async () => {
       await driver?.quit();
-      server?.child.kill();
+      webDriver?.stop();
     });
 
     /** Runs `fn(arg)` (an async function) in the page; resolves with its result. */

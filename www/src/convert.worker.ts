@@ -47,6 +47,9 @@ async function registerAacIfMissing(): Promise<void> {
 
 /** The codecs each output format would use here, if the browser can encode them. */
 async function encodable(): Promise<Map<OutputChoice['id'], Codecs & { label: string }>> {
+  // An audio check first, always: WebKitGTK 2.50 crashes the page when a
+  // VideoEncoder is the first thing to start its GStreamer (an AudioEncoder check
+  // before it avoids that). registerAacIfMissing asks about AAC.
   await aacReady.catch(() => {});
   const choices = new Map<OutputChoice['id'], Codecs & { label: string }>();
   const size = { width: 1280, height: 720 };
@@ -89,6 +92,14 @@ async function convert(request: Extract<ToWorker, { type: 'convert' }>): Promise
           ? `nothing in this file can be converted to ${request.format.toUpperCase()} (${reasons})`
           : 'no audio or video track could be read from this file: it may be damaged or incomplete',
       );
+    }
+    // A conversion that would silently drop the file's picture or sound (an engine
+    // that cannot decode or encode it) is not what was asked for: it fails, saying why.
+    const primary: unknown[] = [await source.getPrimaryVideoTrack(), await source.getPrimaryAudioTrack()];
+    const lost = conversion.discardedTracks.filter((discarded) => primary.includes(discarded.track)
+      && (discarded.reason === 'undecodable_source_codec' || discarded.reason === 'no_encodable_target_codec'));
+    if (lost.length > 0) {
+      throw new Error(`this browser cannot convert the file's ${lost.map((t) => `${t.track.type} (${t.reason.replaceAll('_', ' ')})`).join(' and ')}`);
     }
     conversion.onProgress = (value) => post({ type: 'progress', value });
     running = conversion;
