@@ -60,58 +60,45 @@ try {
     return { total: Object.values(parts).reduce((a, b) => a + b, 0), ...parts };
   };
 
+  // Each path registers n times, all at once or one after another; the page
+  // functions are self-contained (they are sent to the page as text).
+  const viaModule = ({ n, atOnce, endpoint, licenseKey }) => {
+    const register = (i) => new Promise((onRegistered) => window.telemetry.trackConversion(Promise.resolve(i), { licenseKey, endpoint, onRegistered }));
+    const counted = (outcomes) => outcomes.filter((outcome) => outcome.ok).length;
+    if (atOnce) return Promise.all(Array.from({ length: n }, (_, i) => register(i))).then(counted);
+    return (async () => { const outcomes = []; for (let i = 0; i < n; i++) outcomes.push(await register(i)); return counted(outcomes); })();
+  };
+  const viaFetch = ({ n, atOnce, endpoint, licenseKey }) => {
+    const register = () => fetch(`${endpoint}/api/track/register-usage-point`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+      body: JSON.stringify({ event: 'webcodec-conversion', apiKey: licenseKey, host: location.origin, succeeded: true, eventId: crypto.randomUUID() }),
+      keepalive: true,
+      credentials: 'omit',
+    }).then((response) => response.json());
+    const counted = (answers) => answers.filter((answer) => answer.success !== false && answer.classification).length;
+    if (atOnce) return Promise.all(Array.from({ length: n }, register)).then(counted);
+    return (async () => { const answers = []; for (let i = 0; i < n; i++) answers.push(await register()); return counted(answers); })();
+  };
+  const idleFor = async ({ n }) => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return n;
+  };
   const bursts = {
-    idle: async ({ n }) => {
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      return n;
-    },
-    moduleAtOnce: ({ n, endpoint, licenseKey }) => new Promise((resolve) => {
-      let answered = 0;
-      const onRegistered = (outcome) => { if (outcome.ok && ++answered === n) resolve(answered); };
-      for (let i = 0; i < n; i++) window.telemetry.trackConversion(Promise.resolve(i), { licenseKey, endpoint, onRegistered });
-    }),
-    fetchAtOnce: async ({ n, endpoint, licenseKey }) => {
-      const post = () => fetch(`${endpoint}/api/track/register-usage-point`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
-        body: JSON.stringify({ event: 'webcodec-conversion', apiKey: licenseKey, host: location.origin, succeeded: true, eventId: crypto.randomUUID() }),
-        keepalive: true,
-        credentials: 'omit',
-      }).then((response) => response.json());
-      const answers = await Promise.all(Array.from({ length: n }, post));
-      return answers.filter((answer) => answer.success !== false && answer.classification).length;
-    },
-    moduleOneByOne: async ({ n, endpoint, licenseKey }) => {
-      let answered = 0;
-      for (let i = 0; i < n; i++) {
-        const outcome = await new Promise((onRegistered) => window.telemetry.trackConversion(Promise.resolve(i), { licenseKey, endpoint, onRegistered }));
-        if (outcome.ok) answered++;
-      }
-      return answered;
-    },
-    fetchOneByOne: async ({ n, endpoint, licenseKey }) => {
-      let answered = 0;
-      for (let i = 0; i < n; i++) {
-        const answer = await fetch(`${endpoint}/api/track/register-usage-point`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
-          body: JSON.stringify({ event: 'webcodec-conversion', apiKey: licenseKey, host: location.origin, succeeded: true, eventId: crypto.randomUUID() }),
-          keepalive: true,
-          credentials: 'omit',
-        }).then((response) => response.json());
-        if (answer.classification) answered++;
-      }
-      return answered;
-    },
+    idle: [idleFor, {}],
+    moduleAtOnce: [viaModule, { atOnce: true }],
+    fetchAtOnce: [viaFetch, { atOnce: true }],
+    moduleOneByOne: [viaModule, { atOnce: false }],
+    fetchOneByOne: [viaFetch, { atOnce: false }],
   };
 
   const options = { n, endpoint, licenseKey };
   // Warm up every path once (module instantiation, connections, JIT).
-  for (const burst of Object.values(bursts)) await busyTimeOf(burst, { ...options, n: 10 });
+  for (const [burst, how] of Object.values(bursts)) await busyTimeOf(burst, { ...options, ...how, n: 10 });
   const measured = Object.fromEntries(Object.keys(bursts).map((name) => [name, []]));
   for (let run = 0; run < runs; run++) {
     // Interleaved, so a slower moment of the machine affects every path alike.
-    for (const [name, burst] of Object.entries(bursts)) measured[name].push(await busyTimeOf(burst, options));
+    for (const [name, [burst, how]] of Object.entries(bursts)) measured[name].push(await busyTimeOf(burst, { ...options, ...how }));
   }
   const idle = median(measured.idle.map((m) => m.total));
   // The run with the median total, less the idle baseline, per registration; its parts as measured.

@@ -10,9 +10,11 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Builder } from 'selenium-webdriver';
-import { getUsage, getUsageBreakdown } from 'usage-telemetry';
-import { serverUrl, adminToken, scenario, faulty, attempts, freshKeys, bringUp, serveTestPages } from './helpers.mjs';
-import { chosenEngines, engines, startDriver } from '../support/engines.mjs';
+import { getUsageBreakdown } from 'usage-telemetry';
+import {
+  serverUrl, adminToken, scenario, faulty, attempts, freshKeys, bringUp, serveTestPages, developmentCount, countReaches,
+} from './helpers.mjs';
+import { chosenEngines, startSession } from '../support/engines.mjs';
 
 let site;
 let origin;
@@ -22,37 +24,17 @@ before(async () => {
 });
 after(() => site?.close());
 
-/** This month's development conversions of a key (a local page counts as development). */
-async function developmentCount(keys) {
-  return (await getUsage({ apiKey: keys.secretKey, endpoint: serverUrl })).webcodecConversions.development;
-}
-
-/** Waits (bounded) until the key counts at least `expected`; returns the count. */
-async function countReaches(keys, expected) {
-  for (let i = 0; i < 300; i++) {
-    if ((await developmentCount(keys)) >= expected) return developmentCount(keys);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return developmentCount(keys);
-}
-
 for (const name of chosenEngines()) {
   describe(name, () => {
     let driver;
-    let webDriver;
+    let session;
 
     before(async () => {
-      webDriver = await startDriver(name);
-      driver = await new Builder().usingServer(webDriver.url).withCapabilities(engines[name].capabilities).build();
-      await driver.manage().setTimeouts({ script: 60_000, pageLoad: 30_000 });
-      const capabilities = await driver.getCapabilities();
-      console.log(`# ${name}: ${capabilities.get('browserName')} ${capabilities.get('browserVersion')}`);
+      session = await startSession(name, Builder);
+      driver = session.driver;
     });
 
-    after(async () => {
-      await driver?.quit();
-      webDriver?.stop();
-    });
+    after(() => session?.stop());
 
     /** Runs `fn(arg)` (an async function) in the page; resolves with its result. */
     async function inPage(fn, arg) {

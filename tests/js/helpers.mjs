@@ -1,6 +1,7 @@
 // Shared by the JavaScript tests: the servers scripts/test.sh started, and the
 // fault proxy's log of attempts.
 import { randomUUID } from 'node:crypto';
+import { getUsage } from 'usage-telemetry';
 
 function required(name) {
   const value = process.env[name];
@@ -72,6 +73,20 @@ export async function freshKeys(name) {
 /** Makes a `down` scenario's server reachable. */
 export async function bringUp(name) {
   await fetch(`${faultUrl}/up/${name}`, { method: 'POST' });
+}
+
+/** This month's development conversions of a key (a local page counts as development). */
+export async function developmentCount(keys) {
+  return (await getUsage({ apiKey: keys.secretKey, endpoint: serverUrl })).webcodecConversions.development;
+}
+
+/** Waits (bounded) until the key counts at least `expected` development conversions; returns the count. */
+export async function countReaches(keys, expected) {
+  for (let i = 0; i < 300; i++) {
+    if ((await developmentCount(keys)) >= expected) return developmentCount(keys);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return developmentCount(keys);
 }
 
 export { serveTestPages, chromiumOptions } from './site.mjs';

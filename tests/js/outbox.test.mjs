@@ -7,9 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { getUsage } from 'usage-telemetry';
 import {
-  serverUrl, scenario, faulty, attempts, freshKeys, bringUp, closedUrl, serveTestPages, chromiumOptions,
+  serverUrl, scenario, faulty, attempts, freshKeys, bringUp, closedUrl, serveTestPages, chromiumOptions, developmentCount, countReaches,
 } from './helpers.mjs';
 
 let site;
@@ -35,20 +34,6 @@ async function openPage(within = context) {
   await page.goto(origin);
   await page.waitForSelector('body[data-ready="yes"]', { state: 'attached', timeout: 15_000 });
   return page;
-}
-
-/** This month's development conversions of a key (a local page counts as development). */
-async function developmentCount(keys) {
-  return (await getUsage({ apiKey: keys.secretKey, endpoint: serverUrl })).webcodecConversions.development;
-}
-
-/** Waits (bounded) until the key counts `expected` development conversions. */
-async function countReaches(keys, expected) {
-  for (let i = 0; i < 200; i++) {
-    if ((await developmentCount(keys)) >= expected) return developmentCount(keys);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return developmentCount(keys);
 }
 
 /** Reports a conversion while the server is down; resolves when its only attempt failed. */

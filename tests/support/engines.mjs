@@ -72,3 +72,21 @@ export async function startDriver(name) {
   child.kill();
   throw new Error(`${binary} did not start: ${stderr}`);
 }
+
+/**
+ * Starts an engine's driver and a session in it with `Builder` (the caller's
+ * selenium-webdriver); logs the browser and its version. `stop()` ends both.
+ */
+export async function startSession(name, Builder) {
+  const webDriver = await startDriver(name);
+  try {
+    const driver = await new Builder().usingServer(webDriver.url).withCapabilities(engines[name].capabilities).build();
+    await driver.manage().setTimeouts({ script: 60_000, pageLoad: 30_000 });
+    const capabilities = await driver.getCapabilities();
+    console.log(`# ${name}: ${capabilities.get('browserName')} ${capabilities.get('browserVersion')}`);
+    return { driver, stop: async () => { await driver.quit().catch(() => {}); webDriver.stop(); } };
+  } catch (error) {
+    webDriver.stop();
+    throw error;
+  }
+}

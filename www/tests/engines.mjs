@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Builder, By } from 'selenium-webdriver';
-import { chosenEngines, engines, startDriver } from '../../tests/support/engines.mjs';
+import { chosenEngines, startSession } from '../../tests/support/engines.mjs';
 import { startServer, outputDir, probe } from './harness.mjs';
 
 const SAMPLE_SECONDS = 4;
@@ -27,20 +27,14 @@ const counts = async () => (await server.usage()).webcodecConversions;
 for (const name of chosenEngines(['firefox', 'webkit'])) {
   describe(name, () => {
     let driver;
-    let webDriver;
+    let session;
 
     before(async () => {
-      webDriver = await startDriver(name);
-      driver = await new Builder().usingServer(webDriver.url).withCapabilities(engines[name].capabilities).build();
-      await driver.manage().setTimeouts({ script: 30_000, pageLoad: 30_000 });
-      const capabilities = await driver.getCapabilities();
-      console.log(`# ${name}: ${capabilities.get('browserName')} ${capabilities.get('browserVersion')}`);
+      session = await startSession(name, Builder);
+      driver = session.driver;
     });
 
-    after(async () => {
-      await driver?.quit();
-      webDriver?.stop();
-    });
+    after(() => session?.stop());
 
     const byTestId = (id) => By.css(`[data-testid="${id}"]`);
     const hidden = (id) => driver.executeScript(`return document.querySelector('[data-testid="${id}"]').hidden`);
