@@ -20,7 +20,6 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 use web_sys::{IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
 
 use crate::config::{current_config, LogLevel};
-use crate::delivery::Transport;
 use crate::delivery::{deliver, deliver_reading};
 use crate::environment::{describe, now_ms, page_origin, warn};
 use crate::error::TelemetryError;
@@ -53,8 +52,8 @@ struct Outbox {
     /// transaction at its end (a transaction costs the main thread more than the
     /// writes in it).
     writes: RefCell<Vec<Write>>,
-    /// A write at the end of this turn is already asked for.
-    write_asked: Cell<bool>,
+    /// The end-of-turn task is already asked for.
+    turn_asked: Cell<bool>,
 }
 
 /// One change to the stored registrations.
@@ -81,7 +80,8 @@ extern "C" {
 thread_local! {
     static OUTBOX: Rc<Outbox> = start();
     /// The one callback that hands waiting writes to IndexedDB.
-    static WRITE_NOW: Closure<dyn Fn()> = Closure::new(|| outbox().write_now());
+    /// The one callback of the end-of-turn task (see [`Outbox::end_turn_later`]).
+    static END_OF_TURN: Closure<dyn Fn()> = Closure::new(end_of_turn);
     static READY: RefCell<Vec<Ready>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -102,7 +102,7 @@ fn start() -> Rc<Outbox> {
         unanswered: RefCell::default(),
         warned: Cell::new(false),
         writes: RefCell::default(),
-        write_asked: Cell::new(false),
+        turn_asked: Cell::new(false),
     });
     listen_for_hide();
     let opening = outbox.clone();
@@ -148,8 +148,8 @@ impl Outbox {
         }
     }
 
-    /// Keeps `pending` in IndexedDB: written at the end of this turn, before any
-    /// attempt to send it (sends start on a later task), without waiting for the
+    /// Keeps `pending` in IndexedDB: written by the end-of-turn task, before it
+    /// sends anything, without waiting for the
     /// write to finish (IndexedDB applies a store's transactions in order, so a
     /// later removal cannot overtake it).
     fn save(&self, pending: &Pending) {
@@ -168,17 +168,21 @@ impl Outbox {
             return;
         }
         self.writes.borrow_mut().push(write);
-        if !self.write_asked.replace(true) {
-            // A task, not a microtask: the answer that removes one registration
-            // and the next registration it lets a caller make share it. Sends
-            // wait for a later task (`send_ready`), so a save still goes first.
-            set_timeout(&WRITE_NOW.with(|write| write.as_ref().unchecked_ref::<Function>().clone()), 0);
+        self.end_turn_later();
+    }
+
+    /// Asks for the end-of-turn task: one task (not a microtask, so every
+    /// registration of the turn and the next registration an answer lets a caller
+    /// make are in) that writes what waits, in one transaction, then sends what is
+    /// ready. A save thus always precedes its first attempt.
+    fn end_turn_later(&self) {
+        if !self.turn_asked.replace(true) {
+            set_timeout(&END_OF_TURN.with(|end| end.as_ref().unchecked_ref::<Function>().clone()), 0);
         }
     }
 
     /// Hands every waiting write to IndexedDB in one transaction.
     fn write_now(&self) {
-        self.write_asked.set(false);
         let writes = self.writes.take();
         let Some(database) = self.database().filter(|_| !writes.is_empty()) else { return };
         let written = store(&database, true).and_then(|store| {
@@ -239,7 +243,7 @@ pub async fn submit(prepared: &PreparedRegistration) -> Result<Registered, Telem
         READY.with(|queue| queue.borrow_mut().push(ready));
     });
     if first {
-        spawn_local(send_ready());
+        outbox().end_turn_later();
     }
     let _ = JsFuture::from(answered).await;
     let outcome = result.borrow_mut().take();
@@ -248,9 +252,18 @@ pub async fn submit(prepared: &PreparedRegistration) -> Result<Registered, Telem
     })
 }
 
-/// Sends what is ready after this turn of the event loop, one request at a time.
+/// The end-of-turn task: what waits is written, what is ready is sent.
+fn end_of_turn() {
+    let outbox = outbox();
+    outbox.turn_asked.set(false);
+    outbox.write_now();
+    if READY.with(|ready| !ready.borrow().is_empty()) {
+        spawn_local(send_ready());
+    }
+}
+
+/// Sends what the turn made ready, one request at a time.
 async fn send_ready() {
-    FetchTransport.sleep(0).await;
     let ready: Vec<Ready> = READY.with(|ready| ready.take());
     let pending: Vec<Pending> = ready.iter().map(|r| r.pending.clone()).collect();
     for send in requests(&pending) {
