@@ -8,7 +8,10 @@
 //! is not an origin is an error rather than a guess.
 
 use std::fmt;
+use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::ip::{parse_ipv6, write_ipv4, write_ipv6};
 use std::str::FromStr;
 
 use crate::ValidationError;
@@ -222,7 +225,7 @@ fn default_port(scheme: &str) -> Option<u16> {
 fn split_host_port(authority: &str, has_scheme: bool) -> Result<(Host, Option<u16>), HostError> {
     if let Some(bracketed) = authority.strip_prefix('[') {
         let (address, after) = bracketed.split_once(']').ok_or_else(|| HostError::InvalidIpv6(authority.to_owned()))?;
-        let ip = address.parse::<Ipv6Addr>().map_err(|_| HostError::InvalidIpv6(address.to_owned()))?;
+        let ip = parse_ipv6(address).ok_or_else(|| HostError::InvalidIpv6(address.to_owned()))?;
         let port = match after {
             "" => None,
             _ => parse_port(after.strip_prefix(':').ok_or(HostError::InvalidPort(after.to_owned()))?)?,
@@ -230,7 +233,7 @@ fn split_host_port(authority: &str, has_scheme: bool) -> Result<(Host, Option<u1
         return Ok((Host::Ipv6(ip), port));
     }
     if !has_scheme && authority.matches(':').count() > 1 {
-        let ip = authority.parse::<Ipv6Addr>().map_err(|_| HostError::InvalidIpv6(authority.to_owned()))?;
+        let ip = parse_ipv6(authority).ok_or_else(|| HostError::InvalidIpv6(authority.to_owned()))?;
         return Ok((Host::Ipv6(ip), None));
     }
     let (host, port) = match authority.split_once(':') {
@@ -314,8 +317,12 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Host::Domain(name) => f.write_str(name),
-            Host::Ipv4(ip) => write!(f, "{ip}"),
-            Host::Ipv6(ip) => write!(f, "[{ip}]"),
+            Host::Ipv4(ip) => write_ipv4(*ip, f),
+            Host::Ipv6(ip) => {
+                f.write_char('[')?;
+                write_ipv6(*ip, f)?;
+                f.write_char(']')
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ mod error;
 mod event;
 mod event_id;
 mod host;
+mod ip;
 mod key;
 mod range;
 mod since;
