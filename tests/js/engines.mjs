@@ -1,4 +1,5 @@
-// The module's delivery guarantees and a keyless registration in every engine,
+// The module's delivery guarantees, a keyless registration, flush() and the
+// fallback to memory without IndexedDB in every engine,
 // driven through WebDriver (selenium-webdriver): Chromium (chromedriver), Firefox
 // ESR (geckodriver, headless) and WebKitGTK's MiniBrowser (WebKitWebDriver; it needs
 // a display, so scripts/test.sh runs this file under xvfb-run). One WebDriver
@@ -48,13 +49,18 @@ for (const name of chosenEngines()) {
     }
 
     /** Opens the test page (a new view of the same profile) and waits for the module. */
-    async function openPage() {
-      await driver.get(`${origin}/`);
+    async function openPage(query = '') {
+      await driver.get(`${origin}/${query}`);
       await driver.wait(async () => (await driver.executeScript('return document.body && document.body.dataset.ready')) === 'yes', 15_000);
     }
 
     /** Leaves the page: its view ends (pagehide), the profile stays. */
     const leavePage = () => driver.get('about:blank');
+
+    /** Reports a conversion while the server is down; resolves when its only attempt failed. */
+    const convertWhileDown = (licenseKey, endpoint) => inPage(({ licenseKey, endpoint }) => new Promise((resolve) => {
+      window.telemetry.trackConversion(async () => 'converted', { licenseKey, endpoint, retry: { retries: 0 }, onRegistered: (outcome) => resolve(outcome.ok) });
+    }), { licenseKey, endpoint });
 
     test('a registration without a licence key counts as unlicensed', async () => {
       const unlicensed = async () => (await getUsageBreakdown({ apiKey: adminToken, endpoint: serverUrl })).unlicensed.totals.webcodecConversions.development;
@@ -74,10 +80,7 @@ for (const name of chosenEngines()) {
       const keys = await freshKeys(`engines-${name}-later-view`);
       const down = scenario();
       await openPage();
-      const ok = await inPage(({ licenseKey, endpoint }) => new Promise((resolve) => {
-        window.telemetry.trackConversion(async () => 'converted', { licenseKey, endpoint, retry: { retries: 0 }, onRegistered: (outcome) => resolve(outcome.ok) });
-      }), { licenseKey: keys.publicKey, endpoint: faulty(down, 'down') });
-      assert.equal(ok, false, 'the server is down');
+      assert.equal(await convertWhileDown(keys.publicKey, faulty(down, 'down')), false, 'the server is down');
       await leavePage();
       assert.equal(await developmentCount(keys), 0);
       await bringUp(down);
@@ -87,6 +90,29 @@ for (const name of chosenEngines()) {
       assert.deepEqual(await inPage(() => window.telemetry.flush()), { sent: 0, pending: 0 }, 'nothing left');
       assert.equal(await developmentCount(keys), 1, 'still once after another view');
       assert.equal(new Set((await attempts(down)).map((a) => a.body.eventId)).size, 1, 'every attempt carried the same eventId');
+    });
+
+    test('flush() sends what is pending in one batch', async () => {
+      const keys = await freshKeys(`engines-${name}-flush`);
+      const down = scenario();
+      await openPage();
+      for (let i = 0; i < 3; i++) assert.equal(await convertWhileDown(keys.publicKey, faulty(down, 'down')), false);
+      await bringUp(down);
+      assert.deepEqual(await inPage(() => window.telemetry.flush()), { sent: 3, pending: 0 });
+      assert.equal(await developmentCount(keys), 3);
+      const batch = (await attempts(down)).at(-1).body;
+      assert.ok(Array.isArray(batch) && batch.length === 3, 'the three went in one request');
+    });
+
+    test('without IndexedDB, registrations are kept in memory with one warning', async () => {
+      const keys = await freshKeys(`engines-${name}-no-idb`);
+      await openPage('?no-idb');
+      const converted = await inPage(({ licenseKey, endpoint }) =>
+        window.telemetry.trackConversion(async () => 'converted', { licenseKey, endpoint }), { licenseKey: keys.publicKey, endpoint: serverUrl });
+      assert.equal(converted, 'converted');
+      assert.equal(await countReaches(keys, 1), 1);
+      const warnings = await driver.executeScript('return window.warnings');
+      assert.deepEqual(warnings.filter((warning) => /kept in memory only/.test(warning)).length, 1, warnings.join('\n'));
     });
 
     test('a page left the instant the conversion resolves still registers it', async () => {
