@@ -27,11 +27,12 @@ export async function attempts(name) {
   return log.map(({ at, body }) => ({ at, body: JSON.parse(body) }));
 }
 
-/** Waits (bounded) for a background registration to reach the proxy. */
+/** Waits (bounded) for background registrations to reach the proxy and be done
+ * with there (a forwarded one answered by the server, so counted). */
 export async function attemptsEventually(name, count) {
   for (let i = 0; i < 200; i++) {
-    const seen = await attempts(name);
-    if (seen.length >= count) return seen;
+    const log = await (await fetch(`${faultUrl}/log/${name}`)).json();
+    if (log.length >= count && log.every((attempt) => attempt.settled)) return attempts(name);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error(`the fault proxy never saw ${count} attempts for ${name}`);

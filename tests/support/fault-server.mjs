@@ -52,7 +52,10 @@ const server = http.createServer(async (req, res) => {
   for await (const chunk of req) chunks.push(chunk);
   const body = Buffer.concat(chunks).toString();
   const seen = attempts.get(scenario) ?? [];
-  seen.push({ at: Date.now(), body });
+  // `settled` once the proxy is done with the attempt (for a forwarded one: the
+  // server has answered, so it has counted), so tests can wait for that.
+  const attempt = { at: Date.now(), body, settled: false };
+  seen.push(attempt);
   attempts.set(scenario, seen);
   const first = seen.length === 1;
   try {
@@ -97,6 +100,8 @@ const server = http.createServer(async (req, res) => {
     send(res, answer.status, answer.text);
   } catch (err) {
     send(res, 502, { success: false, error: `fault-server: upstream failed: ${err.message}` });
+  } finally {
+    attempt.settled = true;
   }
 });
 
