@@ -106,12 +106,7 @@ fn read_success<T>(response: &HttpResponse, read: impl Fn(Parsed) -> Option<T>) 
 /// when it is an object with every one of `fields` (so JavaScript gets the
 /// server's answer without the module typing each of its numbers).
 pub fn object_with(fields: &'static [&'static str]) -> impl Fn(Parsed) -> Option<Parsed> {
-    move |parsed| match parsed.clone().read() {
-        Dynamic::Record(entries) => {
-            fields.iter().all(|field| entries.iter().any(|(key, _)| key == field)).then_some(parsed)
-        }
-        _ => None,
-    }
+    move |parsed| fields.iter().all(|field| parsed.property(field).is_some()).then_some(parsed)
 }
 
 /// An error answer's `error` (`usage_core::wire::ErrorResponse`).

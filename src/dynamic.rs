@@ -279,17 +279,7 @@ impl<'de, D: DynamicValue> de::Deserializer<'de> for Deserializer<D> {
 
 /// The error for a value of the wrong kind, worded as serde words it.
 fn wrong_type<D>(value: &Dynamic<D>, expected: &dyn de::Expected) -> DynamicError {
-    let unexpected = match value {
-        Dynamic::Absent | Dynamic::Null => Unexpected::Unit,
-        Dynamic::Bool(value) => Unexpected::Bool(*value),
-        Dynamic::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER => Unexpected::Signed(*n as i64),
-        Dynamic::Number(n) => Unexpected::Float(*n),
-        Dynamic::Text(text) => Unexpected::Str(text),
-        Dynamic::List(_) => Unexpected::Seq,
-        Dynamic::Record(_) => Unexpected::Map,
-        Dynamic::Other(kind) => Unexpected::Other(kind),
-    };
-    de::Error::invalid_type(unexpected, expected)
+    de::Error::custom(format_args!("invalid type: {}, expected {expected}", describe(value)))
 }
 
 /// An array's elements, for serde.
@@ -497,7 +487,8 @@ impl<V: DynamicValue> Fields<V> {
     }
 }
 
-/// A value as an error message names it (floats by kind, not printed).
+/// A value as an error message names it, as serde words it ([`Described`])
+/// except that a float is not printed.
 fn describe<V>(value: &Dynamic<V>) -> String {
     match value {
         Dynamic::Absent | Dynamic::Null => "null".to_owned(),

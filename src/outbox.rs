@@ -79,7 +79,6 @@ extern "C" {
 
 thread_local! {
     static OUTBOX: Rc<Outbox> = start();
-    /// The one callback that hands waiting writes to IndexedDB.
     /// The one callback of the end-of-turn task (see [`Outbox::end_turn_later`]).
     static END_OF_TURN: Closure<dyn Fn()> = Closure::new(end_of_turn);
     static READY: RefCell<Vec<Ready>> = const { RefCell::new(Vec::new()) };
@@ -148,10 +147,9 @@ impl Outbox {
         }
     }
 
-    /// Keeps `pending` in IndexedDB: written by the end-of-turn task, before it
-    /// sends anything, without waiting for the
-    /// write to finish (IndexedDB applies a store's transactions in order, so a
-    /// later removal cannot overtake it).
+    /// Keeps `pending` in IndexedDB: written by the end-of-turn task before it
+    /// sends anything, without waiting for the write to finish (IndexedDB applies
+    /// a store's transactions in order, so a later removal cannot overtake it).
     fn save(&self, pending: &Pending) {
         self.write_at_end_of_turn(Write::Put(pending.clone()));
     }
@@ -237,14 +235,11 @@ pub async fn submit(prepared: &PreparedRegistration) -> Result<Registered, Telem
     };
     track(pending.clone());
     let result = Rc::new(RefCell::new(None));
-    let first = READY.with(|ready| ready.borrow().is_empty());
     let answered = Promise::new(&mut |wake, _| {
         let ready = Ready { pending: pending.clone(), policy: request.policy, result: result.clone(), wake };
         READY.with(|queue| queue.borrow_mut().push(ready));
     });
-    if first {
-        outbox().end_turn_later();
-    }
+    outbox().end_turn_later();
     let _ = JsFuture::from(answered).await;
     let outcome = result.borrow_mut().take();
     outcome.unwrap_or_else(|| {
