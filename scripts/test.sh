@@ -67,7 +67,8 @@ echo "usage server $USAGE_SERVER_URL, fault proxy $FAULT_SERVER_URL" >&2
 
 export CHROMEDRIVER=/usr/bin/chromedriver
 export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/tests/support/webdriver.json"
-wasm_test() { cargo test --locked --target wasm32-unknown-unknown -p usage-telemetry --test web; }
+# wasm_test [WRAPPER…]: tests/web.rs, optionally run under a wrapper such as xvfb-run.
+wasm_test() { "$@" cargo test --locked --target wasm32-unknown-unknown -p usage-telemetry --test web; }
 step "tests/web.rs in Node"
 wasm_test
 step "tests/web.rs in headless Chromium (a page)"
@@ -82,10 +83,8 @@ GECKODRIVER=$gecko WASM_BINDGEN_USE_DEDICATED_WORKER=1 wasm_test
 # WebKitWebDriver speaks the protocol the runner uses for safaridriver; with no
 # capabilities it drives WebKitGTK's MiniBrowser, which needs a display: Xvfb.
 step "tests/web.rs in WebKitGTK's MiniBrowser under Xvfb (a page, a dedicated worker)"
-SAFARIDRIVER=/usr/bin/WebKitWebDriver WASM_BINDGEN_USE_BROWSER=1 xvfb-run -a \
-  cargo test --locked --target wasm32-unknown-unknown -p usage-telemetry --test web
-SAFARIDRIVER=/usr/bin/WebKitWebDriver WASM_BINDGEN_USE_DEDICATED_WORKER=1 xvfb-run -a \
-  cargo test --locked --target wasm32-unknown-unknown -p usage-telemetry --test web
+SAFARIDRIVER=/usr/bin/WebKitWebDriver WASM_BINDGEN_USE_BROWSER=1 wasm_test xvfb-run -a
+SAFARIDRIVER=/usr/bin/WebKitWebDriver WASM_BINDGEN_USE_DEDICATED_WORKER=1 wasm_test xvfb-run -a
 
 step "the npm package from JavaScript (node --test tests/js) and TypeScript"
 npm install --prefix tests/js --no-audit --no-fund --loglevel=error
