@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::collections::HashMap;
+
 use common::postgres::TestPostgres;
 use common::TestDb;
 use usage_core::{
@@ -146,29 +148,7 @@ async fn compare_with_raw_counts(store: &Store, accounts: [Account; 4], now: i64
             if until - since <= 7 * MS_PER_DAY && rng.below(2) == 0 { Granularity::Hour } else { Granularity::Day };
         let range = UsageRange { since_ms: since, until_ms: until, granularity };
         let account = if rng.below(3) == 0 { None } else { Some(rng.pick(&accounts)) };
-        let raw = store.count_rows_raw(account, &range).await.unwrap();
-        let from_rollups = sorted(store.count_rows(account, &range).await.unwrap());
-        assert_eq!(from_rollups, sorted(raw.clone()), "seed {seed}, case {case}: {range:?} {account:?}");
-        // The shapes the views read: origins summed, and buckets summed.
-        let series = sorted(store.count_series(account, &range).await.unwrap());
-        let by_time = raw.iter().map(|row| CountRow { origin: None, ..row.clone() }).collect();
-        assert_eq!(series, merged(by_time), "series, seed {seed}, case {case}: {range:?} {account:?}");
-        let origins = sorted(store.count_origins(account, &range).await.unwrap());
-        let by_origin = raw.into_iter().map(|row| CountRow { bucket_start: range.since_ms, ..row }).collect();
-        assert_eq!(origins, merged(by_origin), "origins, seed {seed}, case {case}: {range:?} {account:?}");
-        // The vendor's series sums accounts too.
-        let timeline = sorted(store.count_timeline(&range).await.unwrap());
-        let everyone = store.count_rows_raw(None, &range).await.unwrap();
-        let by_time_only = everyone
-            .into_iter()
-            .map(|row| CountRow { origin: None, account: Shape::TIMELINE_ACCOUNT, ..row })
-            .collect();
-        assert_eq!(timeline, merged(by_time_only), "timeline, seed {seed}, case {case}: {range:?}");
-        // A view reads both at once, sharing the raw edges (the vendor's view
-        // reads the timeline instead of the series).
-        let (view_by_time, view_origins) = store.count_views(account, &range).await.unwrap();
-        let by_time = if account.is_some() { series } else { timeline };
-        assert_eq!((sorted(view_by_time), sorted(view_origins)), (by_time, origins), "view, seed {seed}, case {case}");
+        check_range(store, &range, account, &format!("seed {seed}, case {case}")).await;
     }
     // get-usage's "since, no end" and the monthly limit's count agree too.
     for account in accounts {
@@ -190,6 +170,98 @@ async fn compare_with_raw_counts(store: &Store, accounts: [Account; 4], now: i64
             assert_eq!(store.count_billable(KeyId(id), month.0, month.1).await.unwrap(), billable);
         }
     }
+}
+
+/// Every shape of `range` read from the rollups equals what raw events count.
+async fn check_range(store: &Store, range: &UsageRange, account: Option<Account>, context: &str) {
+    let raw = store.count_rows_raw(account, range).await.unwrap();
+    let from_rollups = sorted(store.count_rows(account, range).await.unwrap());
+    assert_eq!(from_rollups, sorted(raw.clone()), "{context}: {range:?} {account:?}");
+    // The shapes the views read: origins summed, and buckets summed.
+    let series = sorted(store.count_series(account, range).await.unwrap());
+    let by_time = raw.iter().map(|row| CountRow { origin: None, ..row.clone() }).collect();
+    assert_eq!(series, merged(by_time), "series, {context}: {range:?} {account:?}");
+    let origins = sorted(store.count_origins(account, range).await.unwrap());
+    let by_origin = raw.into_iter().map(|row| CountRow { bucket_start: range.since_ms, ..row }).collect();
+    assert_eq!(origins, merged(by_origin), "origins, {context}: {range:?} {account:?}");
+    // The vendor's series sums accounts too.
+    let timeline = sorted(store.count_timeline(range).await.unwrap());
+    let everyone = store.count_rows_raw(None, range).await.unwrap();
+    // Every key's billable events, as the vendor's limit column counts them.
+    let mut billable_per_key = HashMap::new();
+    for row in &everyone {
+        if let (Account::Key(id), Classification::Billable) = (row.account, row.classification) {
+            *billable_per_key.entry(id).or_insert(0) += row.count;
+        }
+    }
+    assert_eq!(
+        store.count_billable_per_key(range.since_ms, range.until_ms).await.unwrap(),
+        billable_per_key,
+        "billable per key, {context}: {range:?}"
+    );
+    let by_time_only =
+        everyone.into_iter().map(|row| CountRow { origin: None, account: Shape::TIMELINE_ACCOUNT, ..row }).collect();
+    assert_eq!(timeline, merged(by_time_only), "timeline, {context}: {range:?}");
+    // A view reads both at once, sharing the raw edges (the vendor's view
+    // reads the timeline instead of the series).
+    let (view_by_time, view_origins) = store.count_views(account, range).await.unwrap();
+    let by_time = if account.is_some() { series } else { timeline };
+    assert_eq!((sorted(view_by_time), sorted(view_origins)), (by_time, origins), "view, {context}: {range:?}");
+}
+
+/// A range that ended a moment ago (a request's `until` defaults to its arrival)
+/// counts nothing stored after it, though it is read from the rollups of the
+/// buckets holding now.
+async fn a_range_ended_moments_ago_counts_nothing_after_it(url: &str) {
+    let store = Store::open(url).await.unwrap();
+    let (accounts, _, mut rng) = fill(&store, 0x7a11).await;
+    let until = usage_server::store::now_ms() - 1_000;
+    let events: Vec<NewEvent> = (0..60)
+        .map(|i| {
+            let mut bytes = [0u8; 16];
+            bytes.iter_mut().for_each(|b| *b = rng.below(256) as u8);
+            NewEvent {
+                account: rng.pick(&accounts),
+                event_id: Some(EventId::from_random_bytes(bytes)),
+                kind: rng.pick(&EventKind::ALL),
+                classification: rng.pick(&Classification::ALL),
+                origin: rng.pick(&[None, Some("https://a.com"), Some("https://late.com")]).map(str::to_owned),
+                origin_claim_differed: false,
+                is_still: None,
+                // Half in the last minute before `until`, half after it.
+                created_at_ms: if i % 2 == 0 {
+                    until - 1 - rng.below(60_000) as i64
+                } else {
+                    until + rng.below(900) as i64
+                },
+            }
+        })
+        .collect();
+    store.record_events(events).await.unwrap();
+    for (since, granularity) in [
+        (until - 3 * MS_PER_DAY, Granularity::Day),
+        (until.div_euclid(MS_PER_DAY) * MS_PER_DAY - 10 * MS_PER_DAY, Granularity::Day),
+        (until - 30 * MS_PER_HOUR, Granularity::Hour),
+        (until.div_euclid(MS_PER_HOUR) * MS_PER_HOUR - 5 * MS_PER_HOUR, Granularity::Hour),
+    ] {
+        let range = UsageRange { since_ms: since, until_ms: until, granularity };
+        for account in [None, Some(accounts[0]), Some(accounts[2])] {
+            check_range(&store, &range, account, "ended moments ago").await;
+        }
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_range_ended_moments_ago_counts_nothing_after_it() {
+    let db = TestDb::sqlite();
+    a_range_ended_moments_ago_counts_nothing_after_it(&db.url).await;
+}
+
+#[tokio::test]
+async fn postgres_a_range_ended_moments_ago_counts_nothing_after_it() {
+    let Some(pg) = TestPostgres::start() else { return };
+    a_range_ended_moments_ago_counts_nothing_after_it(&pg.url).await;
 }
 
 #[tokio::test]

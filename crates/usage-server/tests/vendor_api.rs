@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::vendor::*;
 use common::*;
 use serde_json::{json, Value};
@@ -164,6 +166,29 @@ async fn every_credential_is_refused_where_it_does_not_belong() {
     let (status, json) = server.post(BREAKDOWN, json!({})).await;
     assert_eq!(status, 405);
     assert!(json["error"].as_str().unwrap().ends_with("use GET"), "{json}");
+}
+
+#[tokio::test]
+async fn admin_tokens_created_or_revoked_on_a_running_server_take_effect() {
+    let db = TestDb::sqlite();
+    let first = create_admin_token(&db.url, "first");
+    let server = TestServer::start(&db.url);
+    // The server now remembers the active tokens' hashes for a moment…
+    assert_eq!(server.get(ADMIN_USAGE, "", Some(&first)).await.status, 200);
+    // …yet a token created since is looked for again at once.
+    let second = create_admin_token(&db.url, "second");
+    assert_eq!(server.get(ADMIN_USAGE, "", Some(&second)).await.status, 200);
+    // A revoked token stops working within the cache's lifetime (2 s).
+    assert!(cli(&db.url, &["admin", "revoke", "first"]).0);
+    let revoked_at = Instant::now();
+    let mut status = 200;
+    while status == 200 && revoked_at.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = server.get(ADMIN_USAGE, "", Some(&first)).await.status;
+    }
+    assert_eq!(status, 401, "still accepted {:?} after its revocation", revoked_at.elapsed());
+    assert!(revoked_at.elapsed() < Duration::from_secs(3), "refused only after {:?}", revoked_at.elapsed());
+    assert_eq!(server.get(ADMIN_USAGE, "", Some(&second)).await.status, 200);
 }
 
 #[tokio::test]

@@ -1,10 +1,11 @@
 //! Recently seen public keys, so a busy licence's registrations do not each cost
-//! a key lookup. Entries live [`KEY_CACHE_TTL`]: a key revoked (or given a new
-//! limit) with the CLI stops working (or counts the new limit) on a running
-//! server within that time. Unknown keys are never cached.
+//! a key lookup, and the active admin tokens' hashes, so the vendor's dashboard
+//! does not either. Entries live [`KEY_CACHE_TTL`]: a key or token revoked (or a
+//! key given a new limit) with the CLI stops working (or counts the new limit) on
+//! a running server within that time. Unknown keys are never cached.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::store::ActiveKey;
@@ -38,6 +39,25 @@ impl KeyCache {
     }
 }
 
+/// The hashes of the active admin tokens, and when they were read.
+#[derive(Debug, Default)]
+pub struct AdminTokenHashes {
+    read: Mutex<Option<(Arc<[String]>, Instant)>>,
+}
+
+impl AdminTokenHashes {
+    /// The hashes, if they were read less than [`KEY_CACHE_TTL`] ago.
+    pub fn get(&self) -> Option<Arc<[String]>> {
+        let read = self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        read.as_ref().filter(|(_, read_at)| read_at.elapsed() < KEY_CACHE_TTL).map(|(hashes, _)| hashes.clone())
+    }
+
+    /// Remembers the hashes just read from the database.
+    pub fn set(&self, hashes: Arc<[String]>) {
+        *self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((hashes, Instant::now()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +76,15 @@ mod tests {
             cache.insert(&format!("rm_pub_{i}"), key);
         }
         assert!(cache.entries.lock().unwrap().len() <= MAX_KEYS);
+    }
+
+    #[test]
+    fn admin_token_hashes_are_remembered_until_the_ttl() {
+        let cache = AdminTokenHashes::default();
+        assert!(cache.get().is_none());
+        cache.set(Arc::from(vec!["hash".to_owned()]));
+        assert_eq!(cache.get().as_deref(), Some(&["hash".to_owned()][..]));
+        cache.read.lock().unwrap().as_mut().unwrap().1 = Instant::now() - KEY_CACHE_TTL;
+        assert!(cache.get().is_none(), "expired");
     }
 }

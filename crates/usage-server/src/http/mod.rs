@@ -67,6 +67,7 @@ pub struct AppState {
     options: ServerOptions,
     rate_limits: Arc<RateLimits>,
     keys: Arc<key_cache::KeyCache>,
+    admin_tokens: Arc<key_cache::AdminTokenHashes>,
 }
 
 impl AppState {
@@ -75,7 +76,7 @@ impl AppState {
     pub fn new(store: Store, options: ServerOptions) -> Self {
         let rate_limits = Arc::new(RateLimits::per_minute(options.rate_limit_per_address, options.rate_limit_per_key));
         let writer = EventWriter::spawn(store.clone(), options.batch);
-        AppState { store, writer, options, rate_limits, keys: Arc::default() }
+        AppState { store, writer, options, rate_limits, keys: Arc::default(), admin_tokens: Arc::default() }
     }
 
     /// The active key pair of `public_key`, from the cache or the database.
@@ -88,6 +89,17 @@ impl AppState {
             self.keys.insert(public_key, key);
         }
         Ok(found)
+    }
+
+    /// The hashes of the active admin tokens, from the cache unless `fresh`, or
+    /// the database.
+    async fn admin_token_hashes(&self, fresh: bool) -> Result<Arc<[String]>, ApiError> {
+        if let Some(hashes) = self.admin_tokens.get().filter(|_| !fresh) {
+            return Ok(hashes);
+        }
+        let hashes: Arc<[String]> = self.store.active_admin_token_hashes().await?.into();
+        self.admin_tokens.set(hashes.clone());
+        Ok(hashes)
     }
 
     /// The rate limits, for the housekeeping task that forgets idle clients.

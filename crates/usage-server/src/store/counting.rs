@@ -7,6 +7,7 @@
 //! piece read from the coarsest rollup that fits, so a query reads about one row
 //! per bucket (and origin) it answers with, whatever the number of events.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -246,6 +247,8 @@ pub enum Shape {
     Timeline,
     /// Per origin, buckets summed.
     Origins,
+    /// Per account, buckets and origins summed: what a monthly limit counts.
+    Totals,
 }
 
 impl Shape {
@@ -259,6 +262,7 @@ impl Shape {
             Shape::Series => CountRow { origin: None, ..row },
             Shape::Timeline => CountRow { origin: None, account: Shape::TIMELINE_ACCOUNT, ..row },
             Shape::Origins => CountRow { bucket_start: range.since_ms, ..row },
+            Shape::Totals => CountRow { bucket_start: range.since_ms, origin: None, ..row },
         }
     }
 
@@ -266,6 +270,8 @@ impl Shape {
     fn coarsest(self, granularity: Granularity) -> Level {
         match self {
             Shape::Origins => Level::Month,
+            // There is no monthly rollup without origins.
+            Shape::Totals => Level::Day,
             Shape::Detail | Shape::Series | Shape::Timeline => Level::of(granularity),
         }
     }
@@ -324,23 +330,24 @@ impl Store {
         self.billable_per_key(None, start_ms, end_ms).await
     }
 
+    /// Billable events per key from every account's totals: their sealed days
+    /// come from memory, so a view asking for every key's month reads only the
+    /// newest hours.
     async fn billable_per_key(
         &self,
         key: Option<KeyId>,
         start_ms: i64,
         end_ms: i64,
     ) -> Result<HashMap<KeyId, u64>, StoreError> {
-        let filter = if key.is_some() { "key_id = $3" } else { "key_id > 0" };
-        let sql = format!(
-            "SELECT key_id, CAST(0 AS BIGINT) AS bucket_start, '' AS origin, '' AS event_kind, \
-                    CAST(SUM(billable) AS BIGINT) AS billable, CAST(0 AS BIGINT) AS development, \
-                    CAST(0 AS BIGINT) AS failed \
-             FROM totals_daily WHERE day_ms >= $1 AND day_ms < $2 AND {filter} GROUP BY key_id"
-        );
-        let mut params = vec![start_ms, end_ms];
-        params.extend(key.map(|key| key.0));
-        let rows = self.storage.counts(CountsQuery { sql, params }).await?;
-        Ok(rows.into_iter().map(|row| (KeyId(row.key_id), u64::try_from(row.counts[0]).unwrap_or(0))).collect())
+        let range = UsageRange { since_ms: start_ms, until_ms: end_ms, granularity: Granularity::Day };
+        let rows = self.count_shaped(key.map(Account::Key), &range, Shape::Totals).await?;
+        let mut per_key = HashMap::new();
+        for row in rows {
+            if let (Account::Key(id), Classification::Billable) = (row.account, row.classification) {
+                *per_key.entry(id).or_insert(0) += row.count;
+            }
+        }
+        Ok(per_key)
     }
 
     /// Every event of `account` at or after `since_ms`: get-usage's counts.
@@ -441,17 +448,32 @@ impl Store {
         // Nothing is stored after now, so a range reaching now may read the
         // buckets holding now whole (down to the coarsest grain the shape allows)
         // instead of the raw events and finer rollups of its last hours and days.
+        // A range that ended a moment ago (a request's `until` defaults to its
+        // arrival) is read the same way, less the few events stored since it
+        // ended: the raw events of its last partial hour would grow with traffic.
         let now = now_ms();
-        let last_hour = if range.until_ms >= now { coarsest.ceil(now) } else { Level::Hour.floor(range.until_ms) };
+        let ended_moments_ago =
+            range.until_ms < now && now - range.until_ms < range.until_ms - Level::Hour.floor(range.until_ms);
+        let reaches_now = range.until_ms >= now || ended_moments_ago;
+        let last_hour = if reaches_now { coarsest.ceil(now) } else { Level::Hour.floor(range.until_ms) };
         if first_hour >= last_hour {
             let rows = self.count_rows_raw(account, range).await?;
             return Ok(merge(rows.into_iter().map(|row| shape.apply(row, range)).collect()));
         }
+        // Read before the rollups: an event stored in between is then counted
+        // (as if the range had ended a moment later), never taken away uncounted.
+        let since_end = if ended_moments_ago {
+            let tail = reading.raw(self, account, range, (range.until_ms, NO_END_MS), false).await?;
+            merge(tail.iter().map(|row| shape.apply(row.clone(), range)).collect())
+        } else {
+            Vec::new()
+        };
         // The sealed parts come from memory when they can (series and origins:
         // what pages ask for again and again; exports are read whole).
         let cached = shape != Shape::Detail;
         let start = reading.raw(self, account, range, (range.since_ms, first_hour), cached).await?;
-        let end = reading.raw(self, account, range, (last_hour, range.until_ms), cached).await?;
+        let end_ms = if reaches_now { last_hour } else { range.until_ms };
+        let end = reading.raw(self, account, range, (last_hour, end_ms), cached).await?;
         let mut rows: Vec<CountRow> =
             start.iter().chain(end.iter()).map(|row| shape.apply(row.clone(), range)).collect();
         let sealed_until =
@@ -463,7 +485,7 @@ impl Store {
             rows.extend(sums.iter().map(|row| shape.apply(row.clone(), range)));
         }
         rows.extend(self.rollup_pieces(shape, account, range, sealed_until, last_hour).await?);
-        Ok(merge(rows))
+        Ok(subtract(merge(rows), &since_end))
     }
 
     /// The rollup rows of `[start_ms, end_ms)` (whole hours), each piece read from
@@ -478,14 +500,23 @@ impl Store {
     ) -> Result<Vec<CountRow>, StoreError> {
         let mut pieces = Vec::new();
         decompose(start_ms, end_ms, shape.coarsest(range.granularity), &mut pieces);
-        let mut rows = Vec::new();
-        for (level, start_ms, end_ms) in pieces {
-            let rollup = Rollup::at(level, shape.by_origin());
-            let found = self.storage.counts(rollup_query(rollup, shape, account, start_ms, end_ms)).await?;
-            let bucket_of = |start| if shape == Shape::Origins { range.since_ms } else { range.bucket_of(start) };
-            rows.extend(count_rows(found, bucket_of)?);
+        if pieces.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(rows)
+        let queries = pieces
+            .into_iter()
+            .map(|(level, start_ms, end_ms)| {
+                rollup_query(Rollup::at(level, shape.by_origin()), shape, account, start_ms, end_ms)
+            })
+            .collect();
+        let found = self.storage.counts(queries).await?;
+        count_rows(found, |start| {
+            if matches!(shape, Shape::Origins | Shape::Totals) {
+                range.since_ms
+            } else {
+                range.bucket_of(start)
+            }
+        })
     }
 
     /// The sum of the sealed hours `[start_ms, end_ms)`, from memory if it was
@@ -537,7 +568,7 @@ impl Store {
         );
         let mut params = vec![bucket_ms, range.since_ms, range.until_ms];
         params.extend(account.map(Account::stored_id));
-        let rows = self.storage.counts(CountsQuery { sql, params }).await?;
+        let rows = self.storage.counts(vec![CountsQuery { sql, params }]).await?;
         count_rows(rows, |start| start)
     }
 
@@ -656,6 +687,10 @@ fn rollup_query(rollup: Rollup, shape: Shape, account: Option<Account>, start_ms
             "SELECT key_id, CAST(0 AS BIGINT) AS bucket_start, {origin} AS origin, event_kind, {sums} \
              FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY key_id, {origin}, event_kind"
         ),
+        Shape::Totals => format!(
+            "SELECT key_id, CAST(0 AS BIGINT) AS bucket_start, '' AS origin, event_kind, {sums} \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY key_id, event_kind"
+        ),
     };
     let mut params = vec![start_ms, end_ms];
     params.extend(account.map(Account::stored_id));
@@ -685,30 +720,44 @@ fn count_rows(rows: Vec<CountsRow>, bucket_of: impl Fn(i64) -> i64) -> Result<Ve
     Ok(out)
 }
 
+/// The order rows are merged in: account, bucket, kind, classification, then
+/// origin (strings compared last).
+fn row_order(a: &CountRow, b: &CountRow) -> Ordering {
+    (a.account, a.bucket_start, a.kind as u8, a.classification as u8)
+        .cmp(&(b.account, b.bucket_start, b.kind as u8, b.classification as u8))
+        .then_with(|| a.origin.cmp(&b.origin))
+}
+
 /// Adds up rows that share account, bucket, origin, kind and classification (the
-/// parts of a range meet in the same buckets); sorted by those, nothing cloned.
+/// parts of a range meet in the same buckets); sorted by [`row_order`], nothing cloned.
 fn merge(mut rows: Vec<CountRow>) -> Vec<CountRow> {
     // Stable sort: the parts arrive as sorted runs (sealed sums are kept merged),
-    // which it merges in linear time. Strings are compared last.
-    rows.sort_by(|a, b| {
-        (a.account, a.bucket_start, a.kind as u8, a.classification as u8)
-            .cmp(&(b.account, b.bucket_start, b.kind as u8, b.classification as u8))
-            .then_with(|| a.origin.cmp(&b.origin))
-    });
+    // which it merges in linear time.
+    rows.sort_by(row_order);
     let mut merged: Vec<CountRow> = Vec::with_capacity(rows.len());
     for row in rows {
         match merged.last_mut() {
-            Some(last)
-                if (last.account, last.bucket_start, last.kind, last.classification)
-                    == (row.account, row.bucket_start, row.kind, row.classification)
-                    && last.origin == row.origin =>
-            {
-                last.count += row.count;
-            }
+            Some(last) if row_order(last, &row) == Ordering::Equal => last.count += row.count,
             _ => merged.push(row),
         }
     }
     merged
+}
+
+/// `rows` less `minus` (both merged), dropping rows that reach zero.
+fn subtract(mut rows: Vec<CountRow>, minus: &[CountRow]) -> Vec<CountRow> {
+    if minus.is_empty() {
+        return rows;
+    }
+    let mut minus = minus.iter().peekable();
+    for row in &mut rows {
+        while minus.next_if(|taken| row_order(taken, row) == Ordering::Less).is_some() {}
+        if let Some(taken) = minus.next_if(|taken| row_order(taken, row) == Ordering::Equal) {
+            row.count = row.count.saturating_sub(taken.count);
+        }
+    }
+    rows.retain(|row| row.count > 0);
+    rows
 }
 
 /// The classification a stored name stands for.

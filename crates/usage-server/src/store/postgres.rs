@@ -213,22 +213,26 @@ impl Storage for PostgresStorage {
         Ok(sqlx::query(sql::ROLLUP_GENERATION).fetch_one(&self.pool).await?.try_get("generation")?)
     }
 
-    async fn counts(&self, query: CountsQuery) -> Result<Vec<CountsRow>, StoreError> {
-        let mut statement = sqlx::query(&query.sql);
-        for param in &query.params {
-            statement = statement.bind(*param);
+    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<CountsRow>, StoreError> {
+        // One connection for all of them, as SQLite's read does.
+        let mut connection = self.pool.acquire().await?;
+        let mut rows = Vec::new();
+        for query in &queries {
+            let mut statement = sqlx::query(&query.sql);
+            for param in &query.params {
+                statement = statement.bind(*param);
+            }
+            for row in statement.fetch_all(&mut *connection).await? {
+                rows.push(CountsRow {
+                    key_id: row.try_get("key_id")?,
+                    bucket_start: row.try_get("bucket_start")?,
+                    origin: row.try_get("origin")?,
+                    event_kind: row.try_get("event_kind")?,
+                    counts: [row.try_get("billable")?, row.try_get("development")?, row.try_get("failed")?],
+                });
+            }
         }
-        let rows = statement.fetch_all(&self.pool).await?;
-        let row = |row: &PgRow| -> Result<CountsRow, sqlx::Error> {
-            Ok(CountsRow {
-                key_id: row.try_get("key_id")?,
-                bucket_start: row.try_get("bucket_start")?,
-                origin: row.try_get("origin")?,
-                event_kind: row.try_get("event_kind")?,
-                counts: [row.try_get("billable")?, row.try_get("development")?, row.try_get("failed")?],
-            })
-        };
-        Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
+        Ok(rows)
     }
 
     async fn prune_events_before(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError> {

@@ -29,7 +29,7 @@ pub fn writes_sealed_buckets(events: &[NewEvent], now_ms: i64) -> bool {
 /// What a sealed sum is the sum of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SealedKey {
-    /// Series, timeline or origins; [`Shape::Detail`] for the raw events of a
+    /// Series, timeline, origins or totals; [`Shape::Detail`] for the raw events of a
     /// sealed partial hour at a range's start.
     pub shape: Shape,
     /// Whose; everyone's when `None`.

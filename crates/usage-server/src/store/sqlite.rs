@@ -438,11 +438,12 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn counts(&self, query: CountsQuery) -> Result<Vec<CountsRow>, StoreError> {
+    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<CountsRow>, StoreError> {
         self.read(move |connection| {
-            let mut statement = connection.prepare_cached(&numbered(&query.sql))?;
-            let rows = statement
-                .query_map(params_from_iter(&query.params), |row| {
+            let mut rows = Vec::new();
+            for query in &queries {
+                let mut statement = connection.prepare_cached(&numbered(&query.sql))?;
+                let found = statement.query_map(params_from_iter(&query.params), |row| {
                     Ok(CountsRow {
                         key_id: row.get(0)?,
                         bucket_start: row.get(1)?,
@@ -450,8 +451,11 @@ impl Storage for SqliteStorage {
                         event_kind: row.get(3)?,
                         counts: [row.get(4)?, row.get(5)?, row.get(6)?],
                     })
-                })?
-                .collect::<Result<_, _>>()?;
+                })?;
+                for row in found {
+                    rows.push(row?);
+                }
+            }
             Ok(rows)
         })
         .await
