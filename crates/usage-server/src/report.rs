@@ -36,7 +36,7 @@ pub fn totals<'a>(rows: impl IntoIterator<Item = &'a CountRow>) -> KindCounts {
 }
 
 /// Counts per `group` (all kinds), busiest first; ties in group order.
-fn ranked<'a, G: Ord + Clone>(
+fn ranked<'a, G: Ord>(
     rows: impl IntoIterator<Item = &'a CountRow>,
     group: impl Fn(&'a CountRow) -> G,
 ) -> Vec<(G, UsageCounts)> {
@@ -45,7 +45,8 @@ fn ranked<'a, G: Ord + Clone>(
         groups.entry(group(row)).or_default().add(row.classification, row.count);
     }
     let mut ranked: Vec<(G, UsageCounts)> = groups.into_iter().collect();
-    ranked.sort_by_key(|(group, counts)| (Reverse(counts.total()), group.clone()));
+    // Stable: ties keep the map's group order.
+    ranked.sort_by_key(|(_, counts)| Reverse(counts.total()));
     ranked
 }
 
@@ -53,9 +54,9 @@ fn ranked<'a, G: Ord + Clone>(
 pub fn top_origins<'a>(rows: impl IntoIterator<Item = &'a CountRow>, limit: usize) -> (Vec<OriginCounts>, UsageCounts) {
     let mut other = UsageCounts::default();
     let mut top = Vec::new();
-    for (origin, counts) in ranked(rows, |row| row.origin.clone()) {
+    for (origin, counts) in ranked(rows, |row| row.origin.as_deref()) {
         if top.len() < limit {
-            top.push(OriginCounts { origin, counts });
+            top.push(OriginCounts { origin: origin.map(str::to_owned), counts });
         } else {
             other.add_all(&counts);
         }
@@ -128,7 +129,14 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
         totals: totals_of(account),
         origins: top_origins(by_origin.iter().filter(|row| row.account == account), ADMIN_ORIGINS).0,
     };
-    let origins = ranked(by_origin, |row| (row.origin.as_deref(), licence_name(row.account, &names)))
+    // Grouped by account, then named: one name lookup per pair, not per row.
+    let mut pairs: Vec<(OriginAndLicence<'_>, UsageCounts)> =
+        ranked(by_origin, |row| (row.origin.as_deref(), row.account))
+            .into_iter()
+            .map(|((origin, account), counts)| ((origin, licence_name(account, &names)), counts))
+            .collect();
+    pairs.sort_by(|(a, a_counts), (b, b_counts)| b_counts.total().cmp(&a_counts.total()).then_with(|| a.cmp(b)));
+    let origins = pairs
         .into_iter()
         .take(ADMIN_ORIGINS)
         .map(|((origin, license), counts)| LicensedOriginCounts {
@@ -149,6 +157,9 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
         origins,
     }
 }
+
+/// An origin (if the events carried one) and the licence that paid for it.
+type OriginAndLicence<'a> = (Option<&'a str>, Option<Cow<'a, str>>);
 
 /// The key's name, `free-license`, or `None` for unlicensed events.
 fn licence_name<'a>(account: Account, names: &HashMap<KeyId, &'a str>) -> Option<Cow<'a, str>> {
