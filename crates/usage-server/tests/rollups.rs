@@ -330,6 +330,58 @@ async fn postgres_migration_4_counts_what_3_counted() {
     migration_4_counts_what_3_counted(&pg.url).await;
 }
 
+/// A SQLite database of the release before migration 5: its rollups back in
+/// rowid tables keyed by licence first, with indexes on time.
+fn undo_sqlite_migration_5(path: &str) {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    for (table, bucket, by_origin) in [
+        ("rollup_hourly", "hour_ms", true),
+        ("rollup_daily", "day_ms", true),
+        ("rollup_monthly", "month_ms", true),
+        ("totals_hourly", "hour_ms", false),
+        ("totals_daily", "day_ms", false),
+    ] {
+        let keys = if by_origin {
+            format!("key_id, {bucket}, origin, event_kind")
+        } else {
+            format!("key_id, {bucket}, event_kind")
+        };
+        let origin = if by_origin { "origin TEXT NOT NULL," } else { "" };
+        connection
+            .execute_batch(&format!(
+                "CREATE TABLE old_layout (key_id BIGINT NOT NULL, {bucket} BIGINT NOT NULL, {origin} \
+                   event_kind TEXT NOT NULL, billable BIGINT NOT NULL, development BIGINT NOT NULL, \
+                   failed BIGINT NOT NULL, PRIMARY KEY ({keys}));
+                 INSERT INTO old_layout SELECT {keys}, billable, development, failed FROM {table};
+                 DROP TABLE {table};
+                 ALTER TABLE old_layout RENAME TO {table};
+                 CREATE INDEX {table}_by_time ON {table} ({bucket});"
+            ))
+            .unwrap();
+    }
+    connection.execute("DELETE FROM _sqlx_migrations WHERE version = 5", []).unwrap();
+}
+
+/// Migration 5 moves the rollups into tables keyed by time; every shape still
+/// equals the raw counts.
+#[tokio::test]
+async fn sqlite_migration_5_counts_what_4_counted() {
+    let db = TestDb::sqlite();
+    let store = Store::open(&db.url).await.unwrap();
+    let (accounts, now, rng) = fill(&store, 0x5555).await;
+    store.close().await;
+    drop(store);
+    undo_sqlite_migration_5(db.url.strip_prefix("sqlite://").unwrap());
+    let store = Store::open(&db.url).await.unwrap();
+    compare_with_raw_counts(&store, accounts, now, rng, 0x5555).await;
+    store.close().await;
+    let connection = rusqlite::Connection::open(db.url.strip_prefix("sqlite://").unwrap()).unwrap();
+    let layout: String = connection
+        .query_row("SELECT sql FROM sqlite_master WHERE name = 'rollup_hourly'", [], |row| row.get(0))
+        .unwrap();
+    assert!(layout.contains("PRIMARY KEY (hour_ms, key_id, origin, event_kind)") && layout.ends_with("WITHOUT ROWID"));
+}
+
 #[tokio::test]
 async fn pruning_keeps_the_rollups() {
     let db = TestDb::sqlite();

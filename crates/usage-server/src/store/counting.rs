@@ -484,39 +484,38 @@ impl Store {
                 self.sealed_sums(shape, account, range.granularity, first_hour, sealed_until, generation).await?;
             rows.extend(sums.iter().map(|row| shape.apply(row.clone(), range)));
         }
-        rows.extend(self.rollup_pieces(shape, account, range, sealed_until, last_hour).await?);
+        // What is not sealed is the newest hour or two: few rows.
+        rows.extend(self.rollup_pieces(shape, account, range, (sealed_until, last_hour), cached).await?);
         Ok(subtract(merge(rows), &since_end))
     }
 
     /// The rollup rows of `[start_ms, end_ms)` (whole hours), each piece read from
-    /// the coarsest rollup that fits, in `range`'s buckets.
+    /// the coarsest rollup that fits, in `range`'s buckets, summed as `shape` asks
+    /// by the database, or here when `summed_here` (the newest hour or two: its
+    /// few hundred rows are summed faster by [`merge`] than by SQLite's GROUP BY).
     async fn rollup_pieces(
         &self,
         shape: Shape,
         account: Option<Account>,
         range: &UsageRange,
-        start_ms: i64,
-        end_ms: i64,
+        (start_ms, end_ms): Bounds,
+        summed_here: bool,
     ) -> Result<Vec<CountRow>, StoreError> {
         let mut pieces = Vec::new();
         decompose(start_ms, end_ms, shape.coarsest(range.granularity), &mut pieces);
         if pieces.is_empty() {
             return Ok(Vec::new());
         }
+        let read_as = if summed_here { Shape::Detail } else { shape };
         let queries = pieces
             .into_iter()
             .map(|(level, start_ms, end_ms)| {
-                rollup_query(Rollup::at(level, shape.by_origin()), shape, account, start_ms, end_ms)
+                rollup_query(Rollup::at(level, shape.by_origin()), read_as, account, start_ms, end_ms)
             })
             .collect();
         let found = self.storage.counts(queries).await?;
-        count_rows(found, |start| {
-            if matches!(shape, Shape::Origins | Shape::Totals) {
-                range.since_ms
-            } else {
-                range.bucket_of(start)
-            }
-        })
+        let rows = count_rows(found, |start| range.bucket_of(start))?;
+        Ok(rows.into_iter().map(|row| shape.apply(row, range)).collect())
     }
 
     /// The sum of the sealed hours `[start_ms, end_ms)`, from memory if it was
@@ -536,7 +535,7 @@ impl Store {
             return Ok(rows);
         }
         let range = UsageRange { since_ms: start_ms, until_ms: end_ms, granularity };
-        let rows = Arc::new(merge(self.rollup_pieces(shape, account, &range, start_ms, end_ms).await?));
+        let rows = Arc::new(merge(self.rollup_pieces(shape, account, &range, (start_ms, end_ms), false).await?));
         self.sealed.insert(key, generation, rows.clone());
         Ok(rows)
     }
