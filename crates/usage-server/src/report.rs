@@ -233,6 +233,8 @@ fn csv_field(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use usage_core::{Classification, EventKind, MS_PER_DAY};
 
     use super::*;
@@ -244,7 +246,7 @@ mod tests {
         CountRow {
             account,
             bucket_start: NOV_20 + day * MS_PER_DAY,
-            origin: origin.map(str::to_owned),
+            origin: origin.map(Arc::from),
             kind: EventKind::WebcodecConversion,
             classification,
             count,

@@ -32,8 +32,10 @@ impl Rng {
     }
 }
 
+/// What a count row counts: account, bucket, origin, kind, classification.
+type RowKey = (i64, i64, Option<std::sync::Arc<str>>, &'static str, &'static str);
 /// A count row as a sortable tuple: account, bucket, origin, kind, classification, count.
-type Flat = (i64, i64, Option<String>, &'static str, &'static str, u64);
+type Flat = (i64, i64, Option<std::sync::Arc<str>>, &'static str, &'static str, u64);
 
 fn sorted(mut rows: Vec<CountRow>) -> Vec<Flat> {
     rows.retain(|row| row.count > 0);
@@ -47,8 +49,7 @@ fn sorted(mut rows: Vec<CountRow>) -> Vec<Flat> {
 
 /// Rows added up where everything but the count agrees, sorted.
 fn merged(rows: Vec<CountRow>) -> Vec<Flat> {
-    let mut sums: std::collections::BTreeMap<(i64, i64, Option<String>, &'static str, &'static str), u64> =
-        std::collections::BTreeMap::new();
+    let mut sums: std::collections::BTreeMap<RowKey, u64> = std::collections::BTreeMap::new();
     for (account, bucket, origin, kind, class, count) in sorted(rows) {
         *sums.entry((account, bucket, origin, kind, class)).or_default() += count;
     }

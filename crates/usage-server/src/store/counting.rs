@@ -56,8 +56,9 @@ pub struct CountRow {
     pub account: Account,
     /// The start of the time bucket (a UTC midnight or hour).
     pub bucket_start: i64,
-    /// The normalised origin, if the events carried one.
-    pub origin: Option<String>,
+    /// The normalised origin, if the events carried one; shared, so that the
+    /// rows of sealed sums kept in memory are copied into each answer cheaply.
+    pub origin: Option<Arc<str>>,
     /// What happened.
     pub kind: EventKind,
     /// How it counts.
@@ -703,12 +704,13 @@ fn count_rows(rows: Vec<CountsRow>, bucket_of: impl Fn(i64) -> i64) -> Result<Ve
         let kind = EventKind::from_str(&row.event_kind).map_err(|err| StoreError::Corrupt(err.to_string()))?;
         let account = Account::from_stored_id(row.key_id);
         let bucket_start = bucket_of(row.bucket_start);
+        let origin: Option<Arc<str>> = (!row.origin.is_empty()).then(|| row.origin.into());
         for (classification, count) in Classification::ALL.into_iter().zip(row.counts) {
             if count > 0 {
                 out.push(CountRow {
                     account,
                     bucket_start,
-                    origin: (!row.origin.is_empty()).then(|| row.origin.clone()),
+                    origin: origin.clone(),
                     kind,
                     classification,
                     count: u64::try_from(count).unwrap_or(0),
