@@ -721,12 +721,15 @@ fn count_rows(rows: Vec<CountsRow>, bucket_of: impl Fn(i64) -> i64) -> Result<Ve
     Ok(out)
 }
 
-/// The order rows are merged in: account, bucket, kind, classification, then
-/// origin (strings compared last).
+/// The order rows are merged in: the order of the rollup tables' keys on SQLite
+/// (bucket, account, origin, kind), then classification. Rows read from one bucket
+/// arrive sorted, so merging the newest hour into the sealed sums is linear.
 fn row_order(a: &CountRow, b: &CountRow) -> Ordering {
-    (a.account, a.bucket_start, a.kind as u8, a.classification as u8)
-        .cmp(&(b.account, b.bucket_start, b.kind as u8, b.classification as u8))
+    (a.bucket_start, a.account.stored_id())
+        .cmp(&(b.bucket_start, b.account.stored_id()))
         .then_with(|| a.origin.cmp(&b.origin))
+        .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
+        .then_with(|| (a.classification as u8).cmp(&(b.classification as u8)))
 }
 
 /// Adds up rows that share account, bucket, origin, kind and classification (the
