@@ -35,8 +35,8 @@ pub fn totals<'a>(rows: impl IntoIterator<Item = &'a CountRow>) -> KindCounts {
     KindCounts::from_counts(rows.into_iter().map(|row| (row.kind, row.classification, row.count)))
 }
 
-/// Counts per `group` (all kinds), busiest first; ties in group order.
-fn ranked<'a, G: Ord>(
+/// Counts per `group` (all kinds), in group order.
+fn grouped<'a, G: Ord>(
     rows: impl IntoIterator<Item = &'a CountRow>,
     group: impl Fn(&'a CountRow) -> G,
 ) -> Vec<(G, UsageCounts)> {
@@ -44,8 +44,16 @@ fn ranked<'a, G: Ord>(
     for row in rows {
         groups.entry(group(row)).or_default().add(row.classification, row.count);
     }
-    let mut ranked: Vec<(G, UsageCounts)> = groups.into_iter().collect();
-    // Stable: ties keep the map's group order.
+    groups.into_iter().collect()
+}
+
+/// Counts per `group` (all kinds), busiest first; ties in group order.
+fn ranked<'a, G: Ord>(
+    rows: impl IntoIterator<Item = &'a CountRow>,
+    group: impl Fn(&'a CountRow) -> G,
+) -> Vec<(G, UsageCounts)> {
+    let mut ranked = grouped(rows, group);
+    // Stable: ties keep the group order.
     ranked.sort_by_key(|(_, counts)| Reverse(counts.total()));
     ranked
 }
@@ -129,9 +137,10 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
         totals: totals_of(account),
         origins: top_origins(by_origin.iter().filter(|row| row.account == account), ADMIN_ORIGINS).0,
     };
-    // Grouped by account, then named: one name lookup per pair, not per row.
+    // Grouped by account, then named (one name lookup per pair, not per row),
+    // then ranked with ties in (origin, licence name) order.
     let mut pairs: Vec<(OriginAndLicence<'_>, UsageCounts)> =
-        ranked(by_origin, |row| (row.origin.as_deref(), row.account))
+        grouped(by_origin, |row| (row.origin.as_deref(), row.account))
             .into_iter()
             .map(|((origin, account), counts)| ((origin, licence_name(account, &names)), counts))
             .collect();

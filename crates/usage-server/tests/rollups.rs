@@ -56,6 +56,13 @@ fn merged(rows: Vec<CountRow>) -> Vec<Flat> {
     sums.into_iter().map(|((a, b, o, k, c), n)| (a, b, o, k, c, n)).collect()
 }
 
+/// A fresh random event id.
+fn random_event_id(rng: &mut Rng) -> EventId {
+    let mut bytes = [0u8; 16];
+    bytes.iter_mut().for_each(|b| *b = rng.below(256) as u8);
+    EventId::from_random_bytes(bytes)
+}
+
 /// A timestamp within the last 85 days, often within a few ms of a boundary.
 fn timestamp(rng: &mut Rng, now: i64) -> i64 {
     let month_start = month_period_utc_ms(now).0;
@@ -97,9 +104,7 @@ async fn fill(store: &Store, seed: u64) -> ([Account; 4], i64, Rng) {
                     0 => None,
                     1 if !ids.is_empty() => Some(ids[rng.below(ids.len() as u64) as usize].clone()),
                     _ => {
-                        let mut bytes = [0u8; 16];
-                        bytes.iter_mut().for_each(|b| *b = rng.below(256) as u8);
-                        let id = EventId::from_random_bytes(bytes);
+                        let id = random_event_id(&mut rng);
                         ids.push(id.clone());
                         Some(id)
                     }
@@ -218,24 +223,20 @@ async fn a_range_ended_moments_ago_counts_nothing_after_it(url: &str) {
     let (accounts, _, mut rng) = fill(&store, 0x7a11).await;
     let until = usage_server::store::now_ms() - 1_000;
     let events: Vec<NewEvent> = (0..60)
-        .map(|i| {
-            let mut bytes = [0u8; 16];
-            bytes.iter_mut().for_each(|b| *b = rng.below(256) as u8);
-            NewEvent {
-                account: rng.pick(&accounts),
-                event_id: Some(EventId::from_random_bytes(bytes)),
-                kind: rng.pick(&EventKind::ALL),
-                classification: rng.pick(&Classification::ALL),
-                origin: rng.pick(&[None, Some("https://a.com"), Some("https://late.com")]).map(str::to_owned),
-                origin_claim_differed: false,
-                is_still: None,
-                // Half in the last minute before `until`, half after it.
-                created_at_ms: if i % 2 == 0 {
-                    until - 1 - rng.below(60_000) as i64
-                } else {
-                    until + rng.below(900) as i64
-                },
-            }
+        .map(|i| NewEvent {
+            account: rng.pick(&accounts),
+            event_id: Some(random_event_id(&mut rng)),
+            kind: rng.pick(&EventKind::ALL),
+            classification: rng.pick(&Classification::ALL),
+            origin: rng.pick(&[None, Some("https://a.com"), Some("https://late.com")]).map(str::to_owned),
+            origin_claim_differed: false,
+            is_still: None,
+            // Half in the last minute before `until`, half after it.
+            created_at_ms: if i % 2 == 0 {
+                until - 1 - rng.below(60_000) as i64
+            } else {
+                until + rng.below(900) as i64
+            },
         })
         .collect();
     store.record_events(events).await.unwrap();

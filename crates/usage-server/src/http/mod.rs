@@ -91,15 +91,16 @@ impl AppState {
         Ok(found)
     }
 
-    /// The hashes of the active admin tokens, from the cache unless `fresh`, or
-    /// the database.
-    async fn admin_token_hashes(&self, fresh: bool) -> Result<Arc<[String]>, ApiError> {
-        if let Some(hashes) = self.admin_tokens.get().filter(|_| !fresh) {
-            return Ok(hashes);
+    /// Whether `is_known` finds the presented token among the active admin
+    /// tokens' hashes: the cached ones first, then (a token created since they
+    /// were cached) the database's, read once.
+    async fn is_admin_token(&self, is_known: impl Fn(&[String]) -> bool) -> Result<bool, ApiError> {
+        if self.admin_tokens.get().is_some_and(|hashes| is_known(&hashes)) {
+            return Ok(true);
         }
         let hashes: Arc<[String]> = self.store.active_admin_token_hashes().await?.into();
         self.admin_tokens.set(hashes.clone());
-        Ok(hashes)
+        Ok(is_known(&hashes))
     }
 
     /// The rate limits, for the housekeeping task that forgets idle clients.

@@ -118,8 +118,8 @@ pub struct SqliteStorage {
     /// `None` for an in-memory database: everything runs on the writer.
     readers: Option<Arc<Readers>>,
     closed: Arc<AtomicBool>,
-    /// Write transactions committed, for the checkpointer (which stops once
-    /// every clone of this storage is gone).
+    /// Writes run, for the checkpointer (which stops once every clone of this
+    /// storage is gone).
     commits: Arc<AtomicU64>,
 }
 
@@ -155,7 +155,8 @@ impl SqliteStorage {
         Ok(SqliteStorage { writer, readers, closed, commits })
     }
 
-    /// Runs `work` on the writer connection, on a blocking thread.
+    /// Runs `work` on the writer connection, on a blocking thread, and counts it
+    /// for the checkpointer.
     async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -164,7 +165,9 @@ impl SqliteStorage {
             return Err(StoreError::Closed);
         }
         let writer = self.writer.clone();
-        blocking(move || work(&mut writer.lock().unwrap_or_else(PoisonError::into_inner))).await
+        let result = blocking(move || work(&mut writer.lock().unwrap_or_else(PoisonError::into_inner))).await;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        result
     }
 
     /// Runs `work` on a read connection, on a blocking thread.
@@ -467,9 +470,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn record_events(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError> {
-        let recorded = self.write(move |connection| record(connection, &events)).await?;
-        self.commits.fetch_add(1, Ordering::Relaxed);
-        Ok(recorded)
+        self.write(move |connection| record(connection, &events)).await
     }
 
     async fn rollup_generation(&self) -> Result<i64, StoreError> {
