@@ -9,12 +9,17 @@ cd "$(dirname "$0")/.."
 [ "${USAGE_SETUP_DONE:-}" = 1 ] || ./scripts/setup.sh
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
+# -Oz, repeated until nothing shrinks; the module's memory is its own (zero-filled,
+# nothing below address 1024), which lets wasm-opt drop stores of zeros and fold
+# low addresses; the producers section names the toolchain only.
+WASM_OPT_FLAGS="-Oz --converge --zero-filled-memory --low-memory-unused --strip-producers"
 rm -rf pkg
 for target in web nodejs; do
   out=$([ "$target" = nodejs ] && echo node || echo web)
   wasm-pack --log-level warn build --release --target "$target" --out-dir "pkg/$out" --out-name usage_telemetry --no-pack -- --features global-allocator
   # Features are read from the target_features section (so never strip it).
-  wasm-opt -Oz "pkg/$out/usage_telemetry_bg.wasm" -o "pkg/$out/usage_telemetry_bg.wasm"
+  # shellcheck disable=SC2086
+  wasm-opt $WASM_OPT_FLAGS "pkg/$out/usage_telemetry_bg.wasm" -o "pkg/$out/usage_telemetry_bg.wasm"
   rm -f "pkg/$out/.gitignore"
   # wasm-bindgen types its raw exports (InitOutput) with `any`; the package promises none.
   sed -i 's/\bany\b/unknown/g' "pkg/$out/usage_telemetry.d.ts" "pkg/$out/usage_telemetry_bg.wasm.d.ts"

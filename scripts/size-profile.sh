@@ -16,8 +16,9 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cargo build --quiet --locked --release --target wasm32-unknown-unknown -p usage-telemetry --features global-allocator
 wasm-bindgen --target web --out-dir "$out" target/wasm32-unknown-unknown/release/usage_telemetry.wasm
-wasm-opt -Oz "$out/usage_telemetry_bg.wasm" -o "$out/opt.wasm"
-echo "after wasm-opt -Oz: $(wc -c < "$out/opt.wasm") bytes, $(gzip -9c "$out/opt.wasm" | wc -c) gzip -9"
+# The flags of scripts/build-pkg.sh.
+wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused --strip-producers "$out/usage_telemetry_bg.wasm" -o "$out/opt.wasm"
+echo "after wasm-opt: $(wc -c < "$out/opt.wasm") bytes, $(gzip -9c "$out/opt.wasm" | wc -c) gzip -9"
 twiggy top -n 1000000 --format csv "$out/usage_telemetry_bg.wasm" > "$out/top.csv"
 node - "$out/top.csv" "${1:-30}" <<'JS'
 const [file, rows] = process.argv.slice(2);

@@ -5,7 +5,9 @@ use js_sys::{Function, Promise, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::tasks::{promise, spawn};
 
 use crate::config::{current_config, ConfigureOptions, LogLevel};
 use crate::conversion::{report_outcome, RegistrationOutcome};
@@ -233,38 +235,42 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 }
 
 /// Registers one usage event (the documented `@remotion/licensing` call).
-#[wasm_bindgen(js_name = registerUsageEvent, unchecked_return_type = "RegisterUsageEventResult")]
-pub async fn register_usage_event(
+#[wasm_bindgen(js_name = registerUsageEvent, unchecked_return_type = "Promise<RegisterUsageEventResult>")]
+pub fn register_usage_event(
     #[wasm_bindgen(unchecked_param_type = "RegisterUsageEventOptions")] options: JsValue,
-) -> Result<JsValue, JsValue> {
+) -> Promise {
     enter();
-    let options = read_options(&options, "{ licenseKey, event, succeeded }").map_err(to_js_error)?;
-    let registered = crate::api::register_usage_event(options).await.map_err(to_js_error)?;
-    to_js(&registered)
+    let options = read_options(&options, "{ licenseKey, event, succeeded }");
+    promise(async move {
+        let registered = crate::api::register_usage_event(options.map_err(to_js_error)?).await.map_err(to_js_error)?;
+        to_js(&registered)
+    })
 }
 
 /// Reads usage counts with the secret key (from a backend).
-#[wasm_bindgen(js_name = getUsage, unchecked_return_type = "Usage")]
-pub async fn get_usage(
-    #[wasm_bindgen(unchecked_param_type = "GetUsageOptions")] options: JsValue,
-) -> Result<JsValue, JsValue> {
+#[wasm_bindgen(js_name = getUsage, unchecked_return_type = "Promise<Usage>")]
+pub fn get_usage(#[wasm_bindgen(unchecked_param_type = "GetUsageOptions")] options: JsValue) -> Promise {
     enter();
-    let options: UsageOptions = read_options(&options, "{ apiKey, since }").map_err(to_js_error)?;
-    let usage = crate::api::get_usage_answer(options).await.map_err(to_js_error)?;
-    // getUsage returns the counts (and limit) alone, as it always has.
-    Reflect::delete_property(usage.unchecked_ref::<js_sys::Object>(), &"success".into())?;
-    Ok(usage)
+    let options = read_options::<UsageOptions>(&options, "{ apiKey, since }");
+    promise(async move {
+        let usage = crate::api::get_usage_answer(options.map_err(to_js_error)?).await.map_err(to_js_error)?;
+        // getUsage returns the counts (and limit) alone, as it always has.
+        Reflect::delete_property(usage.unchecked_ref::<js_sys::Object>(), &"success".into())?;
+        Ok(usage)
+    })
 }
 
 /// Reads usage by time and origin: a licensee's breakdown (secret key) or the
 /// vendor's view (admin token), from a backend.
-#[wasm_bindgen(js_name = getUsageBreakdown, unchecked_return_type = "UsageBreakdown | VendorUsage")]
-pub async fn get_usage_breakdown(
+#[wasm_bindgen(js_name = getUsageBreakdown, unchecked_return_type = "Promise<UsageBreakdown | VendorUsage>")]
+pub fn get_usage_breakdown(
     #[wasm_bindgen(unchecked_param_type = "GetUsageBreakdownOptions")] options: JsValue,
-) -> Result<JsValue, JsValue> {
+) -> Promise {
     enter();
-    let options: BreakdownOptions = read_options(&options, "{ apiKey, since, granularity }").map_err(to_js_error)?;
-    crate::api::get_usage_breakdown_answer(options).await.map_err(to_js_error)
+    let options = read_options::<BreakdownOptions>(&options, "{ apiKey, since, granularity }");
+    promise(async move {
+        crate::api::get_usage_breakdown_answer(options.map_err(to_js_error)?).await.map_err(to_js_error)
+    })
 }
 
 /// What a succeeded event from `host` counts as, by the server's own rules.
@@ -300,7 +306,7 @@ pub fn track_conversion(conversion: JsValue, options: JsValue) -> Promise {
         (read_options(&options, "{ licenseKey, endpoint }"), callback)
     };
     let watched = conversion.clone();
-    spawn_local(async move {
+    spawn(async move {
         match JsFuture::from(watched).await {
             Err(err) if is_cancellation(&err) => {
                 if current_config().log_level == LogLevel::Verbose {
@@ -386,12 +392,14 @@ pub fn start_outbox() {
 
 /// Sends every pending registration now (this view's and earlier views'), in
 /// batches, one attempt each.
-#[wasm_bindgen(js_name = flush, unchecked_return_type = "FlushResult")]
-pub async fn flush() -> Result<JsValue, JsValue> {
+#[wasm_bindgen(js_name = flush, unchecked_return_type = "Promise<FlushResult>")]
+pub fn flush() -> Promise {
     enter();
-    let (sent, pending) = crate::outbox::flush().await;
-    let result = js_sys::Object::new();
-    Reflect::set(&result, &"sent".into(), &(sent as u32).into())?;
-    Reflect::set(&result, &"pending".into(), &(pending as u32).into())?;
-    Ok(result.into())
+    promise(async {
+        let (sent, pending) = crate::outbox::flush().await;
+        let result = js_sys::Object::new();
+        Reflect::set(&result, &"sent".into(), &(sent as u32).into())?;
+        Reflect::set(&result, &"pending".into(), &(pending as u32).into())?;
+        Ok(result.into())
+    })
 }

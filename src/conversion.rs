@@ -3,7 +3,6 @@
 use std::future::Future;
 
 use usage_core::EventKind;
-use wasm_bindgen_futures::spawn_local;
 
 use crate::api::prepare_registration;
 use crate::config::{current_config, LogLevel};
@@ -35,7 +34,7 @@ pub async fn track_conversion<T, E>(
 /// Registers an outcome without making anyone wait: the work runs as its own task,
 /// and every error ends in at most one console line.
 pub fn register_in_background(options: Result<RegisterOptions, TelemetryError>, succeeded: bool) {
-    spawn_local(async move {
+    crate::tasks::spawn(async move {
         report_outcome(options, succeeded).await;
     });
 }

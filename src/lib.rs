@@ -50,6 +50,8 @@ mod environment;
 #[cfg(target_arch = "wasm32")]
 mod outbox;
 #[cfg(target_arch = "wasm32")]
+mod tasks;
+#[cfg(target_arch = "wasm32")]
 mod transport;
 
 pub use config::{configure, ConfigureOptions, LogLevel};

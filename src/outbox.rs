@@ -16,7 +16,7 @@ use std::rc::Rc;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbFactory, IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest, IdbTransactionMode};
 
 use crate::config::{current_config, LogLevel};
@@ -26,6 +26,7 @@ use crate::error::TelemetryError;
 use crate::options::{Method, PreparedRegistration, PreparedRequest, Registered};
 use crate::queue::{batch_results, bounded, requests, settles, Pending, Send, MAX_BATCH_BYTES};
 use crate::retry::RetryPolicy;
+use crate::tasks::{promise, spawn};
 use crate::transport::FetchTransport;
 
 const DATABASE: &str = "usage-telemetry";
@@ -105,7 +106,7 @@ fn start() -> Rc<Outbox> {
     });
     listen_for_hide();
     let opening = outbox.clone();
-    spawn_local(async move {
+    spawn(async move {
         let backend = match indexed_db() {
             // Node keeps memory by design; a page or worker without IndexedDB says so.
             None if page_origin().is_none() => Backend::Memory,
@@ -253,7 +254,7 @@ fn end_of_turn() {
     outbox.turn_asked.set(false);
     outbox.write_now();
     if READY.with(|ready| !ready.borrow().is_empty()) {
-        spawn_local(send_ready());
+        spawn(send_ready());
     }
 }
 
@@ -378,7 +379,7 @@ fn resend_under_lock() {
             // Another tab holds the lock and is re-sending the same events.
             return Promise::resolve(&JsValue::UNDEFINED);
         }
-        future_to_promise(async {
+        promise(async {
             resend_stored().await;
             Ok(JsValue::UNDEFINED)
         })
@@ -455,7 +456,7 @@ fn send_before_close() {
             break; // the rest stays queued for the next view
         }
         budget -= send.body.len();
-        spawn_local(async move {
+        spawn(async move {
             send_and_settle(&send, policy, true).await;
         });
     }
