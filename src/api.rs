@@ -4,6 +4,7 @@ use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
 use usage_core::wire::{AdminUsageResponse, BreakdownResponse};
+use usage_core::EventId;
 
 use crate::config::{current_config, LogLevel};
 use crate::delivery::{deliver_reading, object_with};
@@ -46,7 +47,9 @@ pub async fn register_usage_event(options: RegisterOptions) -> Result<Registered
 /// origin; warns once per page when it goes out without a licence key.
 pub(crate) fn prepare_registration(options: RegisterOptions) -> Result<PreparedRegistration, TelemetryError> {
     let config = current_config();
-    let prepared = options.prepare(&config, page_origin().as_deref(), random_bytes())?;
+    // A time-ordered id: see `EventId::from_time_and_random`.
+    let fresh_id = EventId::from_time_and_random(now_ms() as u64, random_bytes());
+    let prepared = options.prepare(&config, page_origin().as_deref(), fresh_id)?;
     if prepared.unlicensed && config.log_level != LogLevel::Silent && !WARNED_UNLICENSED.with(|w| w.replace(true)) {
         warn(
             "no licence key is configured: usage is registered as unlicensed. \

@@ -45,7 +45,7 @@ pub struct RegisterOptions {
     pub succeeded: Option<bool>,
     /// The usage server's base URL, e.g. `https://licensing.vendor.com`.
     pub endpoint: Option<String>,
-    /// The idempotency id; a random UUID v4 when absent.
+    /// The idempotency id; a UUID v7 (time-ordered) when absent.
     pub event_id: Option<String>,
     /// Delivery overrides.
     pub retry: Option<RetryOptions>,
@@ -239,7 +239,7 @@ pub const ADMIN_USAGE_PATH: &str = "/api/admin/usage";
 
 impl RegisterOptions {
     /// Checks everything and builds the request. `page_origin` is the current
-    /// origin (if any); `random` seeds the event id when none was given.
+    /// origin (if any); `fresh_id` is the event id when the options give none.
     ///
     /// # Errors
     /// The first rule broken; nothing is sent then.
@@ -247,7 +247,7 @@ impl RegisterOptions {
         self,
         config: &Config,
         page_origin: Option<&str>,
-        random: [u8; 16],
+        fresh_id: EventId,
     ) -> Result<PreparedRegistration, TelemetryError> {
         let event = self.event.ok_or_else(|| {
             TelemetryError::option("event", "is missing: pass `webcodec-conversion`, `cloud-render` or `web-render`")
@@ -268,7 +268,7 @@ impl RegisterOptions {
         let host = host.map(|host| Origin::parse_field(&host, "host").map(|origin| origin.to_string())).transpose()?;
         let event_id = match self.event_id {
             Some(id) => EventId::validate(&id)?,
-            None => EventId::from_random_bytes(random),
+            None => fresh_id,
         };
         let body = RegisterUsagePointRequest {
             event,
@@ -454,7 +454,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const RANDOM: [u8; 16] = [7; 16];
+    /// The id a registration gets when its options give none.
+    fn fresh_id() -> EventId {
+        EventId::from_time_and_random(1_700_000_000_000, [7; 16])
+    }
     const NOW: i64 = 1_795_375_800_000;
 
     fn config() -> Config {
@@ -462,7 +465,7 @@ mod tests {
     }
 
     fn register(options: serde_json::Value, page: Option<&str>) -> Result<(PreparedRequest, EventId), TelemetryError> {
-        let prepared = parse_options::<RegisterOptions>(options)?.prepare(&config(), page, RANDOM)?;
+        let prepared = parse_options::<RegisterOptions>(options)?.prepare(&config(), page, fresh_id())?;
         Ok((prepared.request, prepared.event_id))
     }
 
@@ -482,7 +485,7 @@ mod tests {
             body(&request),
             json!({"event": "webcodec-conversion", "apiKey": "rm_pub_a", "host": "https://customer.com", "succeeded": true, "eventId": id.as_str()})
         );
-        assert_eq!(id, EventId::from_random_bytes(RANDOM));
+        assert_eq!(id, fresh_id());
         assert_eq!(request.policy, RetryPolicy::default());
     }
 
@@ -508,7 +511,7 @@ mod tests {
         assert_eq!(body(&register(options, None).unwrap().0)["apiKey"], "rm_pub_new");
         let configured = Config { license_key: Some("rm_pub_cfg".into()), ..config() };
         let options: RegisterOptions = parse_options(json!({"event": "web-render", "succeeded": true})).unwrap();
-        let prepared = options.prepare(&configured, None, RANDOM).unwrap();
+        let prepared = options.prepare(&configured, None, fresh_id()).unwrap();
         assert_eq!(body(&prepared.request)["apiKey"], "rm_pub_cfg");
         assert!(!prepared.unlicensed);
     }
@@ -519,7 +522,7 @@ mod tests {
             json!({"event": "web-render", "succeeded": true}),
             json!({"licenseKey": null, "apiKey": null, "event": "web-render", "succeeded": true}),
         ] {
-            let prepared = parse_options::<RegisterOptions>(options).unwrap().prepare(&config(), None, RANDOM).unwrap();
+            let prepared = parse_options::<RegisterOptions>(options).unwrap().prepare(&config(), None, fresh_id()).unwrap();
             assert!(prepared.unlicensed);
             let sent = body(&prepared.request);
             assert_eq!(sent["apiKey"], serde_json::Value::Null);
@@ -591,7 +594,7 @@ mod tests {
         let options: RegisterOptions =
             parse_options(json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true})).unwrap();
         let err =
-            options.prepare(&Config { endpoint: None, ..Config::default() }, None, RANDOM).map(|_| ()).unwrap_err();
+            options.prepare(&Config { endpoint: None, ..Config::default() }, None, fresh_id()).map(|_| ()).unwrap_err();
         assert_eq!(err, TelemetryError::NoEndpoint);
         assert!(err.to_string().starts_with("no endpoint configured"));
     }

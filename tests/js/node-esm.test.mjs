@@ -37,10 +37,21 @@ test('the request carries exactly the documented fields, and the same eventId on
   assert.equal(seen.length, 2);
   assert.deepEqual(seen[0].body, { event: 'web-render', apiKey: publicKey, host: 'https://customer.com', succeeded: true, eventId, isStill: true });
   assert.deepEqual(seen[1].body, seen[0].body);
-  // Without an eventId, a fresh UUID v4 is made.
-  const other = scenario();
-  await registerUsageEvent({ ...base, endpoint: faulty(other, 'ok'), event: 'web-render', succeeded: true });
-  assert.match((await attempts(other))[0].body.eventId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  // Without an eventId, a fresh UUID v7 is made: the time it was made, then random bits,
+  // so ids made later sort later.
+  const ids = [];
+  for (let i = 0; i < 2; i++) {
+    const other = scenario();
+    const before = Date.now();
+    await registerUsageEvent({ ...base, endpoint: faulty(other, 'ok'), event: 'web-render', succeeded: true });
+    const id = (await attempts(other))[0].body.eventId;
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const madeAt = parseInt(id.replace('-', '').slice(0, 12), 16);
+    assert.ok(madeAt >= before && madeAt <= Date.now(), `${id} says ${madeAt}, not between ${before} and now`);
+    ids.push(id);
+    while (Date.now() <= madeAt); // the next id is made in a later millisecond
+  }
+  assert.ok(ids[0] < ids[1], `${ids[0]} sorts before ${ids[1]}`);
 });
 
 test('invalid calls reject with a clear error and send nothing', async () => {
