@@ -268,9 +268,9 @@ pub fn get_usage_breakdown(
 ) -> Promise {
     enter();
     let options = read_options::<BreakdownOptions>(&options, "{ apiKey, since, granularity }");
-    promise(async move {
-        crate::api::get_usage_breakdown_answer(options.map_err(to_js_error)?).await.map_err(to_js_error)
-    })
+    promise(
+        async move { crate::api::get_usage_breakdown_answer(options.map_err(to_js_error)?).await.map_err(to_js_error) },
+    )
 }
 
 /// What a succeeded event from `host` counts as, by the server's own rules.

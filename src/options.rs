@@ -522,7 +522,8 @@ mod tests {
             json!({"event": "web-render", "succeeded": true}),
             json!({"licenseKey": null, "apiKey": null, "event": "web-render", "succeeded": true}),
         ] {
-            let prepared = parse_options::<RegisterOptions>(options).unwrap().prepare(&config(), None, fresh_id()).unwrap();
+            let prepared =
+                parse_options::<RegisterOptions>(options).unwrap().prepare(&config(), None, fresh_id()).unwrap();
             assert!(prepared.unlicensed);
             let sent = body(&prepared.request);
             assert_eq!(sent["apiKey"], serde_json::Value::Null);
