@@ -22,12 +22,25 @@ pub const ADMIN_ORIGINS: usize = 100;
 
 /// Every bucket of `range`, oldest first, empty ones included.
 pub fn series<'a>(rows: impl IntoIterator<Item = &'a CountRow>, range: &UsageRange) -> Vec<SeriesBucket> {
-    let mut buckets: BTreeMap<i64, KindCounts> =
-        range.bucket_starts().map(|start| (start, KindCounts::default())).collect();
+    let mut buckets: Vec<SeriesBucket> =
+        range.bucket_starts().map(|start| SeriesBucket { start, counts: KindCounts::default() }).collect();
+    let (first, size) = (buckets.first().map_or(0, |bucket| bucket.start), range.granularity.bucket_ms());
+    // Buckets are evenly spaced, so a row's is found by arithmetic; a row outside
+    // them (none a store returns) still gets its own.
+    let mut outside: BTreeMap<i64, KindCounts> = BTreeMap::new();
     for row in rows {
-        buckets.entry(row.bucket_start).or_default().add(row.kind, row.classification, row.count);
+        let offset = row.bucket_start - first;
+        let index = usize::try_from(offset / size).ok().filter(|_| offset % size == 0);
+        match index.and_then(|index| buckets.get_mut(index)) {
+            Some(bucket) => bucket.counts.add(row.kind, row.classification, row.count),
+            None => outside.entry(row.bucket_start).or_default().add(row.kind, row.classification, row.count),
+        }
     }
-    buckets.into_iter().map(|(start, counts)| SeriesBucket { start, counts }).collect()
+    if !outside.is_empty() {
+        buckets.extend(outside.into_iter().map(|(start, counts)| SeriesBucket { start, counts }));
+        buckets.sort_by_key(|bucket| bucket.start);
+    }
+    buckets
 }
 
 /// Counts per kind over all `rows`.
@@ -35,16 +48,34 @@ pub fn totals<'a>(rows: impl IntoIterator<Item = &'a CountRow>) -> KindCounts {
     KindCounts::from_counts(rows.into_iter().map(|row| (row.kind, row.classification, row.count)))
 }
 
-/// Counts per `group` (all kinds), in group order.
+/// Counts per `group` (all kinds), in group order. Rows of one group mostly come
+/// one after another (a store's rows are sorted by account and origin), so runs
+/// are summed first and only the runs' sums sorted.
 fn grouped<'a, G: Ord>(
     rows: impl IntoIterator<Item = &'a CountRow>,
     group: impl Fn(&'a CountRow) -> G,
 ) -> Vec<(G, UsageCounts)> {
-    let mut groups: BTreeMap<G, UsageCounts> = BTreeMap::new();
+    let mut runs: Vec<(G, UsageCounts)> = Vec::new();
     for row in rows {
-        groups.entry(group(row)).or_default().add(row.classification, row.count);
+        let key = group(row);
+        match runs.last_mut() {
+            Some((last, counts)) if *last == key => counts.add(row.classification, row.count),
+            _ => {
+                let mut counts = UsageCounts::default();
+                counts.add(row.classification, row.count);
+                runs.push((key, counts));
+            }
+        }
     }
-    groups.into_iter().collect()
+    runs.sort_by(|(a, _), (b, _)| a.cmp(b));
+    let mut groups: Vec<(G, UsageCounts)> = Vec::with_capacity(runs.len());
+    for (key, counts) in runs {
+        match groups.last_mut() {
+            Some((last, sum)) if *last == key => sum.add_all(&counts),
+            _ => groups.push((key, counts)),
+        }
+    }
+    groups
 }
 
 /// Counts per `group` (all kinds), busiest first; ties in group order.
@@ -114,10 +145,14 @@ pub struct KeyLimits<'a> {
 pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_>) -> AdminUsageResponse {
     let by_origin = counted.by_origin;
     let names: HashMap<KeyId, &str> = keys.keys.iter().map(|key| (key.id, key.name.as_str())).collect();
-    // Every account's totals in one pass (not one pass per licence).
-    let mut per_account: HashMap<Account, KindCounts> = HashMap::new();
-    for row in by_origin {
-        per_account.entry(row.account).or_default().add(row.kind, row.classification, row.count);
+    // Every account's totals in one pass (not one pass per licence), one lookup
+    // per run of an account's rows.
+    let mut per_account: BTreeMap<Account, KindCounts> = BTreeMap::new();
+    for run in by_origin.chunk_by(|a, b| a.account == b.account) {
+        let totals = per_account.entry(run[0].account).or_default();
+        for row in run {
+            totals.add(row.kind, row.classification, row.count);
+        }
     }
     let totals_of = |account: Account| per_account.get(&account).cloned().unwrap_or_default();
     let licenses = keys

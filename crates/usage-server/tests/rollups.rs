@@ -208,11 +208,22 @@ async fn check_range(store: &Store, range: &UsageRange, account: Option<Account>
     let by_time_only =
         everyone.into_iter().map(|row| CountRow { origin: None, account: Shape::TIMELINE_ACCOUNT, ..row }).collect();
     assert_eq!(timeline, merged(by_time_only), "timeline, {context}: {range:?}");
-    // A view reads both at once, sharing the raw edges (the vendor's view
-    // reads the timeline instead of the series).
-    let (view_by_time, view_origins) = store.count_views(account, range).await.unwrap();
+    // A view reads them together (the vendor's view reads the timeline instead
+    // of the series).
     let by_time = if account.is_some() { series } else { timeline };
-    assert_eq!((sorted(view_by_time), sorted(view_origins)), (by_time, origins), "view, {context}: {range:?}");
+    let view = store.count_view(account, range, None).await.unwrap();
+    assert_eq!((sorted(view.by_time), sorted(view.by_origin)), (by_time.clone(), origins.clone()), "view, {context}");
+    assert!(view.billable_this_month.is_empty(), "no month asked for, {context}");
+    // With a "month" (the range itself here): its billable events per key too
+    // (only the account's), all in one trip.
+    let view = store.count_view(account, range, Some((range.since_ms, range.until_ms))).await.unwrap();
+    let mut billable = billable_per_key;
+    billable.retain(|id, _| account.is_none() || account == Some(Account::Key(*id)));
+    assert_eq!(
+        (sorted(view.by_time), sorted(view.by_origin), view.billable_this_month),
+        (by_time, origins, billable),
+        "view with a month, {context}: {range:?} {account:?}"
+    );
 }
 
 /// A range that ended a moment ago (a request's `until` defaults to its arrival)
@@ -444,8 +455,8 @@ async fn sealed_sums_follow_writes_by_others(url: &str) {
     writer.record_events(vec![event(since_ms + 1, "https://edge.com")]).await.unwrap();
     assert_eq!(total(reader.count_series(None, &range).await.unwrap()), 3, "in the partial first hour");
     assert_eq!(total(reader.count_timeline(&range).await.unwrap()), 3, "in the partial first hour");
-    let (by_time, by_origin) = reader.count_views(None, &range).await.unwrap();
-    assert_eq!((total(by_time), total(by_origin)), (3, 3), "in the partial first hour");
+    let view = reader.count_view(None, &range, None).await.unwrap();
+    assert_eq!((total(view.by_time), total(view.by_origin)), (3, 3), "in the partial first hour");
     // A write into the current hour changes no sealed sum and is seen at once.
     writer.record_events(vec![event(usage_server::store::now_ms(), "https://c.com")]).await.unwrap();
     assert_eq!(total(reader.count_series(None, &range).await.unwrap()), 3, "after until");

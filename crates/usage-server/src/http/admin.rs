@@ -12,7 +12,7 @@ use usage_core::{month_period_utc_ms, UsageRange};
 use super::error::ApiError;
 use super::{auth, csv_attachment, AppState};
 use crate::report::{self, Counted, KeyLimits};
-use crate::store::now_ms;
+use crate::store::{now_ms, ViewCounts};
 
 /// The admin routes.
 pub fn router() -> Router<AppState> {
@@ -31,12 +31,9 @@ async fn usage(
     let range = UsageRange::from_query(query.as_deref(), now)?;
     let period = month_period_utc_ms(now);
     // Independent reads, each on its own connection.
-    let ((by_time, by_origin), keys, used_this_month) = tokio::try_join!(
-        state.store.count_views(None, &range),
-        state.store.list_keys(),
-        state.store.count_billable_per_key(period.0, period.1),
-    )?;
-    let limits = KeyLimits { keys: &keys, used_this_month: &used_this_month, period };
+    let (counts, keys) = tokio::try_join!(state.store.count_view(None, &range, Some(period)), state.store.list_keys())?;
+    let ViewCounts { by_time, by_origin, billable_this_month } = counts;
+    let limits = KeyLimits { keys: &keys, used_this_month: &billable_this_month, period };
     Ok(Json(report::admin_usage(Counted { by_time: &by_time, by_origin: &by_origin }, &range, &limits)))
 }
 

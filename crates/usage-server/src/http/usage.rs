@@ -6,13 +6,13 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use usage_core::wire::BreakdownResponse;
-use usage_core::UsageRange;
+use usage_core::wire::{BreakdownResponse, LimitStatus};
+use usage_core::{month_period_utc_ms, UsageRange};
 
 use super::error::ApiError;
 use super::{auth, csv_attachment, AppState};
 use crate::report::{self, Counted};
-use crate::store::{now_ms, Account};
+use crate::store::{now_ms, Account, ViewCounts};
 
 /// The licensee routes.
 pub fn router() -> Router<AppState> {
@@ -27,9 +27,13 @@ async fn breakdown(
 ) -> Result<Json<BreakdownResponse>, ApiError> {
     let key = auth::licensee(&state, &headers).await?;
     let range = UsageRange::from_query(query.as_deref(), now_ms())?;
-    let account = Some(Account::Key(key.id));
-    let (by_time, by_origin) = state.store.count_views(account, &range).await?;
-    let limit = state.limit_status(&key).await?;
+    // The month's billable count (for the limit) is read with the rest.
+    let period = month_period_utc_ms(now_ms());
+    let month = key.monthly_limit.map(|_| period);
+    let ViewCounts { by_time, by_origin, billable_this_month } =
+        state.store.count_view(Some(Account::Key(key.id)), &range, month).await?;
+    let used = billable_this_month.get(&key.id).copied().unwrap_or(0);
+    let limit = key.monthly_limit.map(|monthly| LimitStatus::new(monthly, used, period));
     Ok(Json(report::breakdown(Counted { by_time: &by_time, by_origin: &by_origin }, &range, limit)))
 }
 

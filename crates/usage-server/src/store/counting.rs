@@ -340,15 +340,34 @@ impl Store {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<HashMap<KeyId, u64>, StoreError> {
-        let range = UsageRange { since_ms: start_ms, until_ms: end_ms, granularity: Granularity::Day };
-        let rows = self.count_shaped(key.map(Account::Key), &range, Shape::Totals).await?;
-        let mut per_key = HashMap::new();
-        for row in rows {
-            if let (Account::Key(id), Classification::Billable) = (row.account, row.classification) {
-                *per_key.entry(id).or_insert(0) += row.count;
-            }
-        }
-        Ok(per_key)
+        let month = month_range(start_ms, end_ms);
+        Ok(billable_per_key(&self.count_shaped(key.map(Account::Key), &month, Shape::Totals).await?))
+    }
+
+    /// What a usage view shows, counted together (see [`Store::count_together`]):
+    /// [`Store::count_series`] of `account` (or [`Store::count_timeline`] of
+    /// everyone's, when `None`), [`Store::count_origins`], and, when a calendar
+    /// month is given, [`Store::count_billable_per_key`] of it (only `account`'s).
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_view(
+        &self,
+        account: Option<Account>,
+        range: &UsageRange,
+        month: Option<(i64, i64)>,
+    ) -> Result<ViewCounts, StoreError> {
+        let by_time = if account.is_some() { Shape::Series } else { Shape::Timeline };
+        let month = month.map(|(start_ms, end_ms)| month_range(start_ms, end_ms));
+        let mut requests = vec![
+            CountRequest { account, range, shape: by_time },
+            CountRequest { account, range, shape: Shape::Origins },
+        ];
+        requests.extend(month.as_ref().map(|month| CountRequest { account, range: month, shape: Shape::Totals }));
+        let mut counted = self.count_together(&requests).await?.into_iter();
+        let (by_time, by_origin) = (counted.next().unwrap_or_default(), counted.next().unwrap_or_default());
+        let billable_this_month = billable_per_key(&counted.next().unwrap_or_default());
+        Ok(ViewCounts { by_time, by_origin, billable_this_month })
     }
 
     /// Every event of `account` at or after `since_ms`: get-usage's counts.
@@ -409,41 +428,64 @@ impl Store {
         self.count_shaped(None, range, Shape::Timeline).await
     }
 
-    /// What a usage view shows: [`Store::count_series`] of `account` (or
-    /// [`Store::count_timeline`] of everyone's, when `None`) and
-    /// [`Store::count_origins`], reading the raw events of the range's edges and
-    /// the rollup generation once for both.
-    ///
-    /// # Errors
-    /// A database failure, or a stored kind this version does not know.
-    pub async fn count_views(
-        &self,
-        account: Option<Account>,
-        range: &UsageRange,
-    ) -> Result<(Vec<CountRow>, Vec<CountRow>), StoreError> {
-        let mut reading = Reading::default();
-        let by_time = if account.is_some() { Shape::Series } else { Shape::Timeline };
-        let series = self.count_shaped_with(account, range, by_time, &mut reading).await?;
-        let origins = self.count_shaped_with(account, range, Shape::Origins, &mut reading).await?;
-        Ok((series, origins))
-    }
-
     async fn count_shaped(
         &self,
         account: Option<Account>,
         range: &UsageRange,
         shape: Shape,
     ) -> Result<Vec<CountRow>, StoreError> {
-        self.count_shaped_with(account, range, shape, &mut Reading::default()).await
+        let mut counted = self.count_together(&[CountRequest { account, range, shape }]).await?;
+        Ok(counted.pop().unwrap_or_default())
     }
 
-    async fn count_shaped_with(
+    /// The answers to several count requests (one view's), in their order: the
+    /// rollup generation is read once for all of them, and everything the sealed
+    /// sums in memory do not hold is read in one trip to the database.
+    ///
+    /// # Errors
+    /// A database failure, or a stored kind this version does not know.
+    pub async fn count_together(&self, requests: &[CountRequest<'_>]) -> Result<Vec<Vec<CountRow>>, StoreError> {
+        let mut reading = Reading::default();
+        let mut trip = Trip::default();
+        let mut counted = Vec::with_capacity(requests.len());
+        for (index, request) in requests.iter().enumerate() {
+            counted.push(self.plan(index, request, &mut reading, &mut trip).await?);
+        }
+        let Trip { since_end, rows } = trip;
+        let parts: Vec<(usize, bool)> = since_end
+            .iter()
+            .map(|(owner, _)| (*owner, true))
+            .chain(rows.iter().map(|(owner, _)| (*owner, false)))
+            .collect();
+        // The reads of what was stored after a range ended come first: an event
+        // stored while the trip runs is then counted (as if the range had ended a
+        // moment later), never taken away uncounted.
+        let queries = since_end.into_iter().chain(rows).map(|(_, query)| query).collect();
+        let answers = self.storage.counts(queries).await?;
+        let mut taken: Vec<Vec<CountRow>> = vec![Vec::new(); requests.len()];
+        for ((owner, is_since_end), found) in parts.into_iter().zip(answers) {
+            let CountRequest { range, shape, .. } = requests[owner];
+            let shaped =
+                count_rows(found, |start| range.bucket_of(start))?.into_iter().map(|row| shape.apply(row, range));
+            if is_since_end {
+                taken[owner].extend(shaped);
+            } else {
+                counted[owner].extend(shaped);
+            }
+        }
+        Ok(counted.into_iter().zip(taken).map(|(rows, taken)| subtract(merge(rows), &merge(taken))).collect())
+    }
+
+    /// Adds to `trip` what `request` needs from the database and returns what
+    /// memory already holds of it (the sealed sums), shaped.
+    async fn plan(
         &self,
-        account: Option<Account>,
-        range: &UsageRange,
-        shape: Shape,
+        owner: usize,
+        request: &CountRequest<'_>,
         reading: &mut Reading,
+        trip: &mut Trip,
     ) -> Result<Vec<CountRow>, StoreError> {
+        let CountRequest { account, range, shape } = *request;
         let coarsest = shape.coarsest(range.granularity);
         let first_hour = Level::Hour.ceil(range.since_ms);
         // Nothing is stored after now, so a range reaching now may read the
@@ -458,25 +500,27 @@ impl Store {
         let reaches_now = range.until_ms >= now || ended_moments_ago;
         let last_hour = if reaches_now { coarsest.ceil(now) } else { Level::Hour.floor(range.until_ms) };
         if first_hour >= last_hour {
-            let rows = self.count_rows_raw(account, range).await?;
-            return Ok(merge(rows.into_iter().map(|row| shape.apply(row, range)).collect()));
+            trip.rows.extend(raw_query(account, range).map(|query| (owner, query)));
+            return Ok(Vec::new());
         }
-        // Read before the rollups: an event stored in between is then counted
-        // (as if the range had ended a moment later), never taken away uncounted.
-        let since_end = if ended_moments_ago {
-            let tail = reading.raw(self, account, range, (range.until_ms, NO_END_MS), false).await?;
-            merge(tail.iter().map(|row| shape.apply(row.clone(), range)).collect())
-        } else {
-            Vec::new()
-        };
+        if ended_moments_ago {
+            let tail = UsageRange { since_ms: range.until_ms, until_ms: NO_END_MS, ..*range };
+            trip.since_end.extend(raw_query(account, &tail).map(|query| (owner, query)));
+        }
         // The sealed parts come from memory when they can (series and origins:
         // what pages ask for again and again; exports are read whole).
         let cached = shape != Shape::Detail;
-        let start = reading.raw(self, account, range, (range.since_ms, first_hour), cached).await?;
         let end_ms = if reaches_now { last_hour } else { range.until_ms };
-        let end = reading.raw(self, account, range, (last_hour, end_ms), cached).await?;
-        let mut rows: Vec<CountRow> =
-            start.iter().chain(end.iter()).map(|row| shape.apply(row.clone(), range)).collect();
+        let mut rows = Vec::new();
+        for edge in [(range.since_ms, first_hour), (last_hour, end_ms)] {
+            match reading.sealed_raw(self, account, range, edge, cached).await? {
+                Some(sealed) => rows.extend(sealed.iter().map(|row| shape.apply(row.clone(), range))),
+                None => {
+                    let part = UsageRange { since_ms: edge.0, until_ms: edge.1, ..*range };
+                    trip.rows.extend(raw_query(account, &part).map(|query| (owner, query)));
+                }
+            }
+        }
         let sealed_until =
             if cached { Level::Hour.floor(now - SEAL_MARGIN_MS).clamp(first_hour, last_hour) } else { first_hour };
         if sealed_until > first_hour {
@@ -485,38 +529,12 @@ impl Store {
                 self.sealed_sums(shape, account, range.granularity, first_hour, sealed_until, generation).await?;
             rows.extend(sums.iter().map(|row| shape.apply(row.clone(), range)));
         }
-        // What is not sealed is the newest hour or two: few rows.
-        rows.extend(self.rollup_pieces(shape, account, range, (sealed_until, last_hour), cached).await?);
-        Ok(subtract(merge(rows), &since_end))
-    }
-
-    /// The rollup rows of `[start_ms, end_ms)` (whole hours), each piece read from
-    /// the coarsest rollup that fits, in `range`'s buckets, summed as `shape` asks
-    /// by the database, or here when `summed_here` (the newest hour or two: its
-    /// few hundred rows are summed faster by [`merge`] than by SQLite's GROUP BY).
-    async fn rollup_pieces(
-        &self,
-        shape: Shape,
-        account: Option<Account>,
-        range: &UsageRange,
-        (start_ms, end_ms): Bounds,
-        summed_here: bool,
-    ) -> Result<Vec<CountRow>, StoreError> {
-        let mut pieces = Vec::new();
-        decompose(start_ms, end_ms, shape.coarsest(range.granularity), &mut pieces);
-        if pieces.is_empty() {
-            return Ok(Vec::new());
-        }
-        let read_as = if summed_here { Shape::Detail } else { shape };
-        let queries = pieces
-            .into_iter()
-            .map(|(level, start_ms, end_ms)| {
-                rollup_query(Rollup::at(level, shape.by_origin()), read_as, account, start_ms, end_ms)
-            })
-            .collect();
-        let found = self.storage.counts(queries).await?;
-        let rows = count_rows(found, |start| range.bucket_of(start))?;
-        Ok(rows.into_iter().map(|row| shape.apply(row, range)).collect())
+        // What is not sealed is the newest hour or two: few rows, summed by
+        // [`merge`] (faster than SQLite's GROUP BY for a few hundred rows).
+        let read_as = if cached { Shape::Detail } else { shape };
+        let pieces = rollup_queries(shape, read_as, account, range.granularity, (sealed_until, last_hour));
+        trip.rows.extend(pieces.into_iter().map(|query| (owner, query)));
+        Ok(rows)
     }
 
     /// The sum of the sealed hours `[start_ms, end_ms)`, from memory if it was
@@ -536,7 +554,10 @@ impl Store {
             return Ok(rows);
         }
         let range = UsageRange { since_ms: start_ms, until_ms: end_ms, granularity };
-        let rows = Arc::new(merge(self.rollup_pieces(shape, account, &range, (start_ms, end_ms), false).await?));
+        let queries = rollup_queries(shape, shape, account, granularity, (start_ms, end_ms));
+        let found = self.storage.counts(queries).await?.into_iter().flatten().collect();
+        let rows = count_rows(found, |start| range.bucket_of(start))?;
+        let rows = Arc::new(merge(rows.into_iter().map(|row| shape.apply(row, &range)).collect()));
         self.sealed.insert(key, generation, rows.clone());
         Ok(rows)
     }
@@ -551,25 +572,9 @@ impl Store {
         account: Option<Account>,
         range: &UsageRange,
     ) -> Result<Vec<CountRow>, StoreError> {
-        if range.since_ms >= range.until_ms {
-            return Ok(Vec::new());
-        }
-        let bucket_ms = range.granularity.bucket_ms();
-        let filter = if account.is_some() { "AND key_id = $4" } else { "" };
-        let sums = Classification::ALL
-            .map(|c| {
-                format!("CAST(SUM(CASE WHEN classification = '{0}' THEN 1 ELSE 0 END) AS BIGINT) AS {0}", c.as_str())
-            })
-            .join(", ");
-        let sql = format!(
-            "SELECT key_id, (created_at_ms / $1) * $1 AS bucket_start, COALESCE(origin, '') AS origin, event_kind, {sums} \
-             FROM usage_events WHERE created_at_ms >= $2 AND created_at_ms < $3 {filter} \
-             GROUP BY key_id, (created_at_ms / $1) * $1, COALESCE(origin, ''), event_kind"
-        );
-        let mut params = vec![bucket_ms, range.since_ms, range.until_ms];
-        params.extend(account.map(Account::stored_id));
-        let rows = self.storage.counts(vec![CountsQuery { sql, params }]).await?;
-        count_rows(rows, |start| start)
+        let Some(query) = raw_query(account, range) else { return Ok(Vec::new()) };
+        let found = self.storage.counts(vec![query]).await?.into_iter().flatten().collect();
+        count_rows(found, |start| start)
     }
 
     /// Deletes raw events received before `cutoff_ms` (rollups stay), a chunk at a
@@ -589,58 +594,97 @@ impl Store {
     }
 }
 
+/// A view's counts: see [`Store::count_view`].
+#[derive(Debug, Clone, Default)]
+pub struct ViewCounts {
+    /// Events per bucket ([`Shape::Series`], or everyone's [`Shape::Timeline`]).
+    pub by_time: Vec<CountRow>,
+    /// Events per account and origin, buckets summed ([`Shape::Origins`]).
+    pub by_origin: Vec<CountRow>,
+    /// Each key's billable events in the month asked for (none if none was).
+    pub billable_this_month: HashMap<KeyId, u64>,
+}
+
+/// `[start_ms, end_ms)` in days: how a monthly limit is counted.
+fn month_range(start_ms: i64, end_ms: i64) -> UsageRange {
+    UsageRange { since_ms: start_ms, until_ms: end_ms, granularity: Granularity::Day }
+}
+
+/// Billable events per key, from [`Shape::Totals`] rows.
+fn billable_per_key(rows: &[CountRow]) -> HashMap<KeyId, u64> {
+    let mut per_key = HashMap::new();
+    for row in rows {
+        if let (Account::Key(id), Classification::Billable) = (row.account, row.classification) {
+            *per_key.entry(id).or_insert(0) += row.count;
+        }
+    }
+    per_key
+}
+
+/// One count a view needs: whose events (everyone's when `None`), over which
+/// range, summed how.
+#[derive(Debug, Clone, Copy)]
+pub struct CountRequest<'a> {
+    /// Whose events.
+    pub account: Option<Account>,
+    /// Which events, in which buckets.
+    pub range: &'a UsageRange,
+    /// What is summed over.
+    pub shape: Shape,
+}
+
 /// `[since_ms, until_ms)`.
 type Bounds = (i64, i64);
 
-/// What the shapes of one view share, each read once: the raw events of the
-/// range's edges and the rollup generation.
+/// The queries of one trip to the database, each with the request it answers.
+#[derive(Debug, Default)]
+struct Trip {
+    /// Events stored after a range ended, to take away from its counts.
+    since_end: Vec<(usize, CountsQuery)>,
+    /// Raw edges and rollup pieces, to add to them.
+    rows: Vec<(usize, CountsQuery)>,
+}
+
+/// What the requests of one view share: the rollup generation, read once.
 #[derive(Debug, Default)]
 struct Reading {
-    raw: Vec<(Bounds, Arc<Vec<CountRow>>)>,
     generation: Option<i64>,
 }
 
 impl Reading {
-    /// The raw events of `[since_ms, until_ms)` in `range`'s buckets, per detail;
-    /// from the sealed sums when `cached` and the part is sealed (a range that
-    /// starts at the same moment again, as a dashboard's does between reloads).
-    async fn raw(
+    /// The raw events of the sealed edge `[since_ms, until_ms)` in `range`'s
+    /// buckets, per detail, from the sealed sums (a range that starts at the same
+    /// moment again, as a dashboard's does between reloads); `None` when the edge
+    /// is not sealed or not `cached`, so it must be read with the rest.
+    async fn sealed_raw(
         &mut self,
         store: &Store,
         account: Option<Account>,
         range: &UsageRange,
         (since_ms, until_ms): Bounds,
         cached: bool,
-    ) -> Result<Arc<Vec<CountRow>>, StoreError> {
+    ) -> Result<Option<Arc<Vec<CountRow>>>, StoreError> {
         if since_ms >= until_ms {
-            return Ok(Arc::default());
+            return Ok(Some(Arc::default()));
         }
-        if let Some((_, rows)) = self.raw.iter().find(|(bounds, _)| *bounds == (since_ms, until_ms)) {
-            return Ok(rows.clone());
+        if !cached || until_ms > now_ms() - SEAL_MARGIN_MS {
+            return Ok(None);
+        }
+        let key = SealedKey {
+            shape: Shape::Detail,
+            account,
+            granularity: range.granularity,
+            start_ms: since_ms,
+            end_ms: until_ms,
+        };
+        let generation = self.generation(store).await?;
+        if let Some(rows) = store.sealed.get(&key, generation) {
+            return Ok(Some(rows));
         }
         let part = UsageRange { since_ms, until_ms, granularity: range.granularity };
-        let rows = if cached && until_ms <= now_ms() - SEAL_MARGIN_MS {
-            let key = SealedKey {
-                shape: Shape::Detail,
-                account,
-                granularity: range.granularity,
-                start_ms: since_ms,
-                end_ms: until_ms,
-            };
-            let generation = self.generation(store).await?;
-            match store.sealed.get(&key, generation) {
-                Some(rows) => rows,
-                None => {
-                    let rows = Arc::new(store.count_rows_raw(account, &part).await?);
-                    store.sealed.insert(key, generation, rows.clone());
-                    rows
-                }
-            }
-        } else {
-            Arc::new(store.count_rows_raw(account, &part).await?)
-        };
-        self.raw.push(((since_ms, until_ms), rows.clone()));
-        Ok(rows)
+        let rows = Arc::new(store.count_rows_raw(account, &part).await?);
+        store.sealed.insert(key, generation, rows.clone());
+        Ok(Some(rows))
     }
 
     async fn generation(&mut self, store: &Store) -> Result<i64, StoreError> {
@@ -653,6 +697,45 @@ impl Reading {
             }
         }
     }
+}
+
+/// Counts the raw events of `range` in its buckets; `None` for an empty range.
+fn raw_query(account: Option<Account>, range: &UsageRange) -> Option<CountsQuery> {
+    if range.since_ms >= range.until_ms {
+        return None;
+    }
+    let filter = if account.is_some() { "AND key_id = $4" } else { "" };
+    let sums = Classification::ALL
+        .map(|c| format!("CAST(SUM(CASE WHEN classification = '{0}' THEN 1 ELSE 0 END) AS BIGINT) AS {0}", c.as_str()))
+        .join(", ");
+    let sql = format!(
+        "SELECT key_id, (created_at_ms / $1) * $1 AS bucket_start, COALESCE(origin, '') AS origin, event_kind, {sums} \
+         FROM usage_events WHERE created_at_ms >= $2 AND created_at_ms < $3 {filter} \
+         GROUP BY key_id, (created_at_ms / $1) * $1, COALESCE(origin, ''), event_kind"
+    );
+    let mut params = vec![range.granularity.bucket_ms(), range.since_ms, range.until_ms];
+    params.extend(account.map(Account::stored_id));
+    Some(CountsQuery { sql, params })
+}
+
+/// The queries for the rollup rows of `[start_ms, end_ms)` (whole hours), each
+/// piece read from the coarsest rollup that fits `shape` and `granularity`,
+/// summed by the database as `read_as` asks.
+fn rollup_queries(
+    shape: Shape,
+    read_as: Shape,
+    account: Option<Account>,
+    granularity: Granularity,
+    (start_ms, end_ms): Bounds,
+) -> Vec<CountsQuery> {
+    let mut pieces = Vec::new();
+    decompose(start_ms, end_ms, shape.coarsest(granularity), &mut pieces);
+    pieces
+        .into_iter()
+        .map(|(level, start_ms, end_ms)| {
+            rollup_query(Rollup::at(level, shape.by_origin()), read_as, account, start_ms, end_ms)
+        })
+        .collect()
 }
 
 /// The order a batch is written in: account, then eventId (borrowed, so sorting
@@ -727,7 +810,11 @@ fn count_rows(rows: Vec<CountsRow>, bucket_of: impl Fn(i64) -> i64) -> Result<Ve
 fn row_order(a: &CountRow, b: &CountRow) -> Ordering {
     (a.bucket_start, a.account.stored_id())
         .cmp(&(b.bucket_start, b.account.stored_id()))
-        .then_with(|| a.origin.cmp(&b.origin))
+        .then_with(|| match (&a.origin, &b.origin) {
+            // The classifications of one stored row share their origin.
+            (Some(a), Some(b)) if Arc::ptr_eq(a, b) => Ordering::Equal,
+            (a, b) => a.cmp(b),
+        })
         .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
         .then_with(|| (a.classification as u8).cmp(&(b.classification as u8)))
 }

@@ -18,7 +18,7 @@ mod writer;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use counting::{CountRow, CountsQuery, CountsRow, NewEvent, Recorded, Shape};
+pub use counting::{CountRequest, CountRow, CountsQuery, CountsRow, NewEvent, Recorded, Shape, ViewCounts};
 pub use storage::{ActiveKey, AdminTokenInfo, KeyInfo, KeyLookup, NewKey, Storage};
 pub use writer::{BatchOptions, EventWriter};
 

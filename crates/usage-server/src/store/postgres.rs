@@ -213,15 +213,16 @@ impl Storage for PostgresStorage {
         Ok(sqlx::query(sql::ROLLUP_GENERATION).fetch_one(&self.pool).await?.try_get("generation")?)
     }
 
-    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<CountsRow>, StoreError> {
+    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<Vec<CountsRow>>, StoreError> {
         // One connection for all of them, as SQLite's read does.
         let mut connection = self.pool.acquire().await?;
-        let mut rows = Vec::new();
+        let mut answers = Vec::with_capacity(queries.len());
         for query in &queries {
             let mut statement = sqlx::query(&query.sql);
             for param in &query.params {
                 statement = statement.bind(*param);
             }
+            let mut rows = Vec::new();
             for row in statement.fetch_all(&mut *connection).await? {
                 rows.push(CountsRow {
                     key_id: row.try_get("key_id")?,
@@ -231,8 +232,9 @@ impl Storage for PostgresStorage {
                     counts: [row.try_get("billable")?, row.try_get("development")?, row.try_get("failed")?],
                 });
             }
+            answers.push(rows);
         }
-        Ok(rows)
+        Ok(answers)
     }
 
     async fn prune_events_before(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError> {

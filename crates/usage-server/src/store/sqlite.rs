@@ -480,9 +480,9 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<CountsRow>, StoreError> {
+    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<Vec<CountsRow>>, StoreError> {
         self.read(move |connection| {
-            let mut rows = Vec::new();
+            let mut answers = Vec::with_capacity(queries.len());
             for query in &queries {
                 let mut statement = connection.prepare_cached(&numbered(&query.sql))?;
                 let found = statement.query_map(params_from_iter(&query.params), |row| {
@@ -494,11 +494,9 @@ impl Storage for SqliteStorage {
                         counts: [row.get(4)?, row.get(5)?, row.get(6)?],
                     })
                 })?;
-                for row in found {
-                    rows.push(row?);
-                }
+                answers.push(found.collect::<Result<Vec<_>, _>>()?);
             }
-            Ok(rows)
+            Ok(answers)
         })
         .await
     }

@@ -134,10 +134,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// buckets (see `sealed`), in that batch's transaction.
     async fn rollup_generation(&self) -> Result<i64, StoreError>;
 
-    /// Runs count queries (SQL both engines understand) one after another and
-    /// returns their rows in that order: one trip to the database for the pieces
-    /// of one range.
-    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<CountsRow>, StoreError>;
+    /// Runs count queries (SQL both engines understand) one after another, on one
+    /// connection, and returns each one's rows in that order: one trip to the
+    /// database for everything a view does not find in memory.
+    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<Vec<CountsRow>>, StoreError>;
 
     /// Deletes up to `limit` raw events received before `cutoff_ms`; returns how many went.
     async fn prune_events_before(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError>;
