@@ -17,6 +17,7 @@ use usage_core::{
 };
 
 use super::sealed::{SealedKey, SEAL_MARGIN_MS};
+use super::storage::Counts;
 use super::{now_ms, Account, KeyId, Store, StoreError};
 
 /// One event to count.
@@ -438,42 +439,61 @@ impl Store {
         Ok(counted.pop().unwrap_or_default())
     }
 
-    /// The answers to several count requests (one view's), in their order: the
-    /// rollup generation is read once for all of them, and everything the sealed
-    /// sums in memory do not hold is read in one trip to the database.
+    /// The answers to several count requests (one view's), in their order:
+    /// everything the sealed sums in memory do not hold is read in one trip to
+    /// the database.
+    ///
+    /// The sums in memory are taken to be current, and the trip checks it: it
+    /// reads the rollup generation before anything else, and when a backfill has
+    /// changed it, the requests are counted once more at the new generation (the
+    /// sums computed anew).
     ///
     /// # Errors
     /// A database failure, or a stored kind this version does not know.
     pub async fn count_together(&self, requests: &[CountRequest<'_>]) -> Result<Vec<Vec<CountRow>>, StoreError> {
-        let mut reading = Reading::default();
-        let mut trip = Trip::default();
-        let mut counted = Vec::with_capacity(requests.len());
-        for (index, request) in requests.iter().enumerate() {
-            counted.push(self.plan(index, request, &mut reading, &mut trip).await?);
-        }
-        let Trip { since_end, rows } = trip;
-        let parts: Vec<(usize, bool)> = since_end
-            .iter()
-            .map(|(owner, _)| (*owner, true))
-            .chain(rows.iter().map(|(owner, _)| (*owner, false)))
-            .collect();
-        // The reads of what was stored after a range ended come first: an event
-        // stored while the trip runs is then counted (as if the range had ended a
-        // moment later), never taken away uncounted.
-        let queries = since_end.into_iter().chain(rows).map(|(_, query)| query).collect();
-        let answers = self.storage.counts(queries).await?;
-        let mut taken: Vec<Vec<CountRow>> = vec![Vec::new(); requests.len()];
-        for ((owner, is_since_end), found) in parts.into_iter().zip(answers) {
-            let CountRequest { range, shape, .. } = requests[owner];
-            let shaped =
-                count_rows(found, |start| range.bucket_of(start))?.into_iter().map(|row| shape.apply(row, range));
-            if is_since_end {
-                taken[owner].extend(shaped);
-            } else {
-                counted[owner].extend(shaped);
+        let mut generation = match self.sealed.generation() {
+            Some(generation) => generation,
+            None => self.storage.rollup_generation().await?,
+        };
+        let mut checked = false;
+        loop {
+            let mut trip = Trip::default();
+            let mut counted = Vec::with_capacity(requests.len());
+            for (index, request) in requests.iter().enumerate() {
+                counted.push(self.plan(index, request, generation, &mut trip).await?);
             }
+            let Trip { since_end, rows } = trip;
+            let parts: Vec<(usize, bool)> = since_end
+                .iter()
+                .map(|(owner, _)| (*owner, true))
+                .chain(rows.iter().map(|(owner, _)| (*owner, false)))
+                .collect();
+            // The reads of what was stored after a range ended come first: an event
+            // stored while the trip runs is then counted (as if the range had ended a
+            // moment later), never taken away uncounted.
+            let queries = since_end.into_iter().chain(rows).map(|(_, query)| query).collect();
+            let Counts { generation: current, answers } = self.storage.counts(queries).await?;
+            if current != generation && !checked {
+                (generation, checked) = (current, true);
+                continue;
+            }
+            let mut taken: Vec<Vec<CountRow>> = vec![Vec::new(); requests.len()];
+            for ((owner, is_since_end), found) in parts.into_iter().zip(answers) {
+                let CountRequest { range, shape, .. } = requests[owner];
+                let shaped =
+                    count_rows(found, |start| range.bucket_of(start))?.into_iter().map(|row| shape.apply(row, range));
+                if is_since_end {
+                    taken[owner].extend(shaped);
+                } else {
+                    counted[owner].extend(shaped);
+                }
+            }
+            return Ok(counted
+                .into_iter()
+                .zip(taken)
+                .map(|(rows, taken)| subtract(merge(rows), &merge(taken)))
+                .collect());
         }
-        Ok(counted.into_iter().zip(taken).map(|(rows, taken)| subtract(merge(rows), &merge(taken))).collect())
     }
 
     /// Adds to `trip` what `request` needs from the database and returns what
@@ -482,7 +502,7 @@ impl Store {
         &self,
         owner: usize,
         request: &CountRequest<'_>,
-        reading: &mut Reading,
+        generation: i64,
         trip: &mut Trip,
     ) -> Result<Vec<CountRow>, StoreError> {
         let CountRequest { account, range, shape } = *request;
@@ -513,7 +533,7 @@ impl Store {
         let end_ms = if reaches_now { last_hour } else { range.until_ms };
         let mut rows = Vec::new();
         for edge in [(range.since_ms, first_hour), (last_hour, end_ms)] {
-            match reading.sealed_raw(self, account, range, edge, cached).await? {
+            match self.sealed_raw(account, range, edge, cached, generation).await? {
                 Some(sealed) => rows.extend(sealed.iter().map(|row| shape.apply(row.clone(), range))),
                 None => {
                     let part = UsageRange { since_ms: edge.0, until_ms: edge.1, ..*range };
@@ -524,7 +544,6 @@ impl Store {
         let sealed_until =
             if cached { Level::Hour.floor(now - SEAL_MARGIN_MS).clamp(first_hour, last_hour) } else { first_hour };
         if sealed_until > first_hour {
-            let generation = reading.generation(self).await?;
             let sums =
                 self.sealed_sums(shape, account, range.granularity, first_hour, sealed_until, generation).await?;
             rows.extend(sums.iter().map(|row| shape.apply(row.clone(), range)));
@@ -555,7 +574,7 @@ impl Store {
         }
         let range = UsageRange { since_ms: start_ms, until_ms: end_ms, granularity };
         let queries = rollup_queries(shape, shape, account, granularity, (start_ms, end_ms));
-        let found = self.storage.counts(queries).await?.into_iter().flatten().collect();
+        let found = self.storage.counts(queries).await?.answers.into_iter().flatten().collect();
         let rows = count_rows(found, |start| range.bucket_of(start))?;
         let rows = Arc::new(merge(rows.into_iter().map(|row| shape.apply(row, &range)).collect()));
         self.sealed.insert(key, generation, rows.clone());
@@ -573,7 +592,7 @@ impl Store {
         range: &UsageRange,
     ) -> Result<Vec<CountRow>, StoreError> {
         let Some(query) = raw_query(account, range) else { return Ok(Vec::new()) };
-        let found = self.storage.counts(vec![query]).await?.into_iter().flatten().collect();
+        let found = self.storage.counts(vec![query]).await?.answers.into_iter().flatten().collect();
         count_rows(found, |start| start)
     }
 
@@ -645,24 +664,18 @@ struct Trip {
     rows: Vec<(usize, CountsQuery)>,
 }
 
-/// What the requests of one view share: the rollup generation, read once.
-#[derive(Debug, Default)]
-struct Reading {
-    generation: Option<i64>,
-}
-
-impl Reading {
+impl Store {
     /// The raw events of the sealed edge `[since_ms, until_ms)` in `range`'s
     /// buckets, per detail, from the sealed sums (a range that starts at the same
     /// moment again, as a dashboard's does between reloads); `None` when the edge
     /// is not sealed or not `cached`, so it must be read with the rest.
     async fn sealed_raw(
-        &mut self,
-        store: &Store,
+        &self,
         account: Option<Account>,
         range: &UsageRange,
         (since_ms, until_ms): Bounds,
         cached: bool,
+        generation: i64,
     ) -> Result<Option<Arc<Vec<CountRow>>>, StoreError> {
         if since_ms >= until_ms {
             return Ok(Some(Arc::default()));
@@ -677,25 +690,13 @@ impl Reading {
             start_ms: since_ms,
             end_ms: until_ms,
         };
-        let generation = self.generation(store).await?;
-        if let Some(rows) = store.sealed.get(&key, generation) {
+        if let Some(rows) = self.sealed.get(&key, generation) {
             return Ok(Some(rows));
         }
         let part = UsageRange { since_ms, until_ms, granularity: range.granularity };
-        let rows = Arc::new(store.count_rows_raw(account, &part).await?);
-        store.sealed.insert(key, generation, rows.clone());
+        let rows = Arc::new(self.count_rows_raw(account, &part).await?);
+        self.sealed.insert(key, generation, rows.clone());
         Ok(Some(rows))
-    }
-
-    async fn generation(&mut self, store: &Store) -> Result<i64, StoreError> {
-        match self.generation {
-            Some(generation) => Ok(generation),
-            None => {
-                let generation = store.storage.rollup_generation().await?;
-                self.generation = Some(generation);
-                Ok(generation)
-            }
-        }
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use counting::{CountRequest, CountRow, CountsQuery, CountsRow, NewEvent, Recorded, Shape, ViewCounts};
-pub use storage::{ActiveKey, AdminTokenInfo, KeyInfo, KeyLookup, NewKey, Storage};
+pub use storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
 pub use writer::{BatchOptions, EventWriter};
 
 /// Which database engine a URL names.

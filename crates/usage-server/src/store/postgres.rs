@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow};
 use super::sealed::writes_sealed_buckets;
 use super::sql;
-use super::storage::{ActiveKey, AdminTokenInfo, KeyInfo, KeyLookup, NewKey, Storage};
+use super::storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
 use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
 
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -213,9 +213,10 @@ impl Storage for PostgresStorage {
         Ok(sqlx::query(sql::ROLLUP_GENERATION).fetch_one(&self.pool).await?.try_get("generation")?)
     }
 
-    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<Vec<CountsRow>>, StoreError> {
+    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Counts, StoreError> {
         // One connection for all of them, as SQLite's read does.
         let mut connection = self.pool.acquire().await?;
+        let generation = sqlx::query_scalar(sql::ROLLUP_GENERATION).fetch_one(&mut *connection).await?;
         let mut answers = Vec::with_capacity(queries.len());
         for query in &queries {
             let mut statement = sqlx::query(&query.sql);
@@ -234,7 +235,7 @@ impl Storage for PostgresStorage {
             }
             answers.push(rows);
         }
-        Ok(answers)
+        Ok(Counts { generation, answers })
     }
 
     async fn prune_events_before(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError> {

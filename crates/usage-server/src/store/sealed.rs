@@ -44,7 +44,8 @@ pub struct SealedKey {
 
 #[derive(Debug, Default)]
 struct Entries {
-    generation: i64,
+    /// The generation the sums were computed at; `None` before the first.
+    generation: Option<i64>,
     sums: HashMap<SealedKey, (u64, Arc<Vec<CountRow>>)>,
     uses: u64,
 }
@@ -56,12 +57,18 @@ pub struct SealedSums {
 }
 
 impl SealedSums {
-    /// The sum under `key`, if computed at `generation`.
+    /// The generation the sums kept were computed at, if any were.
+    pub fn generation(&self) -> Option<i64> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).generation
+    }
+
+    /// The sum under `key`, if computed at `generation`. Asking at another
+    /// generation drops every sum kept.
     pub fn get(&self, key: &SealedKey, generation: i64) -> Option<Arc<Vec<CountRow>>> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.generation != generation {
+        if entries.generation != Some(generation) {
             entries.sums.clear();
-            entries.generation = generation;
+            entries.generation = Some(generation);
             return None;
         }
         entries.uses += 1;
@@ -75,7 +82,7 @@ impl SealedSums {
     /// at `generation` (read before the rows were).
     pub fn insert(&self, key: SealedKey, generation: i64, rows: Arc<Vec<CountRow>>) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.generation != generation {
+        if *entries.generation.get_or_insert(generation) != generation {
             return;
         }
         if entries.sums.len() >= CAPACITY {
@@ -102,9 +109,12 @@ mod tests {
     #[test]
     fn a_new_generation_drops_every_sum() {
         let sums = SealedSums::default();
+        assert_eq!(sums.generation(), None);
         sums.insert(key(0), 0, Arc::new(Vec::new()));
+        assert_eq!(sums.generation(), Some(0));
         assert!(sums.get(&key(0), 0).is_some());
         assert!(sums.get(&key(0), 1).is_none());
+        assert_eq!(sums.generation(), Some(1));
         // A sum computed under the old generation is not kept.
         sums.insert(key(0), 0, Arc::new(Vec::new()));
         assert!(sums.get(&key(0), 1).is_none());

@@ -18,7 +18,7 @@ use sqlx::migrate::Migrator;
 use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow, Rollup};
 use super::sealed::writes_sealed_buckets;
 use super::sql;
-use super::storage::{ActiveKey, AdminTokenInfo, KeyInfo, KeyLookup, NewKey, Storage};
+use super::storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
 use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
 
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -480,8 +480,9 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<Vec<CountsRow>>, StoreError> {
+    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Counts, StoreError> {
         self.read(move |connection| {
+            let generation = connection.prepare_cached(sql::ROLLUP_GENERATION)?.query_row([], |row| row.get(0))?;
             let mut answers = Vec::with_capacity(queries.len());
             for query in &queries {
                 let mut statement = connection.prepare_cached(&numbered(&query.sql))?;
@@ -496,7 +497,7 @@ impl Storage for SqliteStorage {
                 })?;
                 answers.push(found.collect::<Result<Vec<_>, _>>()?);
             }
-            Ok(answers)
+            Ok(Counts { generation, answers })
         })
         .await
     }

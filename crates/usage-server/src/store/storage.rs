@@ -81,6 +81,15 @@ pub struct AdminTokenInfo {
     pub revoked_at_ms: Option<i64>,
 }
 
+/// What [`Storage::counts`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    /// The rollup generation, read before the queries ran.
+    pub generation: i64,
+    /// Each query's rows, in the order of the queries.
+    pub answers: Vec<Vec<CountsRow>>,
+}
+
 /// What a storage engine does. Handlers never see which one runs: they hold a
 /// [`super::Store`], which reaches the engine through this trait.
 #[async_trait]
@@ -134,10 +143,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// buckets (see `sealed`), in that batch's transaction.
     async fn rollup_generation(&self) -> Result<i64, StoreError>;
 
-    /// Runs count queries (SQL both engines understand) one after another, on one
-    /// connection, and returns each one's rows in that order: one trip to the
-    /// database for everything a view does not find in memory.
-    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Vec<Vec<CountsRow>>, StoreError>;
+    /// Reads the rollup generation, then runs count queries (SQL both engines
+    /// understand) one after another, on one connection: one trip to the database
+    /// for everything a view does not find in memory.
+    async fn counts(&self, queries: Vec<CountsQuery>) -> Result<Counts, StoreError>;
 
     /// Deletes up to `limit` raw events received before `cutoff_ms`; returns how many went.
     async fn prune_events_before(&self, cutoff_ms: i64, limit: i64) -> Result<u64, StoreError>;
