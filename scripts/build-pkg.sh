@@ -16,7 +16,7 @@ WASM_OPT_FLAGS="-Oz --converge --zero-filled-memory --low-memory-unused --strip-
 rm -rf pkg
 for target in web nodejs; do
   out=$([ "$target" = nodejs ] && echo node || echo web)
-  wasm-pack --log-level warn build --release --target "$target" --out-dir "pkg/$out" --out-name usage_telemetry --no-pack -- --features global-allocator
+  wasm-pack --log-level warn build --profile wasm-release --target "$target" --out-dir "pkg/$out" --out-name usage_telemetry --no-pack -- --features global-allocator
   # Features are read from the target_features section (so never strip it).
   # shellcheck disable=SC2086
   wasm-opt $WASM_OPT_FLAGS "pkg/$out/usage_telemetry_bg.wasm" -o "pkg/$out/usage_telemetry_bg.wasm"

@@ -14,8 +14,8 @@ if [ "$(twiggy --version 2>/dev/null | awk '{ print $2 }')" != "$TWIGGY_VERSION"
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-cargo build --quiet --locked --release --target wasm32-unknown-unknown -p usage-telemetry --features global-allocator
-wasm-bindgen --target web --out-dir "$out" target/wasm32-unknown-unknown/release/usage_telemetry.wasm
+cargo build --quiet --locked --profile wasm-release --target wasm32-unknown-unknown -p usage-telemetry --features global-allocator
+wasm-bindgen --target web --out-dir "$out" target/wasm32-unknown-unknown/wasm-release/usage_telemetry.wasm
 # The flags of scripts/build-pkg.sh.
 wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused --strip-producers "$out/usage_telemetry_bg.wasm" -o "$out/opt.wasm"
 echo "after wasm-opt: $(wc -c < "$out/opt.wasm") bytes, $(gzip -9c "$out/opt.wasm" | wc -c) gzip -9"
