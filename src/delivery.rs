@@ -127,7 +127,7 @@ fn read_failure(response: &HttpResponse) -> TelemetryError {
 
 fn not_json(response: &HttpResponse) -> TelemetryError {
     let snippet: String = response.body.chars().take(80).collect();
-    let snippet = if snippet.trim().is_empty() { "(empty)".to_owned() } else { snippet };
+    let snippet = if snippet.trim_ascii().is_empty() { "(empty)".to_owned() } else { snippet };
     TelemetryError::NotJson { status: response.status, snippet }
 }
 

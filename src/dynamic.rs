@@ -450,11 +450,13 @@ impl<V: DynamicValue> Fields<V> {
             Dynamic::Text(text) => match choices.iter().find(|(choice, _)| *choice == text) {
                 Some(&(_, value)) => Ok(Some(value)),
                 None => {
-                    let names: Vec<String> = choices.iter().map(|(choice, _)| format!("`{choice}`")).collect();
-                    Err(DynamicError {
-                        path: self.path_of(name),
-                        rule: format!("unknown variant `{text}`, expected one of {}", names.join(", ")),
-                    })
+                    let mut rule = format!("unknown variant `{text}`, expected one of ");
+                    for (at, (choice, _)) in choices.iter().enumerate() {
+                        rule.push_str(if at == 0 { "`" } else { ", `" });
+                        rule.push_str(choice);
+                        rule.push('`');
+                    }
+                    Err(DynamicError { path: self.path_of(name), rule })
                 }
             },
             other => Err(self.wrong(name, &other, "invalid type", "a string")),

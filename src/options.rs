@@ -331,17 +331,24 @@ impl BreakdownOptions {
         let since = self.since.map(|since| whole_ms("since", since)).transpose()?;
         let until = self.until.map(|until| whole_ms("until", until)).transpose()?;
         UsageRange::resolve(since, until, self.granularity, now_ms)?;
-        let mut query = Vec::new();
+        let mut path = path.to_owned();
+        let mut separator = '?';
+        let mut add = |name: &str, value: &str| {
+            path.push(separator);
+            path.push_str(name);
+            path.push('=');
+            path.push_str(value);
+            separator = '&';
+        };
         if let Some(since) = since {
-            query.push(format!("since={since}"));
+            add("since", &since.to_string());
         }
         if let Some(until) = until {
-            query.push(format!("until={until}"));
+            add("until", &until.to_string());
         }
         if let Some(granularity) = self.granularity {
-            query.push(format!("granularity={}", granularity.as_str()));
+            add("granularity", granularity.as_str());
         }
-        let path = if query.is_empty() { path.to_owned() } else { format!("{path}?{}", query.join("&")) };
         let url = endpoint_url(self.endpoint.as_deref(), config, &path)?;
         let policy = config.retry.with(&self.retry.unwrap_or_default())?;
         let request = PreparedRequest {
