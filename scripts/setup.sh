@@ -6,6 +6,7 @@
 #   wasm-bindgen-cli (= the version in Cargo.lock) cargo install, before wasm-pack runs
 #   wasm-pack (pinned)                            cargo install
 #   wasm-opt (npm binaryen, pinned in tools/)     npm ci; Debian's v108 breaks the module
+#   esbuild (npm, pinned in tools/)               npm ci; minifies the web build's JavaScript
 #   Chromium + ChromeDriver, PostgreSQL, curl, wrk apt-get (Debian's packages)
 #   Firefox ESR, WebKitGTK's WebKitWebDriver      apt-get (firefox-esr, webkit2gtk-driver,
 #     + MiniBrowser and GStreamer plugins, Xvfb    gstreamer1.0-*, xvfb, xauth): the
@@ -71,8 +72,9 @@ if [ "$(geckodriver --version 2>/dev/null | awk 'NR == 1 { print $2 }')" != "$GE
 fi
 
 # --- npm tools (pinned in tools/package-lock.json) --------------------------------
-if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
-  log "installing pinned npm tools (binaryen)"
+if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -x tools/node_modules/.bin/esbuild ] ||
+  [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
+  log "installing pinned npm tools (binaryen, esbuild)"
   npm ci --prefix tools --no-audit --no-fund --loglevel=error
 fi
 log "ready"
