@@ -21,6 +21,12 @@ for target in web nodejs; do
   # shellcheck disable=SC2086
   wasm-opt $WASM_OPT_FLAGS "pkg/$out/usage_telemetry_bg.wasm" -o "pkg/$out/usage_telemetry_bg.wasm"
   rm -f "pkg/$out/.gitignore"
+  # What a page downloads: the names only the glue uses (hashed imports and closure
+  # shims) made short, in the wasm and the glue together.
+  if [ "$out" = web ]; then
+    node scripts/short-wasm-names.mjs "pkg/web/usage_telemetry_bg.wasm" "pkg/web/usage_telemetry.js" \
+      "pkg/web/usage_telemetry.d.ts" "pkg/web/usage_telemetry_bg.wasm.d.ts"
+  fi
   # wasm-bindgen types its raw exports (InitOutput) with `any`; the package promises none.
   sed -i 's/\bany\b/unknown/g' "pkg/$out/usage_telemetry.d.ts" "pkg/$out/usage_telemetry_bg.wasm.d.ts"
 done
@@ -47,7 +53,7 @@ echo '{ "type": "module" }' > pkg/web/package.json
 # Pages, workers and bundlers import index.js: the same exports, usable before init().
 cp js/web-entry.js pkg/web/index.js
 # What a page downloads is minified, as browser SDKs ship theirs (the glue from 33.8 KB
-# to ~14 KB); each file keeps its imports and exports, its types hint for Deno
+# to ~11 KB); each file keeps its imports and exports, its types hint for Deno
 # (`@ts-self-types`), and gets a source map (with its original text) for the
 # browser's developer tools.
 for file in pkg/web/usage_telemetry.js pkg/web/index.js; do
