@@ -78,7 +78,9 @@ fn write_string(out: &mut String, text: &str) {
             0x00..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&text[start..index]);
+        // `get`, not indexing (its panic path costs ~4 KB); an escaped byte is ASCII,
+        // so the cut is always on a character boundary.
+        out.push_str(text.get(start..index).unwrap_or_default());
         if escape.is_empty() {
             out.push_str("\\u00");
             out.push(HEX[usize::from(byte >> 4)] as char);
@@ -88,7 +90,7 @@ fn write_string(out: &mut String, text: &str) {
         }
         start = index + 1;
     }
-    out.push_str(&text[start..]);
+    out.push_str(text.get(start..).unwrap_or_default());
     out.push('"');
 }
 
@@ -300,7 +302,7 @@ impl ser::SerializeMap for Members<'_> {
         self.separate();
         let before = self.out.len();
         key.serialize(Writer { out: self.out })?;
-        if !self.out[before..].starts_with('"') {
+        if self.out.as_bytes().get(before) != Some(&b'"') {
             return unwritable("a map key that is not a string");
         }
         self.out.push(':');

@@ -128,8 +128,12 @@ impl Origin {
             return Ok(Origin::File);
         }
         // Bytes, not `split_once("://")`: a substring search costs the module ~2 KB.
+        // `get`, not indexing, here and below: slicing's panic path (it formats the
+        // string it failed on) costs it another ~4 KB.
         let (scheme, rest) = match input.as_bytes().windows(3).position(|w| w == b"://") {
-            Some(at) => (Some(parse_scheme(&input[..at])?), &input[at + 3..]),
+            Some(at) => {
+                (Some(parse_scheme(input.get(..at).unwrap_or_default())?), input.get(at + 3..).unwrap_or_default())
+            }
             None => (None, input.as_str()),
         };
         let authority = rest.strip_suffix('/').unwrap_or(rest);
@@ -180,9 +184,9 @@ impl Host {
     /// The local-host rules for one host.
     pub fn is_local(&self) -> bool {
         match self {
-            Host::Domain(name) => LOCAL_SUFFIXES.iter().any(|suffix| {
-                name == suffix || (name.ends_with(suffix) && name[..name.len() - suffix.len()].ends_with('.'))
-            }),
+            Host::Domain(name) => LOCAL_SUFFIXES
+                .iter()
+                .any(|suffix| name.strip_suffix(suffix).is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))),
             Host::Ipv4(ip) => ipv4_is_local(*ip),
             Host::Ipv6(ip) => ipv6_is_local(*ip),
         }
@@ -300,8 +304,8 @@ fn parse_whatwg_ipv4(labels: &[&str]) -> Option<Ipv4Addr> {
 fn parse_ipv4_number(part: &str) -> Option<u64> {
     let (digits, radix) = if let Some(hex) = part.strip_prefix("0x") {
         (hex, 16)
-    } else if part.len() > 1 && part.starts_with('0') {
-        (&part[1..], 8)
+    } else if let Some(octal) = part.strip_prefix('0').filter(|rest| !rest.is_empty()) {
+        (octal, 8)
     } else {
         (part, 10)
     };
