@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Where the web build's bytes go: twiggy (installed here when missing, pinned) on
-# the release module after wasm-bindgen and before wasm-opt, items summed by crate
-# and by module of this workspace. Reproduces the README's size table:
+# the release module after wasm-bindgen and before wasm-opt (import names still
+# long), items summed by crate and by module of this workspace. Reproduces the
+# README's size table:
 #   ./scripts/size-profile.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,9 @@ cargo build --quiet --locked --profile wasm-release --target wasm32-unknown-unkn
 wasm-bindgen --target web --out-dir "$out" target/wasm32-unknown-unknown/wasm-release/usage_telemetry.wasm
 # The flags of scripts/build-pkg.sh.
 wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused --strip-producers "$out/usage_telemetry_bg.wasm" -o "$out/opt.wasm"
-echo "after wasm-opt: $(wc -c < "$out/opt.wasm") bytes, $(gzip -9c "$out/opt.wasm" | wc -c) gzip -9"
+cp "$out/usage_telemetry.js" "$out/glue.js"
+node scripts/short-wasm-names.mjs "$out/opt.wasm" "$out/glue.js"
+echo "after wasm-opt and short names (as pkg/web/ has it): $(wc -c < "$out/opt.wasm") bytes, $(gzip -9c "$out/opt.wasm" | wc -c) gzip -9"
 twiggy top -n 1000000 --format csv "$out/usage_telemetry_bg.wasm" > "$out/top.csv"
 node - "$out/top.csv" "${1:-30}" <<'JS'
 const [file, rows] = process.argv.slice(2);

@@ -66,13 +66,23 @@ pub async fn deliver_reading<T>(
     request: &PreparedRequest,
     read: impl Fn(Parsed) -> Option<T>,
 ) -> Result<T, TelemetryError> {
+    let response = deliver_until_answered(transport, request).await?;
+    read_success(&response, read)
+}
+
+/// The retry loop, up to a 2xx answer. Apart from what reads the answer, so that
+/// the module holds one copy of it, not one per type of answer (~1 KB each).
+async fn deliver_until_answered(
+    transport: &impl Transport,
+    request: &PreparedRequest,
+) -> Result<HttpResponse, TelemetryError> {
     let policy = request.policy;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let last_attempt = attempt > policy.retries;
         let wait_ms = match transport.send(request).await {
-            Ok(response) if (200..300).contains(&response.status) => return read_success(&response, &read),
+            Ok(response) if (200..300).contains(&response.status) => return Ok(response),
             Ok(response) if matches!(response.status, 429 | 503) && !last_attempt => {
                 policy.retry_after_ms(response.retry_after.as_deref(), attempt, transport.random_unit())
             }
