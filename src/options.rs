@@ -450,10 +450,15 @@ pub fn normalize_endpoint(endpoint: &str) -> Result<String, TelemetryError> {
 /// # Errors
 /// [`TelemetryError::InvalidOption`] with the field's path.
 pub fn parse_options<T: FromFields>(value: impl DynamicValue) -> Result<T, TelemetryError> {
-    read_object(value).map_err(|err| TelemetryError::InvalidOption {
+    read_object(value).map_err(invalid_option)
+}
+
+/// A reading error as the API's: the offending field, `options` for the whole.
+fn invalid_option(err: DynamicError) -> TelemetryError {
+    TelemetryError::InvalidOption {
         field: if err.path.is_empty() { "options".to_owned() } else { err.path },
         rule: err.rule,
-    })
+    }
 }
 
 #[cfg(test)]
