@@ -8,25 +8,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${USAGE_SETUP_DONE:-}" = 1 ] || ./scripts/setup.sh
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+source scripts/lib.sh
 
-# -Oz, repeated until nothing shrinks; the module's memory is its own (zero-filled,
-# nothing below address 1024), which lets wasm-opt drop stores of zeros and fold
-# low addresses; the producers section names the toolchain only.
-WASM_OPT_FLAGS="-Oz --converge --zero-filled-memory --low-memory-unused --strip-producers"
 rm -rf pkg
 for target in web nodejs; do
   out=$([ "$target" = nodejs ] && echo node || echo web)
   wasm-pack --log-level warn build --profile wasm-release --target "$target" --out-dir "pkg/$out" --out-name usage_telemetry --no-pack -- --features global-allocator
-  # Features are read from the target_features section (so never strip it).
-  # shellcheck disable=SC2086
-  wasm-opt $WASM_OPT_FLAGS "pkg/$out/usage_telemetry_bg.wasm" -o "pkg/$out/usage_telemetry_bg.wasm"
-  rm -f "pkg/$out/.gitignore"
-  # What a page downloads: the names only the glue uses (hashed imports and closure
-  # shims) made short, in the wasm and the glue together.
+  # What a page downloads also gets short private names; the Node build keeps
+  # wasm-bindgen's.
   if [ "$out" = web ]; then
-    node scripts/short-wasm-names.mjs "pkg/web/usage_telemetry_bg.wasm" "pkg/web/usage_telemetry.js" \
-      "pkg/web/usage_telemetry.d.ts" "pkg/web/usage_telemetry_bg.wasm.d.ts"
+    optimise_wasm pkg/web/usage_telemetry_bg.wasm pkg/web/usage_telemetry.js \
+      pkg/web/usage_telemetry.d.ts pkg/web/usage_telemetry_bg.wasm.d.ts
+  else
+    optimise_wasm "pkg/$out/usage_telemetry_bg.wasm"
   fi
+  rm -f "pkg/$out/.gitignore"
   # wasm-bindgen types its raw exports (InitOutput) with `any`; the package promises none.
   sed -i 's/\bany\b/unknown/g' "pkg/$out/usage_telemetry.d.ts" "pkg/$out/usage_telemetry_bg.wasm.d.ts"
 done

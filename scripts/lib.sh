@@ -16,3 +16,15 @@ listening_url() {
   echo "timed out waiting for $file" >&2
   return 1
 }
+
+# optimise_wasm WASM [GLUE FILE…]: the pinned wasm-opt on WASM in place: -Oz, repeated
+# until nothing shrinks; the module's memory is its own (zero-filled, nothing below
+# address 1024), which lets wasm-opt drop stores of zeros and fold low addresses;
+# the producers section names the toolchain only (the target_features section
+# stays: wasm-opt reads the features from it). With GLUE, the names only the web
+# glue and the wasm share are then made short in both (and in each FILE, the .d.ts).
+optimise_wasm() {
+  local wasm=$1; shift
+  wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused --strip-producers "$wasm" -o "$wasm"
+  if [ $# -gt 0 ]; then node scripts/short-wasm-names.mjs "$wasm" "$@"; fi
+}

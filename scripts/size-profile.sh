@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "${USAGE_SETUP_DONE:-}" = 1 ] || ./scripts/setup.sh
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+source scripts/lib.sh
 TWIGGY_VERSION=0.8.0
 if [ "$(twiggy --version 2>/dev/null | awk '{ print $2 }')" != "$TWIGGY_VERSION" ]; then
   echo "installing twiggy $TWIGGY_VERSION (about a minute)" >&2
@@ -17,10 +18,10 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cargo build --quiet --locked --profile wasm-release --target wasm32-unknown-unknown -p usage-telemetry --features global-allocator
 wasm-bindgen --target web --out-dir "$out" target/wasm32-unknown-unknown/wasm-release/usage_telemetry.wasm
-# The flags of scripts/build-pkg.sh.
-wasm-opt -Oz --converge --zero-filled-memory --low-memory-unused --strip-producers "$out/usage_telemetry_bg.wasm" -o "$out/opt.wasm"
+# What scripts/build-pkg.sh does to the web build (scripts/lib.sh).
+cp "$out/usage_telemetry_bg.wasm" "$out/opt.wasm"
 cp "$out/usage_telemetry.js" "$out/glue.js"
-node scripts/short-wasm-names.mjs "$out/opt.wasm" "$out/glue.js"
+optimise_wasm "$out/opt.wasm" "$out/glue.js"
 echo "after wasm-opt and short names (as pkg/web/ has it): $(wc -c < "$out/opt.wasm") bytes, $(gzip -9c "$out/opt.wasm" | wc -c) gzip -9"
 twiggy top -n 1000000 --format csv "$out/usage_telemetry_bg.wasm" > "$out/top.csv"
 node - "$out/top.csv" "${1:-30}" <<'JS'
