@@ -9,8 +9,9 @@
 // `__wbindgen_*` exports keep their names (`init()` returns them). Emscripten does
 // the same with binaryen's --minify-imports-and-exports, which renames every export.
 //
-// Fails (exit 1) when a renamed name is not found in the glue exactly once, so a
-// wasm-bindgen that changes its glue breaks the build, not the page.
+// Fails (exit 1), changing nothing, when the glue does not name an import exactly
+// once or does not name a closure shim at all, so a wasm-bindgen that changes its
+// glue breaks the build, not the page.
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const [wasmPath, gluePath, ...otherPaths] = process.argv.slice(2);
@@ -157,7 +158,8 @@ while (reader.at < wasm.length) {
 }
 
 // One pass over each file: a name of the glue's is replaced only as a whole word.
-const pattern = new RegExp(`\\b(${[...renames.keys()].join('|')})\\b`, 'g');
+// (With nothing to rename, the pattern would match every word boundary.)
+const pattern = renames.size > 0 ? new RegExp(`\\b(${[...renames.keys()].join('|')})\\b`, 'g') : /(?!)/g;
 const found = new Map();
 const rewritten = [gluePath, ...otherPaths].map((path) => {
   const text = readFileSync(path, 'utf8').replace(pattern, (name) => {

@@ -17,13 +17,14 @@ const bytes = (text) => [...new TextEncoder().encode(text)];
 const name = (text) => [bytes(text).length, ...bytes(text)];
 const section = (id, payload) => [id, payload.length, ...payload];
 
-/** Two imported functions `() -> ()`; `classifyHost` and the shim call both. */
-function module() {
+/** Imported functions `() -> ()`; `classifyHost` and the shim call each. */
+function module(fields = IMPORTS, shim = SHIM) {
   const type = section(1, [1, 0x60, 0, 0]);
-  const imports = section(2, [IMPORTS.length, ...IMPORTS.flatMap((field) => [...name(GLUE_MODULE), ...name(field), 0, 0])]);
+  const imports = section(2, [fields.length, ...fields.flatMap((field) => [...name(GLUE_MODULE), ...name(field), 0, 0])]);
   const functions = section(3, [1, 0]);
-  const exports = section(7, [2, ...name('classifyHost'), 0, 2, ...name(SHIM), 0, 2]);
-  const body = [0, 0x10, 0, 0x10, 1, 0x0b];
+  const own = fields.length;
+  const exports = section(7, [2, ...name('classifyHost'), 0, own, ...name(shim), 0, own]);
+  const body = [0, ...fields.flatMap((_, at) => [0x10, at]), 0x0b];
   const code = section(10, [1, body.length, ...body]);
   return Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, ...type, ...imports, ...functions, ...exports, ...code]);
 }
@@ -36,13 +37,13 @@ function glue(imports = IMPORTS) {
   ].join('\n');
 }
 
-async function withFiles(glueText, run) {
+async function withFiles(glueText, run, fields = IMPORTS, shim = SHIM) {
   const dir = await mkdtemp(join(tmpdir(), 'short-names-'));
   try {
     const wasmPath = join(dir, 'module.wasm');
     const gluePath = join(dir, 'glue.js');
     const typesPath = join(dir, 'module.d.ts');
-    await writeFile(wasmPath, module());
+    await writeFile(wasmPath, module(fields, shim));
     await writeFile(gluePath, glueText);
     await writeFile(typesPath, `export const ${SHIM}: () => void;\nexport const classifyHost: () => void;\n`);
     await run({ wasmPath, gluePath, typesPath });
@@ -97,3 +98,14 @@ async function refusedWith(glueText, error) {
     assert.equal(await readFile(gluePath, 'utf8'), glueText);
   });
 }
+
+test('a module with nothing private to rename leaves the glue as it is', async () => {
+  const glueText = `const imports = { '${GLUE_MODULE}': {} };\nfunction invoke(wasm) { wasm.flush(); }`;
+  await withFiles(glueText, async ({ wasmPath, gluePath }) => {
+    execFileSync(process.execPath, [script, wasmPath, gluePath]);
+    assert.equal(await readFile(gluePath, 'utf8'), glueText);
+    const renamed = new WebAssembly.Module(await readFile(wasmPath));
+    assert.deepEqual(WebAssembly.Module.imports(renamed), []);
+    assert.deepEqual(WebAssembly.Module.exports(renamed).map((e) => e.name), ['classifyHost', 'flush']);
+  }, [], 'flush');
+});
