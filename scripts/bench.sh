@@ -228,7 +228,6 @@ mkdir -p "$(dirname "$out")"
   echo
   echo "Targets on SQLite (random eventIds): at least 50 % of the bare handler — $(verdict "$pct >= 50"); p99 under 20 ms — $(verdict "$sq_p99 < 20")."
   echo
-  echo
   echo "CPU: user and system time of the server's process (¹ usage-server's own; PostgreSQL's processes are not counted) and of wrk, over the run, per request."
   echo
   echo "What the 50 % target leaves: wrk runs on the same $(nproc) cores; with the bare handler the two used $(awk -v a="$bare_cpu" -v b="$bare_wrk_cpu" -v r="$bare_rps" 'BEGIN { printf "%.2f", (a + b) * r / 1e6 }') cores ($bare_cpu + $bare_wrk_cpu µs per request). At half its rate ($(awk -v b="$bare_rps" 'BEGIN { printf "%.0f", b / 2 }')/s) the machine has $budget µs of CPU per event; wrk took $sq_wrk_cpu per request against SQLite, which leaves **$server_budget µs per event for the server**, and only if both cores never wait. usage-server used $sq_cpu µs on SQLite$([ -z "${mem_rps:-}" ] || echo " and $mem_cpu µs with the database on tmpfs, where the disk and fsync cost nothing"). Why it needs that much, and what was measured, is in the README (\"What bounds ingestion\")."
