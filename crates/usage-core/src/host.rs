@@ -12,6 +12,7 @@ use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::ip::{parse_ipv6, write_ipv4, write_ipv6};
+use crate::text::split_once_ascii;
 use std::str::FromStr;
 
 use crate::ValidationError;
@@ -127,13 +128,8 @@ impl Origin {
         if input == "file:" || input.starts_with("file:/") {
             return Ok(Origin::File);
         }
-        // Bytes, not `split_once("://")`: a substring search costs the module ~2 KB.
-        // `get`, not indexing, here and below: slicing's panic path (it formats the
-        // string it failed on) costs it another ~4 KB.
-        let (scheme, rest) = match input.as_bytes().windows(3).position(|w| w == b"://") {
-            Some(at) => {
-                (Some(parse_scheme(input.get(..at).unwrap_or_default())?), input.get(at + 3..).unwrap_or_default())
-            }
+        let (scheme, rest) = match split_once_ascii(&input, b"://") {
+            Some((scheme, rest)) => (Some(parse_scheme(scheme)?), rest),
             None => (None, input.as_str()),
         };
         let authority = rest.strip_suffix('/').unwrap_or(rest);

@@ -6,14 +6,14 @@
 use std::fmt::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::text::split_once_ascii;
+
 /// An IPv6 address as `Ipv6Addr::from_str` reads it: up to eight groups of one to
 /// four hex digits, one `::` for a run of zero groups, and optionally a dotted IPv4
 /// address in place of the last two groups.
 pub fn parse_ipv6(text: &str) -> Option<Ipv6Addr> {
-    // Bytes, not `find("::")`: a substring search costs the module ~2 KB; `get`, not
-    // indexing: slicing's panic path ~4 KB.
-    let (head, tail) = match text.as_bytes().windows(2).position(|w| w == b"::") {
-        Some(at) => (text.get(..at).unwrap_or_default(), text.get(at + 2..)),
+    let (head, tail) = match split_once_ascii(text, b"::") {
+        Some((head, tail)) => (head, Some(tail)),
         None => (text, None),
     };
     let mut groups = [0u16; 8];

@@ -26,6 +26,7 @@ mod ip;
 mod key;
 mod range;
 mod since;
+mod text;
 pub mod wire;
 
 pub use classify::{classify, Classification};
