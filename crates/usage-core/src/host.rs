@@ -6,6 +6,11 @@
 //! normalised: lower case, no trailing dot, no default port, canonical IP
 //! addresses (WHATWG rules, so `http://127.1` is `http://127.0.0.1`). Anything that
 //! is not an origin is an error rather than a guess.
+//!
+//! What is stored is bounded: an origin is at most [`MAX_ORIGIN_LEN`] characters
+//! and its scheme one of [`ALLOWED_SCHEMES`] (the web, and the browser
+//! extensions a converter may run in), so no client can grow the database with
+//! long or invented origins.
 
 use std::fmt;
 use std::fmt::Write;
@@ -17,8 +22,14 @@ use std::str::FromStr;
 
 use crate::ValidationError;
 
-/// The longest input accepted; real origins are far shorter.
-const MAX_INPUT_LEN: usize = 2048;
+/// The longest origin accepted, in characters: the longest allowed scheme, `://`,
+/// a 253-character DNS name and a port fit with room to spare.
+pub const MAX_ORIGIN_LEN: usize = 300;
+
+/// The schemes an origin may have: the web, and the browser extensions a
+/// converter may run in (Chromium-based browsers, Firefox, Safari). `file:` pages
+/// and the opaque origin `null` are accepted as well; bare hosts have no scheme.
+pub const ALLOWED_SCHEMES: [&str; 5] = ["http", "https", "chrome-extension", "moz-extension", "safari-web-extension"];
 /// DNS limits.
 const MAX_DOMAIN_LEN: usize = 253;
 const MAX_LABEL_LEN: usize = 63;
@@ -63,7 +74,7 @@ pub enum HostError {
     #[error("must not be empty")]
     Empty,
     /// Longer than any real origin.
-    #[error("must be at most {MAX_INPUT_LEN} characters")]
+    #[error("must be at most {MAX_ORIGIN_LEN} characters")]
     TooLong,
     /// A Unicode domain; browsers report the punycode form.
     #[error("must be ASCII; write international domain names in punycode (xn--…)")]
@@ -77,6 +88,12 @@ pub enum HostError {
     /// A scheme with characters a scheme cannot have.
     #[error("has an invalid scheme `{0}`: a scheme is a letter followed by letters, digits, `+`, `-` or `.`")]
     InvalidScheme(String),
+    /// A well-formed scheme that is not one of [`ALLOWED_SCHEMES`].
+    #[error(
+        "has the scheme `{0}`; the accepted schemes are http, https, chrome-extension, moz-extension and \
+         safari-web-extension"
+    )]
+    UnsupportedScheme(String),
     /// A port that is not a number from 0 to 65535.
     #[error("has an invalid port `{0}`: a port is a number from 0 to 65535")]
     InvalidPort(String),
@@ -111,7 +128,7 @@ impl Origin {
     /// # Errors
     /// A [`HostError`] naming the rule the input breaks.
     pub fn parse(input: &str) -> Result<Origin, HostError> {
-        if input.len() > MAX_INPUT_LEN {
+        if input.len() > MAX_ORIGIN_LEN {
             return Err(HostError::TooLong);
         }
         let input = input.trim_ascii();
@@ -206,11 +223,13 @@ fn parse_scheme(scheme: &str) -> Result<String, HostError> {
     let mut chars = scheme.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if valid {
-        Ok(scheme.to_owned())
-    } else {
-        Err(HostError::InvalidScheme(scheme.to_owned()))
+    if !valid {
+        return Err(HostError::InvalidScheme(crate::error::truncate(scheme, 40)));
     }
+    if !ALLOWED_SCHEMES.contains(&scheme) {
+        return Err(HostError::UnsupportedScheme(crate::error::truncate(scheme, 40)));
+    }
+    Ok(scheme.to_owned())
 }
 
 fn default_port(scheme: &str) -> Option<u16> {
@@ -472,6 +491,39 @@ mod tests {
         }
         assert_eq!(Origin::parse(&format!("https://{}.com", "a".repeat(64))), Err(HostError::DomainTooLong));
         assert_eq!(Origin::parse(&"a".repeat(3000)), Err(HostError::TooLong));
+        assert_eq!(Origin::parse("ftp://customer.com"), Err(HostError::UnsupportedScheme("ftp".into())));
+        assert_eq!(Origin::parse("wss://customer.com"), Err(HostError::UnsupportedScheme("wss".into())));
+    }
+
+    #[test]
+    fn origins_are_bounded_in_length_and_scheme() {
+        // The attack: an invented scheme of ~2,000 characters before a real host.
+        let long_scheme = format!("{}://a.com", "x".repeat(2_000));
+        assert_eq!(Origin::parse(&long_scheme), Err(HostError::TooLong));
+        let just_over = format!("{}://a.com", "x".repeat(MAX_ORIGIN_LEN));
+        assert_eq!(Origin::parse(&just_over), Err(HostError::TooLong));
+        let invented = format!("{}://a.com", "x".repeat(100));
+        assert_eq!(Origin::parse(&invented), Err(HostError::UnsupportedScheme(format!("{}…", "x".repeat(40)))));
+        // The longest real origins still fit: every allowed scheme, a 253-character
+        // name and a port.
+        let label = "a".repeat(63);
+        let longest_name = format!("{label}.{label}.{label}.{}", "a".repeat(61));
+        assert_eq!(longest_name.len(), 253);
+        for scheme in ALLOWED_SCHEMES {
+            let origin = format!("{scheme}://{longest_name}:65535");
+            assert!(origin.len() <= MAX_ORIGIN_LEN);
+            assert_eq!(normalised(&origin), origin);
+        }
+        for extension in [
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+            "moz-extension://0f3a1c9e-2b7d-4e6f-9a8b-1c2d3e4f5a6b",
+            "safari-web-extension://0F3A1C9E-2B7D-4E6F-9A8B-1C2D3E4F5A6B",
+        ] {
+            assert_eq!(normalised(extension), extension.to_ascii_lowercase());
+        }
+        let message = ValidationError::invalid_origin("host", &long_scheme, HostError::TooLong).to_string();
+        assert!(message.starts_with("host `xxxx"), "{message}");
+        assert!(message.ends_with("is not a valid origin: it must be at most 300 characters"), "{message}");
         assert_eq!(Origin::parse("https://"), Err(HostError::EmptyLabel));
     }
 

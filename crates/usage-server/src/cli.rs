@@ -1,10 +1,13 @@
 //! Runs the subcommands.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs};
-use crate::http::{app_serving, AppState, ServerOptions};
+use crate::connections::ConnectionLimits;
+use crate::http::{app_serving, AppState, ServerOptions, TrustedProxies};
 use crate::keys::{hash_credential, new_admin_token, NewKeyPair};
 use crate::store::{BatchOptions, NewKey, Store};
 
@@ -104,14 +107,28 @@ fn check_key_name(name: &str) -> anyhow::Result<()> {
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open(&args.database.database_url).await?;
+    let trusted_proxies = match (args.trust_forwarded_for, args.trusted_proxy_hops, &args.trusted_proxies[..]) {
+        (true, _, _) => TrustedProxies::Hops(1),
+        (_, Some(hops), _) => TrustedProxies::Hops(hops),
+        (_, None, []) => TrustedProxies::None,
+        (_, None, networks) => TrustedProxies::Networks(networks.to_vec()),
+    };
     let options = ServerOptions {
         rate_limit_per_address: args.rate_limit_per_address,
         rate_limit_per_key: args.rate_limit_per_key,
-        trust_forwarded_for: args.trust_forwarded_for,
+        trusted_proxies: trusted_proxies.clone(),
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
         batch: BatchOptions {
             max_events: args.batch_max_events as usize,
-            window: std::time::Duration::from_millis(u64::from(args.batch_window_ms)),
+            window: Duration::from_millis(u64::from(args.batch_window_ms)),
         },
+    };
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections as usize,
+        max_per_address: args.max_connections_per_address as usize,
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        write_timeout: Duration::from_secs(args.write_timeout_secs),
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout_secs),
     };
     if let Some(dir) = &args.static_dir {
         anyhow::ensure!(dir.join("index.html").is_file(), "--static {}: no index.html there", dir.display());
@@ -119,7 +136,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), options);
     let rate_limits = state.rate_limits();
     tokio::spawn(async move {
-        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut every_minute = tokio::time::interval(Duration::from_secs(60));
         loop {
             every_minute.tick().await;
             rate_limits.forget_idle();
@@ -132,12 +149,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, engine = ?store.engine(), "usage-server ready");
     // Scripts and tests read this line to learn the port (with --addr …:0).
     println!("usage-server listening on http://{addr}");
-    // The peer address reaches the per-address rate limit; it is never stored.
     let app = app_serving(state, args.static_dir.as_deref());
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed")?;
+    crate::connections::serve(listener, app, limits, trusted_proxies, shutdown).await.context("server failed")?;
     store.close().await;
     tracing::info!("usage-server stopped; every acknowledged event is stored");
     Ok(())
@@ -145,7 +158,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Deletes raw events older than `retain_days` now and every hour; rollups stay.
 async fn prune_every_hour(store: Store, retain_days: u32) {
-    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
+    let mut every_hour = tokio::time::interval(Duration::from_secs(60 * 60));
     loop {
         every_hour.tick().await;
         let cutoff = crate::store::now_ms() - i64::from(retain_days) * usage_core::MS_PER_DAY;

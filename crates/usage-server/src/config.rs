@@ -63,16 +63,54 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the chosen one is printed).
     #[arg(long, env = "USAGE_SERVER_ADDR", default_value = "127.0.0.1:8787")]
     pub addr: SocketAddr,
-    /// Keyless and free-license events accepted per client address per minute; 0: no limit.
+    /// Events no licence pays for (keyless, free-license, a key used on an origin it
+    /// is not allowed on) accepted per client address per minute; 0: no limit.
     #[arg(long, env = "USAGE_RATE_LIMIT_PER_ADDRESS", default_value_t = 120)]
     pub rate_limit_per_address: u32,
-    /// Events accepted per licence key per minute; 0: no limit.
-    #[arg(long, env = "USAGE_RATE_LIMIT_PER_KEY", default_value_t = 6000)]
+    /// Licensed events accepted per licence key and client address per minute
+    /// (an office behind one address running a batch converter); 0: no limit.
+    /// Kept per address so that nobody else's flood can spend a licensee's rate.
+    #[arg(long, env = "USAGE_RATE_LIMIT_PER_KEY", default_value_t = 1200)]
     pub rate_limit_per_key: u32,
-    /// Take the client address from the first `X-Forwarded-For` entry (only behind
-    /// a proxy that sets it; otherwise clients could pick their own address).
-    #[arg(long, env = "USAGE_TRUST_FORWARDED_FOR")]
+    /// Behind one reverse proxy: take the client address from `X-Forwarded-For`
+    /// as that proxy appends it (the right-most entry). Same as
+    /// `--trusted-proxy-hops 1`.
+    #[arg(long, env = "USAGE_TRUST_FORWARDED_FOR", conflicts_with_all = ["trusted_proxy_hops", "trusted_proxies"])]
     pub trust_forwarded_for: bool,
+    /// Behind this many reverse proxies, each appending to `X-Forwarded-For`: the
+    /// client address is the entry this many places from the right.
+    #[arg(long, env = "USAGE_TRUSTED_PROXY_HOPS", conflicts_with = "trusted_proxies",
+          value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub trusted_proxy_hops: Option<u8>,
+    /// Reverse proxies by address range (`10.0.0.0/8`, `2001:db8::/32`; repeat the
+    /// flag, or separate with commas): a request from one of them is taken to come
+    /// from the right-most `X-Forwarded-For` entry outside these ranges, as nginx's
+    /// `real_ip_recursive` does.
+    #[arg(long = "trusted-proxy", env = "USAGE_TRUSTED_PROXIES", value_name = "CIDR", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The most open connections; past it a new connection gets a 503 and is
+    /// closed. The default fits a 1,024 file limit with room for the database.
+    #[arg(long, env = "USAGE_MAX_CONNECTIONS", default_value_t = 768, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// The most open connections from one client address (not counted for trusted
+    /// proxies); past it a new connection gets a 503 and is closed.
+    #[arg(long, env = "USAGE_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
+    /// Seconds a connection may wait for a request's headers, counted from when
+    /// it opens or its last answer was sent: it bounds idle keep-alive
+    /// connections and headers sent slowly alike.
+    #[arg(long, env = "USAGE_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may take to arrive in full.
+    #[arg(long, env = "USAGE_BODY_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+    /// Seconds an answer may wait for a client that does not read it.
+    #[arg(long, env = "USAGE_WRITE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub write_timeout_secs: u64,
+    /// Seconds SIGTERM or SIGINT waits for requests under way before the server
+    /// closes what is left and exits (events are acknowledged only once stored).
+    #[arg(long, env = "USAGE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_timeout_secs: u64,
     /// The most registrations committed in one transaction (group commit).
     #[arg(long, env = "USAGE_BATCH_MAX_EVENTS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch_max_events: u32,

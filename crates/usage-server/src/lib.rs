@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod http;
 pub mod keys;
 pub mod report;

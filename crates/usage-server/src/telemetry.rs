@@ -1,6 +1,8 @@
 //! Logging setup.
 
 use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tracing_subscriber::EnvFilter;
 
@@ -13,4 +15,59 @@ pub fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+/// Lets one log line through per interval and counts the ones it holds back, so
+/// a failure that repeats with every request (a full disk, a flood) cannot
+/// flood the log as well.
+#[derive(Debug)]
+pub struct LogThrottle {
+    interval: Duration,
+    /// When a line last went through, and how many were held back since.
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl LogThrottle {
+    /// One line a minute.
+    pub const fn per_minute() -> Self {
+        LogThrottle::every(Duration::from_secs(60))
+    }
+
+    /// One line per `interval`.
+    pub const fn every(interval: Duration) -> Self {
+        LogThrottle { interval, state: Mutex::new((None, 0)) }
+    }
+
+    /// `Some(held back)` when a line may be logged now, with how many were held
+    /// back since the last one; `None` when this one is held back.
+    pub fn admit(&self) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (last, held_back) = &mut *state;
+        match last {
+            Some(at) if at.elapsed() < self.interval => {
+                *held_back += 1;
+                None
+            }
+            _ => {
+                *last = Some(Instant::now());
+                Some(std::mem::take(held_back))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_interval_with_the_count_held_back() {
+        let throttle = LogThrottle::every(Duration::from_secs(3600));
+        assert_eq!(throttle.admit(), Some(0));
+        assert_eq!(throttle.admit(), None);
+        assert_eq!(throttle.admit(), None);
+        throttle.state.lock().unwrap().0 = Some(Instant::now() - Duration::from_secs(3601));
+        assert_eq!(throttle.admit(), Some(2));
+        assert_eq!(throttle.admit(), None);
+    }
 }

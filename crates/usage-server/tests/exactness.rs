@@ -103,8 +103,9 @@ async fn postgres_kill_9_mid_load_loses_and_doubles_nothing() {
 async fn three_servers_on_one_postgres_count_each_event_once() {
     let Some(pg) = TestPostgres::start() else { return };
     let key = create_key(&pg.url, "acme");
-    let servers: Vec<TestServer> =
-        (0..3).map(|_| TestServer::start_with(&pg.url, &["--rate-limit-per-key", "0"])).collect();
+    // 300 connections at once to each, all from 127.0.0.1: over the default per-address cap.
+    let flags = ["--rate-limit-per-key", "0", "--max-connections-per-address", "400"];
+    let servers: Vec<TestServer> = (0..3).map(|_| TestServer::start_with(&pg.url, &flags)).collect();
     let ids: Vec<String> = (0..300).map(|_| uuid()).collect();
     let mut sends = Vec::new();
     for id in &ids {

@@ -52,7 +52,7 @@ async fn register_then_read_in_process() {
 }
 
 #[tokio::test]
-async fn database_failures_are_500_or_503_without_internals() {
+async fn a_closed_database_is_503_without_internals_and_the_process_still_lives() {
     let (_dir, store) = store().await;
     let pair = NewKeyPair::generate().unwrap();
     store.close().await;
@@ -60,9 +60,15 @@ async fn database_failures_are_500_or_503_without_internals() {
         json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
     let (status, json) =
         call(&store, "POST", "/api/track/register-usage-point", "application/json", body.to_string()).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(json, json!({"success": false, "error": "internal error"}));
-    let (status, json) = call(&store, "GET", "/healthz", "text/plain", String::new()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(json["success"], false);
+    let message = json["error"].as_str().unwrap();
+    assert!(message.starts_with("the usage server cannot use its database right now"), "{message}");
+    assert!(!message.contains("closed"), "no internals: {message}");
+    for path in ["/healthz", "/readyz"] {
+        let (status, json) = call(&store, "GET", path, "text/plain", String::new()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(json["success"], false);
+    }
+    let (status, _) = call(&store, "GET", "/livez", "text/plain", String::new()).await;
+    assert_eq!(status, StatusCode::OK);
 }

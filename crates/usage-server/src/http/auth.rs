@@ -1,11 +1,6 @@
 //! Who is asking: `Authorization: Bearer` credentials for the licensee and admin
-//! endpoints, and the client address the per-address rate limit is kept for.
+//! endpoints.
 
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use subtle::ConstantTimeEq;
 use usage_core::{KeyKind, ValidationError};
@@ -69,32 +64,6 @@ pub async fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
     }
 }
 
-/// The client's address: the socket peer, or the first `X-Forwarded-For` entry
-/// when the server runs behind a proxy it trusts (`--trust-forwarded-for`).
-/// Used only for rate limiting, in memory; never stored or logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddress(pub IpAddr);
-
-impl FromRequestParts<AppState> for ClientAddress {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(addr)| addr.ip());
-        let forwarded = state.options.trust_forwarded_for.then(|| first_forwarded_for(&parts.headers)).flatten();
-        Ok(ClientAddress(forwarded.unwrap_or(peer)))
-    }
-}
-
-/// The first (client) entry of `X-Forwarded-For`, if it is an IP address.
-fn first_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let value = headers.get("x-forwarded-for")?.to_str().ok()?;
-    let first = value.split(',').next()?.trim();
-    first.parse().ok().or_else(|| first.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -123,16 +92,5 @@ mod tests {
         }
         let missing = bearer(&HeaderMap::new(), KeyKind::Admin).unwrap_err();
         assert_eq!(missing.to_string(), "the Authorization header must be `Bearer rm_adm_…`");
-    }
-
-    #[test]
-    fn forwarded_for_takes_the_first_address() {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7, 10.0.0.1"));
-        assert_eq!(first_forwarded_for(&headers), Some("203.0.113.7".parse().unwrap()));
-        headers.insert("x-forwarded-for", HeaderValue::from_static("[2001:db8::1]:443"));
-        assert_eq!(first_forwarded_for(&headers), Some("2001:db8::1".parse().unwrap()));
-        headers.insert("x-forwarded-for", HeaderValue::from_static("unknown"));
-        assert_eq!(first_forwarded_for(&headers), None);
     }
 }

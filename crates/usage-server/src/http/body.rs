@@ -5,6 +5,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header;
 
 use super::error::ApiError;
+use super::AppState;
 
 /// The largest body accepted, and the largest registration in a batch. A
 /// registration is under 400 bytes; 16 KiB leaves room for growth while refusing
@@ -19,13 +20,15 @@ pub const MAX_BATCH_BODY_BYTES: usize = 64 * 1024;
 /// and preflight-free fetches send) and at most `LIMIT` bytes long.
 ///
 /// A declared `Content-Length` over the limit is refused before any of the body is
-/// read; a chunked body is cut off as soon as it passes the limit.
+/// read; a chunked body is cut off as soon as it passes the limit; a body that
+/// has not arrived in full within the body timeout (`--body-timeout-secs`) is
+/// refused with 408 and its connection closed.
 pub struct JsonBody<const LIMIT: usize = MAX_BODY_BYTES>(pub Bytes);
 
-impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBody<LIMIT> {
+impl<const LIMIT: usize> FromRequest<AppState> for JsonBody<LIMIT> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         check_content_type(request.headers().get(header::CONTENT_TYPE))?;
         let declared = request
             .headers()
@@ -35,10 +38,12 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBody<LIMIT> {
         if declared.is_some_and(|len| len > LIMIT as u64) {
             return Err(ApiError::PayloadTooLarge(LIMIT));
         }
-        match axum::body::to_bytes(request.into_body(), LIMIT).await {
-            Ok(bytes) => Ok(JsonBody(bytes)),
-            Err(err) if is_length_limit(&err) => Err(ApiError::PayloadTooLarge(LIMIT)),
-            Err(_) => Err(ApiError::UnreadableBody),
+        let timeout = state.options.body_timeout;
+        match tokio::time::timeout(timeout, axum::body::to_bytes(request.into_body(), LIMIT)).await {
+            Ok(Ok(bytes)) => Ok(JsonBody(bytes)),
+            Ok(Err(err)) if is_length_limit(&err) => Err(ApiError::PayloadTooLarge(LIMIT)),
+            Ok(Err(_)) => Err(ApiError::UnreadableBody),
+            Err(_) => Err(ApiError::BodyTimeout(timeout.as_secs())),
         }
     }
 }

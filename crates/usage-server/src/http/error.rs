@@ -8,6 +8,7 @@ use usage_core::ValidationError;
 
 use super::rate_limit::Limited;
 use crate::store::StoreError;
+use crate::telemetry::LogThrottle;
 
 /// Why a request was refused. Nothing is written for any of them.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,9 @@ pub enum ApiError {
     /// Neither JSON nor plain text.
     #[error("Content-Type must be application/json or text/plain with a JSON body (got `{0}`)")]
     UnsupportedMediaType(String),
+    /// The body did not arrive in full in time (408; the connection is closed).
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(u64),
     /// The body could not be read (the client went away, say).
     #[error("request body could not be read")]
     UnreadableBody,
@@ -61,9 +65,16 @@ pub enum ApiError {
         /// The method it takes.
         allowed: &'static str,
     },
-    /// The database is unreachable (503; logged).
-    #[error("the usage server is not ready; try again shortly")]
+    /// The database cannot be used right now: a full disk, a read-only or
+    /// unreachable database (503 with `Retry-After`; logged, throttled).
+    #[error("the usage server cannot use its database right now; nothing of this request was stored; try again later")]
     Unavailable(#[source] anyhow::Error),
+    /// Every database connection is in use (503 with `Retry-After`).
+    #[error("the usage server is busy; nothing of this request was stored; try again shortly")]
+    Busy,
+    /// `/readyz`: why the server cannot take events now (503).
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// Anything else (500; logged, never shown).
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -77,9 +88,22 @@ impl From<Limited> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        ApiError::Internal(err.into())
+        match err {
+            StoreError::Busy => ApiError::Busy,
+            err if err.is_unavailable() => ApiError::Unavailable(err.into()),
+            err => ApiError::Internal(err.into()),
+        }
     }
 }
+
+/// Seconds a client is asked to wait after a 503: long enough that a full disk
+/// is not hammered, short enough that a busy moment passes.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// Failures repeat with every request while they last: one line a minute each.
+static INTERNAL_ERRORS: LogThrottle = LogThrottle::per_minute();
+static UNAVAILABLE_ERRORS: LogThrottle = LogThrottle::per_minute();
 
 impl ApiError {
     /// The HTTP status for this error.
@@ -101,9 +125,10 @@ impl ApiError {
             ApiError::NotABatch { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UnreadableBody => StatusCode::BAD_REQUEST,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,16 +137,31 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
-            ApiError::Internal(source) => tracing::error!(error = ?source, "request failed"),
-            ApiError::Unavailable(source) => tracing::warn!(error = ?source, "database unavailable"),
+            ApiError::Internal(source) => {
+                if let Some(held_back) = INTERNAL_ERRORS.admit() {
+                    tracing::error!(error = ?source, held_back, "request failed");
+                }
+            }
+            ApiError::Unavailable(source) => {
+                if let Some(held_back) = UNAVAILABLE_ERRORS.admit() {
+                    tracing::warn!(error = %source, held_back, "database unavailable; answering 503");
+                }
+            }
             _ => {}
         }
         let mut response = (self.status(), Json(ErrorResponse::new(self.to_string()))).into_response();
         let retry_after = match self {
-            ApiError::Unavailable(_) => Some(1),
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            ApiError::Busy => Some(BUSY_RETRY_AFTER_SECS),
             ApiError::RateLimited(limited) => Some(limited.retry_after_secs),
             _ => None,
         };
+        if matches!(self, ApiError::BodyTimeout(_)) {
+            // What is left of the body will not be read: the connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        }
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }

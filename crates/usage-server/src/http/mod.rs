@@ -2,14 +2,19 @@
 //!
 //! `track`: the registration and get-usage endpoints of the documented client;
 //! `usage`: a licensee's breakdown and export; `admin`: the vendor's view;
-//! `auth`: Bearer credentials and client addresses; `rate_limit`: token buckets.
+//! `health`: liveness and readiness; `auth`: Bearer credentials;
+//! `client_address`: who a request is rate-limited as; `rate_limit`: token
+//! buckets; `static_files`: the demo's pages, when served.
 
 mod admin;
 mod auth;
 mod body;
+mod client_address;
 mod error;
+mod health;
 mod key_cache;
 mod rate_limit;
+mod static_files;
 mod track;
 mod usage;
 
@@ -17,33 +22,33 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::handler::HandlerWithoutStateExt;
-use axum::http::{header, HeaderValue, Method, Uri};
+use axum::http::{header, HeaderName, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use usage_core::wire::LimitStatus;
 use usage_core::{format_rfc3339_ms, month_period_utc_ms, UsageRange};
 
 pub use body::{MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES};
+pub use client_address::{address_block, TrustedProxies};
 pub use error::ApiError;
 pub use rate_limit::{Limited, RateLimits};
 
 use crate::store::{now_ms, ActiveKey, BatchOptions, EventWriter, Store};
 
 /// How the server treats clients; `serve`'s flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerOptions {
-    /// Keyless and free-license events per client address per minute (0: no limit).
+    /// Unpaid events per client address per minute (0: no limit).
     pub rate_limit_per_address: u32,
-    /// Events per licence key per minute (0: no limit).
+    /// Events per licence key and client address per minute (0: no limit).
     pub rate_limit_per_key: u32,
-    /// Take the client address from the first `X-Forwarded-For` entry.
-    pub trust_forwarded_for: bool,
+    /// Which peers are reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
     /// How concurrent registrations are committed together.
     pub batch: BatchOptions,
 }
@@ -52,8 +57,9 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             rate_limit_per_address: 120,
-            rate_limit_per_key: 6000,
-            trust_forwarded_for: false,
+            rate_limit_per_key: 1200,
+            trusted_proxies: TrustedProxies::None,
+            body_timeout: Duration::from_secs(10),
             batch: BatchOptions::default(),
         }
     }
@@ -64,10 +70,11 @@ impl Default for ServerOptions {
 pub struct AppState {
     store: Store,
     writer: EventWriter,
-    options: ServerOptions,
+    options: Arc<ServerOptions>,
     rate_limits: Arc<RateLimits>,
     keys: Arc<key_cache::KeyCache>,
     admin_tokens: Arc<key_cache::AdminTokenHashes>,
+    readiness: Arc<health::Readiness>,
 }
 
 impl AppState {
@@ -76,7 +83,15 @@ impl AppState {
     pub fn new(store: Store, options: ServerOptions) -> Self {
         let rate_limits = Arc::new(RateLimits::per_minute(options.rate_limit_per_address, options.rate_limit_per_key));
         let writer = EventWriter::spawn(store.clone(), options.batch);
-        AppState { store, writer, options, rate_limits, keys: Arc::default(), admin_tokens: Arc::default() }
+        AppState {
+            store,
+            writer,
+            options: Arc::new(options),
+            rate_limits,
+            keys: Arc::default(),
+            admin_tokens: Arc::default(),
+            readiness: Arc::default(),
+        }
     }
 
     /// The active key pair of `public_key`, from the cache or the database.
@@ -132,7 +147,7 @@ pub fn app(state: AppState) -> Router {
 /// `DIR/index.html`, `/dashboard/` is `DIR/dashboard/index.html`.
 pub fn app_serving(state: AppState, static_dir: Option<&Path>) -> Router {
     let api = Router::new()
-        .route("/healthz", get(healthz))
+        .merge(health::router())
         .merge(track::router())
         .merge(usage::router())
         .merge(admin::router())
@@ -142,12 +157,15 @@ pub fn app_serving(state: AppState, static_dir: Option<&Path>) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(cors());
     let app = match static_dir {
-        Some(dir) => api.fallback_service(
-            ServeDir::new(dir).append_index_html_on_directories(true).not_found_service(not_found.into_service()),
-        ),
+        Some(dir) => static_files::serve(api, dir),
         None => api.fallback(not_found),
     };
-    app.layer(TraceLayer::new_for_http())
+    app.layer(SetResponseHeaderLayer::overriding(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+    .layer(TraceLayer::new_for_http())
 }
 
 /// Any origin may call the API: the module runs on customers' sites. No
@@ -177,13 +195,7 @@ fn csv_attachment(name: &str, range: &UsageRange, csv: String) -> Response {
         .into_response()
 }
 
-/// 200 once the database answers, 503 while it does not.
-async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Result<&'static str, ApiError> {
-    state.store.ping().await.map_err(|err| ApiError::Unavailable(err.into()))?;
-    Ok("ok")
-}
-
-async fn not_found(uri: Uri) -> ApiError {
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(uri.path().to_owned())
 }
 

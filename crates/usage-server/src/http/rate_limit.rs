@@ -1,23 +1,29 @@
-//! Token buckets per client address (for events no licence key pays for) and per
-//! licence key, in memory only: never stored, never logged.
+//! Token buckets, in memory only: never stored, never logged. Each takes one
+//! token per event (a batch of 100 takes 100).
+//!
+//! - Events no licence pays for: a bucket per client address.
+//! - Licensed events: a bucket per licence key *and* client address. A public key
+//!   is public, so a bucket per key alone would let anyone who copies it spend
+//!   the licensee's rate and make its own sites' events wait; per address, a
+//!   flood only ever waits for itself.
 //!
 //! A limit of N per minute lets a burst of N through, then one more every 60/N
-//! seconds. IPv6 clients are bucketed by their /64 (one home or one server
-//! usually holds a whole /64), IPv4-mapped IPv6 addresses as the IPv4 address.
+//! seconds. Addresses are taken by [`address_block`]: an IPv6 client by its /64.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use super::client_address::address_block;
 use crate::store::KeyId;
 
 /// Over a limit: which one, and how long until a token is free.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
-    /// `client address` or `licence key`.
+    /// `client address` or `licence key and client address`.
     pub scope: &'static str,
     /// The limit, events a minute.
     pub per_minute: u32,
@@ -60,16 +66,17 @@ impl<K: std::hash::Hash + Eq + Clone> Buckets<K> {
 #[derive(Debug)]
 pub struct RateLimits {
     per_address: Buckets<IpAddr>,
-    per_key: Buckets<KeyId>,
+    per_key: Buckets<(KeyId, IpAddr)>,
 }
 
 impl RateLimits {
-    /// Limits of `per_address` keyless and free-license events per client address
-    /// per minute and `per_key` events per licence key per minute; 0 disables one.
+    /// Limits of `per_address` unpaid events per client address per minute and
+    /// `per_key` events per licence key and client address per minute; 0
+    /// disables one.
     pub fn per_minute(per_address: u32, per_key: u32) -> Self {
         RateLimits {
             per_address: Buckets::new("client address", per_address),
-            per_key: Buckets::new("licence key", per_key),
+            per_key: Buckets::new("licence key and client address", per_key),
         }
     }
 
@@ -78,15 +85,15 @@ impl RateLimits {
     /// # Errors
     /// [`Limited`] when the address has none left.
     pub fn check_address(&self, address: IpAddr) -> Result<(), Limited> {
-        self.per_address.check(&bucket_of(address))
+        self.per_address.check(&address_block(address))
     }
 
-    /// Takes a token for an event of `key`.
+    /// Takes a token for an event of `key` from `address`.
     ///
     /// # Errors
-    /// [`Limited`] when the key has none left.
-    pub fn check_key(&self, key: KeyId) -> Result<(), Limited> {
-        self.per_key.check(&key)
+    /// [`Limited`] when the key has none left at that address.
+    pub fn check_key(&self, key: KeyId, address: IpAddr) -> Result<(), Limited> {
+        self.per_key.check(&(key, address_block(address)))
     }
 
     /// Forgets buckets that are full again, so memory follows recent clients only.
@@ -98,20 +105,6 @@ impl RateLimits {
 
 fn whole_seconds_up(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
-}
-
-/// The address a limit is kept for: IPv4 as is, IPv6 by its /64.
-fn bucket_of(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V4(_) => address,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let segments = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(segments[0], segments[1], segments[2], segments[3], 0, 0, 0, 0))
-            }
-        },
-    }
 }
 
 #[cfg(test)]
@@ -130,7 +123,7 @@ mod tests {
         // Another address has its own bucket; keys are unlimited with 0.
         assert_eq!(limits.check_address("203.0.113.10".parse().unwrap()), Ok(()));
         for _ in 0..1000 {
-            assert_eq!(limits.check_key(KeyId(1)), Ok(()));
+            assert_eq!(limits.check_key(KeyId(1), address), Ok(()));
         }
     }
 
@@ -142,9 +135,20 @@ mod tests {
         assert_eq!(limits.check_address("2001:db8:1:3::1".parse().unwrap()), Ok(()));
         assert_eq!(limits.check_address("198.51.100.1".parse().unwrap()), Ok(()));
         assert!(limits.check_address("::ffff:198.51.100.1".parse().unwrap()).is_err());
-        assert_eq!(limits.check_key(KeyId(1)), Ok(()));
-        assert!(limits.check_key(KeyId(1)).is_err());
-        assert_eq!(limits.check_key(KeyId(2)), Ok(()));
+    }
+
+    #[test]
+    fn a_key_is_limited_per_address_so_a_flood_waits_only_for_itself() {
+        let limits = RateLimits::per_minute(0, 2);
+        let (attacker, licensee): (IpAddr, IpAddr) = ("198.51.100.66".parse().unwrap(), "203.0.113.5".parse().unwrap());
+        assert_eq!(limits.check_key(KeyId(1), attacker), Ok(()));
+        assert_eq!(limits.check_key(KeyId(1), attacker), Ok(()));
+        let limited = limits.check_key(KeyId(1), attacker).unwrap_err();
+        assert_eq!(limited.scope, "licence key and client address");
+        assert_eq!(limits.check_key(KeyId(1), licensee), Ok(()));
+        assert_eq!(limits.check_key(KeyId(2), attacker), Ok(()));
+        // Unlimited unpaid events with 0.
+        assert_eq!(limits.check_address(attacker), Ok(()));
     }
 
     #[test]

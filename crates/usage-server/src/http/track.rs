@@ -15,8 +15,9 @@ use usage_core::wire::{
 };
 use usage_core::{Licence, Origin};
 
-use super::auth::{self, ClientAddress};
+use super::auth;
 use super::body::{JsonBody, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES};
+use super::client_address::ClientAddress;
 use super::error::ApiError;
 use super::AppState;
 use crate::report;
@@ -75,7 +76,7 @@ async fn register_usage_points(
         };
         match outcome {
             Ok(event) => accepted.push((index, event)),
-            Err(err @ (ApiError::Internal(_) | ApiError::Unavailable(_))) => return Err(err),
+            Err(err @ (ApiError::Internal(_) | ApiError::Unavailable(_) | ApiError::Busy)) => return Err(err),
             Err(err) => {
                 results[index] = Some(BatchResult::Refused { status: err.status().as_u16(), error: err.to_string() })
             }
@@ -122,7 +123,7 @@ async fn accept(
     let (account, key) = match &registration.licence {
         Licence::Key(public_key) => {
             let key = state.find_public_key(public_key).await?.ok_or(ApiError::UnknownKey("apiKey"))?;
-            state.rate_limits.check_key(key.id)?;
+            state.rate_limits.check_key(key.id, address)?;
             (Account::Key(key.id), Some(key))
         }
         unpaid => {

@@ -49,6 +49,9 @@ pub enum StoreError {
     /// No active admin token has that name.
     #[error("no active admin token is named `{0}`")]
     NoSuchToken(String),
+    /// A file of the database could not be prepared.
+    #[error("{0}")]
+    Io(String),
     /// A row holds something this version does not know (a newer server wrote it?).
     #[error("stored row is invalid: {0}")]
     Corrupt(String),
@@ -66,7 +69,10 @@ pub enum StoreError {
     MigrationChanged(i64),
     /// The transaction holding this event failed; nothing of it was stored.
     #[error("the batch holding this event could not be stored: {0}")]
-    BatchFailed(String),
+    BatchFailed(Arc<StoreError>),
+    /// Every read connection is in use and none came free in time.
+    #[error("every database connection is busy")]
+    Busy,
     /// The store was closed; nothing more is read or written.
     #[error("the database is closed")]
     Closed,
@@ -76,6 +82,21 @@ pub enum StoreError {
     /// The writer task is gone (the server is stopping).
     #[error("the event writer has stopped")]
     WriterStopped,
+}
+
+impl StoreError {
+    /// Whether the database is unavailable (full, read-only, unreachable, busy,
+    /// closing) rather than the request or the server being wrong: the same
+    /// request may succeed later, so it is answered 503 with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Busy | StoreError::Closed | StoreError::WriterStopped => true,
+            StoreError::BatchFailed(cause) => cause.is_unavailable(),
+            StoreError::Sqlite(err) => sqlite::is_unavailable(err),
+            StoreError::Database(err) => postgres::is_unavailable(err),
+            _ => false,
+        }
+    }
 }
 
 /// The row id of a licence key pair.

@@ -20,6 +20,30 @@ const EVENTS_PER_STATEMENT: usize = 500;
 /// Rollup rows per multi-row upsert.
 const ROLLUPS_PER_STATEMENT: usize = 500;
 
+/// Connections per server: reads and the writer's batches share them.
+const MAX_CONNECTIONS: u32 = 16;
+/// How long a query waits for a free connection before it is answered as busy.
+const ACQUIRE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether a PostgreSQL error means the database cannot be used right now (no
+/// connection free or reachable, a full disk, a read-only standby, a shutdown,
+/// a serialization failure), not a bug.
+pub(super) fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exceptions, 53: insufficient resources (53100 disk
+            // full), 57: operator intervention (shutdown), 25006: read-only
+            // transaction, 40001/40P01: serialization failure, deadlock.
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57")
+                || matches!(&*code, "25006" | "40001" | "40P01")
+        }),
+        _ => false,
+    }
+}
+
 /// A PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStorage {
@@ -32,7 +56,9 @@ impl PostgresStorage {
     /// # Errors
     /// A connection failure or a failed migration.
     pub async fn open(url: &str) -> Result<PostgresStorage, StoreError> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        // A full pool answers busy (503) after ACQUIRE_WAIT rather than queueing without end.
+        let pool =
+            PgPoolOptions::new().max_connections(MAX_CONNECTIONS).acquire_timeout(ACQUIRE_WAIT).connect(url).await?;
         MIGRATIONS.run(&pool).await?;
         Ok(PostgresStorage { pool })
     }
@@ -65,6 +91,13 @@ impl Storage for PostgresStorage {
 
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(sql::TOUCH_ROLLUP_GENERATION).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 

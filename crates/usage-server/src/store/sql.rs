@@ -33,6 +33,8 @@ pub const STORED_CLASSIFICATION: &str = "SELECT classification FROM usage_events
 
 /// Tells readers that sealed buckets changed (see `sealed`).
 pub const BUMP_ROLLUP_GENERATION: &str = "UPDATE rollup_generation SET generation = generation + 1 WHERE id = 1";
+/// A write that changes nothing: whether the database can be written now.
+pub const TOUCH_ROLLUP_GENERATION: &str = "UPDATE rollup_generation SET generation = generation WHERE id = 1";
 /// What readers compare their sealed sums against.
 pub const ROLLUP_GENERATION: &str = "SELECT generation FROM rollup_generation WHERE id = 1";
 

@@ -20,6 +20,7 @@ use super::sealed::writes_sealed_buckets;
 use super::sql;
 use super::storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
 use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
+use crate::telemetry::LogThrottle;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -30,10 +31,14 @@ static WRITE_STATEMENTS: LazyLock<(String, Vec<String>)> = LazyLock::new(|| {
     (insert, Rollup::ALL.iter().map(|rollup| numbered(&sql::upsert_rollup(rollup, 1))).collect())
 });
 
-/// Idle read connections kept open. Enough for a busy dashboard's concurrent
-/// reads: a connection opened for a burst and closed after it starts with a cold
-/// page cache, which on a large database made the slowest reads ten times slower.
-const IDLE_READERS: usize = 32;
+/// The most read connections, open at once and kept while idle: enough for a
+/// busy dashboard's concurrent reads (a connection opened for a burst and closed
+/// after it starts with a cold page cache, which on a large database made the
+/// slowest reads ten times slower), and few enough that a flood of reads cannot
+/// run the process out of threads or file descriptors.
+const MAX_READERS: usize = 16;
+/// How long a read waits for a connection before it is answered as busy (503).
+const READ_WAIT: Duration = Duration::from_secs(2);
 /// How often the checkpointer looks for new commits to copy into the file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 /// WAL pages past which a commit checkpoints itself (256 MiB of 4 KiB pages):
@@ -87,11 +92,13 @@ impl Location {
     }
 }
 
-/// Read connections, opened on demand and kept while idle.
+/// Read connections, opened on demand and kept while idle; at most
+/// [`MAX_READERS`] in use at once.
 #[derive(Debug)]
 struct Readers {
     location: Location,
     idle: Mutex<Vec<Connection>>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Readers {
@@ -104,10 +111,7 @@ impl Readers {
     }
 
     fn give_back(&self, connection: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < IDLE_READERS {
-            idle.push(connection);
-        }
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).push(connection);
     }
 }
 
@@ -130,6 +134,9 @@ impl SqliteStorage {
     /// A bad URL, a file that cannot be opened, or a failed migration.
     pub async fn open(url: &str) -> Result<SqliteStorage, StoreError> {
         let location = Location::parse(url)?;
+        if !location.in_memory && !location.read_only {
+            keep_private(&location.path, location.flags.contains(OpenFlags::SQLITE_OPEN_CREATE))?;
+        }
         let opened = location.clone();
         let writer = blocking(move || {
             let mut connection = opened.connect(64 * 1024)?;
@@ -151,7 +158,10 @@ impl SqliteStorage {
         if !location.in_memory && !location.read_only {
             spawn_checkpointer(location.clone(), Arc::downgrade(&commits))?;
         }
-        let readers = (!location.in_memory).then(|| Arc::new(Readers { location, idle: Mutex::default() }));
+        let readers = (!location.in_memory).then(|| {
+            let permits = Arc::new(tokio::sync::Semaphore::new(MAX_READERS));
+            Arc::new(Readers { location, idle: Mutex::default(), permits })
+        });
         Ok(SqliteStorage { writer, readers, closed, commits })
     }
 
@@ -179,7 +189,12 @@ impl SqliteStorage {
             return Err(StoreError::Closed);
         }
         let Some(readers) = self.readers.clone() else { return self.write(|connection| work(connection)).await };
+        let permit = tokio::time::timeout(READ_WAIT, readers.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| StoreError::Busy)?
+            .map_err(|_| StoreError::Closed)?;
         blocking(move || {
+            let _permit = permit;
             let connection = readers.take()?;
             let result = work(&connection);
             readers.give_back(connection);
@@ -207,12 +222,54 @@ fn spawn_checkpointer(location: Location, commits: Weak<AtomicU64>) -> Result<()
                 }
                 seen = now;
                 if let Err(err) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %err, "background checkpoint failed; commits will checkpoint");
+                    if let Some(held_back) = CHECKPOINT_FAILURES.admit() {
+                        tracing::warn!(error = %err, held_back, "background checkpoint failed; will try again");
+                    }
                 }
             }
         })
         .map_err(|err| StoreError::TaskFailed(err.to_string()))?;
     Ok(())
+}
+
+/// A full disk fails every checkpoint: one line a minute says so.
+static CHECKPOINT_FAILURES: LogThrottle = LogThrottle::per_minute();
+
+/// Creates the database file readable by its owner only (SQLite gives its WAL
+/// and shared-memory files the same mode), and takes read access from group and
+/// others on files an earlier version left open: they hold every licensee's usage.
+fn keep_private(path: &str, create: bool) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |err: std::io::Error| StoreError::Io(format!("{path}: {err}"));
+    if create && !std::path::Path::new(path).exists() {
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path).map_err(io)?;
+    }
+    for file in [path.to_owned(), format!("{path}-wal"), format!("{path}-shm")] {
+        let Ok(metadata) = std::fs::metadata(&file) else { continue };
+        if metadata.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a SQLite error means the database cannot be used right now (a full
+/// disk, a read-only or vanished file, a lock held too long), not a bug.
+pub(super) fn is_unavailable(err: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as Code;
+    err.sqlite_error_code().is_some_and(|code| {
+        matches!(
+            code,
+            Code::DiskFull
+                | Code::ReadOnly
+                | Code::CannotOpen
+                | Code::DatabaseBusy
+                | Code::DatabaseLocked
+                | Code::SystemIoFailure
+                | Code::PermissionDenied
+                | Code::OutOfMemory
+        )
+    })
 }
 
 async fn blocking<T: Send + 'static>(
@@ -353,6 +410,16 @@ impl Storage for SqliteStorage {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|connection| Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        self.write(|connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(sql::TOUCH_ROLLUP_GENERATION, [])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     async fn close(&self) {

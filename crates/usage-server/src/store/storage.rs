@@ -100,6 +100,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Checks that the database can be written now: a transaction that changes
+    /// nothing, committed (a full disk, a read-only file or a lost connection fail it).
+    async fn check_writable(&self) -> Result<(), StoreError>;
+
     /// Lets go of idle connections; what is running finishes.
     async fn close(&self);
 

@@ -21,6 +21,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{NewEvent, Recorded, Store, StoreError};
+use crate::telemetry::LogThrottle;
+
+/// While the disk is full every batch fails: one line a minute says so, with a count.
+static BATCH_FAILURES: LogThrottle = LogThrottle::per_minute();
 
 /// How batches are formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +68,11 @@ impl EventWriter {
         let (jobs, queue) = mpsc::channel(options.max_events.max(1) * 8);
         tokio::spawn(write_batches(store, options, queue));
         EventWriter { jobs }
+    }
+
+    /// Whether the writer task still takes events.
+    pub fn is_running(&self) -> bool {
+        !self.jobs.is_closed()
     }
 
     /// Records one event and waits until its transaction has committed.
@@ -135,9 +144,12 @@ async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Rec
                 }
             }
             Err(err) => {
-                tracing::error!(error = %err, events, "a batch of events could not be stored");
+                if let Some(held_back) = BATCH_FAILURES.admit() {
+                    tracing::error!(error = %err, events, held_back, "a batch of events could not be stored");
+                }
+                let err = std::sync::Arc::new(err);
                 for (_, reply) in replies {
-                    let _ = reply.send(Err(StoreError::BatchFailed(err.to_string())));
+                    let _ = reply.send(Err(StoreError::BatchFailed(err.clone())));
                 }
             }
         }
