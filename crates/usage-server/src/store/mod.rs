@@ -49,6 +49,14 @@ pub enum StoreError {
     /// No active admin token has that name.
     #[error("no active admin token is named `{0}`")]
     NoSuchToken(String),
+    /// Too little room left on the database's disk for a batch of events.
+    #[error("only {free} bytes are free on the database's disk; at least {needed} are needed")]
+    DiskFull {
+        /// Bytes free.
+        free: u64,
+        /// Bytes needed.
+        needed: u64,
+    },
     /// A file of the database could not be prepared.
     #[error("{0}")]
     Io(String),
@@ -90,7 +98,7 @@ impl StoreError {
     /// request may succeed later, so it is answered 503 with `Retry-After`.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Busy | StoreError::Closed | StoreError::WriterStopped => true,
+            StoreError::Busy | StoreError::Closed | StoreError::WriterStopped | StoreError::DiskFull { .. } => true,
             StoreError::BatchFailed(cause) => cause.is_unavailable(),
             StoreError::Sqlite(err) => sqlite::is_unavailable(err),
             StoreError::Database(err) => postgres::is_unavailable(err),

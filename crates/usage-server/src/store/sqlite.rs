@@ -232,6 +232,17 @@ fn spawn_checkpointer(location: Location, commits: Weak<AtomicU64>) -> Result<()
     Ok(())
 }
 
+/// Free space below which the database is not ready for events: a batch of
+/// hundreds of events and its rollups write a few hundred KiB of WAL, which a
+/// tiny test write would not notice missing.
+const MIN_FREE_BYTES: u64 = 1024 * 1024;
+
+/// Bytes an unprivileged process may still write on the database's filesystem.
+fn free_bytes(path: &str) -> Result<u64, StoreError> {
+    let stat = rustix::fs::statvfs(path).map_err(|err| StoreError::Io(format!("{path}: {err}")))?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
 /// A full disk fails every checkpoint: one line a minute says so.
 static CHECKPOINT_FAILURES: LogThrottle = LogThrottle::per_minute();
 
@@ -413,6 +424,12 @@ impl Storage for SqliteStorage {
     }
 
     async fn check_writable(&self) -> Result<(), StoreError> {
+        if let Some(readers) = &self.readers {
+            let free = free_bytes(&readers.location.path)?;
+            if free < MIN_FREE_BYTES {
+                return Err(StoreError::DiskFull { free, needed: MIN_FREE_BYTES });
+            }
+        }
         self.write(|connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(sql::TOUCH_ROLLUP_GENERATION, [])?;

@@ -113,7 +113,19 @@ impl TestServer {
 
     /// [`TestServer::start`] with extra `serve` arguments.
     pub fn start_with(database_url: &str, extra: &[&str]) -> TestServer {
-        let mut child = Command::new(BIN)
+        TestServer::spawn(Command::new(BIN), database_url, extra)
+    }
+
+    /// [`TestServer::start_with`] with the process's file descriptor limit
+    /// lowered to `nofile` (the common default is 1,024).
+    pub fn start_with_file_limit(database_url: &str, extra: &[&str], nofile: u32) -> TestServer {
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""), BIN]);
+        TestServer::spawn(command, database_url, extra)
+    }
+
+    fn spawn(mut command: Command, database_url: &str, extra: &[&str]) -> TestServer {
+        let mut child = command
             .args(["serve", "--addr", "127.0.0.1:0", "--database", database_url])
             .args(extra)
             .env_remove("USAGE_RATE_LIMIT_PER_ADDRESS")
@@ -145,6 +157,31 @@ impl TestServer {
         TestServer { child, url, stderr_lines, client: reqwest::Client::new() }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status, if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A client whose connections come from `local` (127.0.0.2, 127.0.0.3, …:
+    /// another client address on loopback).
+    pub fn client_from(local: &str) -> reqwest::Client {
+        reqwest::Client::builder().local_address(local.parse::<std::net::IpAddr>().unwrap()).build().unwrap()
+    }
+
     /// Sends SIGTERM (a no-op if the process has already exited).
     pub fn terminate(&self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
@@ -161,6 +198,11 @@ impl TestServer {
                 Err(err) => panic!("server never logged {needle:?}: {err}"),
             }
         }
+    }
+
+    /// How many of the lines logged since the last look contain `needle`.
+    pub fn count_log_lines(&self, needle: &str) -> usize {
+        self.stderr_lines.try_iter().filter(|line| line.contains(needle)).count()
     }
 
     /// SIGKILL: a crash, no chance to flush anything.
