@@ -155,6 +155,22 @@ impl UsageRange {
         ms.div_euclid(size) * size
     }
 
+    /// This range cut at UTC midnights, in order, each part with this
+    /// granularity: an export is read one part at a time.
+    pub fn days(&self) -> impl Iterator<Item = UsageRange> {
+        let (since, until, granularity) = (self.since_ms, self.until_ms, self.granularity);
+        let first_day = since.div_euclid(MS_PER_DAY) * MS_PER_DAY;
+        (0..)
+            .map(move |i| first_day + i * MS_PER_DAY)
+            .take_while(move |day| *day < until)
+            .map(move |day| UsageRange {
+                since_ms: day.max(since),
+                until_ms: (day + MS_PER_DAY).min(until),
+                granularity,
+            })
+            .filter(|part| part.since_ms < part.until_ms)
+    }
+
     /// The start of every bucket in the range, oldest first, empty ones included.
     pub fn bucket_starts(&self) -> impl Iterator<Item = i64> {
         let (first, until, size) = (self.bucket_of(self.since_ms), self.until_ms, self.granularity.bucket_ms());
@@ -197,6 +213,20 @@ mod tests {
         assert_eq!(starts.len(), 22);
         assert_eq!(starts[0], NOV_1);
         assert_eq!(*starts.last().unwrap(), NOV_1 + 21 * MS_PER_DAY);
+    }
+
+    #[test]
+    fn days_cut_a_range_at_midnights_and_cover_it_exactly() {
+        let range = UsageRange { since_ms: NOV_1 + 5 * MS_PER_HOUR, until_ms: NOW, granularity: Granularity::Hour };
+        let days: Vec<UsageRange> = range.days().collect();
+        assert_eq!(days.len(), 22);
+        assert_eq!(days[0].since_ms, range.since_ms);
+        assert_eq!(days[0].until_ms, NOV_1 + MS_PER_DAY);
+        assert_eq!(days.last().unwrap().until_ms, NOW);
+        assert!(days.windows(2).all(|pair| pair[0].until_ms == pair[1].since_ms));
+        assert!(days.iter().all(|day| day.granularity == Granularity::Hour && day.since_ms < day.until_ms));
+        let empty = UsageRange { since_ms: NOW, until_ms: NOW, granularity: Granularity::Day };
+        assert_eq!(empty.days().count(), 0);
     }
 
     #[test]

@@ -373,6 +373,10 @@ pub struct BreakdownResponse {
     pub origins: Vec<OriginCounts>,
     /// The events of every origin not listed.
     pub other_origins: UsageCounts,
+    /// Events counted without their origin: on days the key had already been
+    /// counted from as many new origins as the server allows per day.
+    #[serde(default)]
+    pub folded_origins: UsageCounts,
     /// The whole range; equal to get-usage's counts for the same `since`.
     pub totals: KindCounts,
     /// The key's monthly limit, when it has one.
@@ -392,6 +396,9 @@ pub struct LicenseUsage {
     pub revoked: bool,
     /// Its events in the range.
     pub totals: KindCounts,
+    /// Its events counted without their origin (past the daily cap on new origins).
+    #[serde(default)]
+    pub folded_origins: UsageCounts,
     /// Its monthly limit, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<LimitStatus>,
@@ -405,6 +412,9 @@ pub struct UnpaidUsage {
     pub totals: KindCounts,
     /// The origins that sent them, most events first.
     pub origins: Vec<OriginCounts>,
+    /// Its events counted without their origin (past the daily cap on new origins).
+    #[serde(default)]
+    pub folded_origins: UsageCounts,
 }
 
 /// Events from one origin under one licence, in the vendor's view.

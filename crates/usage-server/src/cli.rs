@@ -106,7 +106,7 @@ fn check_key_name(name: &str) -> anyhow::Result<()> {
 
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = open(&args.database.database_url).await?;
+    let store = open(&args.database.database_url).await?.with_max_new_origins_per_day(args.max_new_origins_per_day);
     let trusted_proxies = match (args.trust_forwarded_for, args.trusted_proxy_hops, &args.trusted_proxies[..]) {
         (true, _, _) => TrustedProxies::Hops(1),
         (_, Some(hops), _) => TrustedProxies::Hops(hops),

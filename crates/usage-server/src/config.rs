@@ -111,6 +111,12 @@ pub struct ServeArgs {
     /// closes what is left and exits (events are acknowledged only once stored).
     #[arg(long, env = "USAGE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout_secs: u64,
+    /// New origins each account (a licence, unlicensed, free-license) may be
+    /// counted from per UTC day; past it, its events from origins it was never
+    /// counted from are counted under "(other origins)", and the views say how
+    /// many. 0: no cap.
+    #[arg(long, env = "USAGE_MAX_NEW_ORIGINS_PER_DAY", default_value_t = crate::store::DEFAULT_MAX_NEW_ORIGINS_PER_DAY)]
+    pub max_new_origins_per_day: u32,
     /// The most registrations committed in one transaction (group commit).
     #[arg(long, env = "USAGE_BATCH_MAX_EVENTS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub batch_max_events: u32,

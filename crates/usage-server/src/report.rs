@@ -12,7 +12,7 @@ use usage_core::wire::{
 };
 use usage_core::{format_rfc3339_ms, Granularity, UsageRange, FREE_LICENSE};
 
-use crate::store::{Account, CountRow, KeyId, KeyInfo};
+use crate::store::{Account, CountRow, KeyId, KeyInfo, FOLDED_ORIGIN};
 
 /// How many origins a licensee's breakdown lists before summing the rest.
 pub const BREAKDOWN_ORIGINS: usize = 50;
@@ -89,18 +89,31 @@ fn ranked<'a, G: Ord>(
     ranked
 }
 
-/// The `limit` busiest origins and the sum of all others.
-pub fn top_origins<'a>(rows: impl IntoIterator<Item = &'a CountRow>, limit: usize) -> (Vec<OriginCounts>, UsageCounts) {
-    let mut other = UsageCounts::default();
-    let mut top = Vec::new();
+/// Origins, busiest first, as a view lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginList {
+    /// The busiest origins, at most the limit asked for.
+    pub top: Vec<OriginCounts>,
+    /// The sum of every origin not listed.
+    pub other: UsageCounts,
+    /// Events counted under [`FOLDED_ORIGIN`] (past the daily cap on new
+    /// origins): never listed as an origin.
+    pub folded: UsageCounts,
+}
+
+/// The `limit` busiest origins, the sum of all others, and what was folded.
+pub fn top_origins<'a>(rows: impl IntoIterator<Item = &'a CountRow>, limit: usize) -> OriginList {
+    let mut list = OriginList::default();
     for (origin, counts) in ranked(rows, |row| row.origin.as_deref()) {
-        if top.len() < limit {
-            top.push(OriginCounts { origin: origin.map(str::to_owned), counts });
+        if origin == Some(FOLDED_ORIGIN) {
+            list.folded = counts;
+        } else if list.top.len() < limit {
+            list.top.push(OriginCounts { origin: origin.map(str::to_owned), counts });
         } else {
-            other.add_all(&counts);
+            list.other.add_all(&counts);
         }
     }
-    (top, other)
+    list
 }
 
 /// What a view is folded from: counts per bucket (origins summed) and per origin
@@ -116,15 +129,16 @@ pub struct Counted<'a> {
 
 /// A licensee's breakdown of one key's rows.
 pub fn breakdown(rows: Counted<'_>, range: &UsageRange, limit: Option<LimitStatus>) -> BreakdownResponse {
-    let (origins, other_origins) = top_origins(rows.by_origin, BREAKDOWN_ORIGINS);
+    let origins = top_origins(rows.by_origin, BREAKDOWN_ORIGINS);
     BreakdownResponse {
         success: true,
         since: range.since_ms,
         until: range.until_ms,
         granularity: range.granularity,
         series: series(rows.by_time, range),
-        origins,
-        other_origins,
+        origins: origins.top,
+        other_origins: origins.other,
+        folded_origins: origins.folded,
         totals: totals(rows.by_time),
         limit,
     }
@@ -147,38 +161,48 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
     let names: HashMap<KeyId, &str> = keys.keys.iter().map(|key| (key.id, key.name.as_str())).collect();
     // Every account's totals in one pass (not one pass per licence), one lookup
     // per run of an account's rows.
-    let mut per_account: BTreeMap<Account, KindCounts> = BTreeMap::new();
+    let mut per_account: BTreeMap<Account, (KindCounts, UsageCounts)> = BTreeMap::new();
     for run in by_origin.chunk_by(|a, b| a.account == b.account) {
-        let totals = per_account.entry(run[0].account).or_default();
+        let (totals, folded) = per_account.entry(run[0].account).or_default();
         for row in run {
             totals.add(row.kind, row.classification, row.count);
+            if row.origin.as_deref() == Some(FOLDED_ORIGIN) {
+                folded.add(row.classification, row.count);
+            }
         }
     }
     let totals_of = |account: Account| per_account.get(&account).cloned().unwrap_or_default();
     let licenses = keys
         .keys
         .iter()
-        .map(|key| LicenseUsage {
-            name: key.name.clone(),
-            public_key: key.public_key.clone(),
-            revoked: key.revoked_at_ms.is_some(),
-            totals: totals_of(Account::Key(key.id)),
-            limit: key.monthly_limit.map(|monthly| {
-                LimitStatus::new(monthly, keys.used_this_month.get(&key.id).copied().unwrap_or(0), keys.period)
-            }),
+        .map(|key| {
+            let (totals, folded_origins) = totals_of(Account::Key(key.id));
+            LicenseUsage {
+                name: key.name.clone(),
+                public_key: key.public_key.clone(),
+                revoked: key.revoked_at_ms.is_some(),
+                totals,
+                folded_origins,
+                limit: key.monthly_limit.map(|monthly| {
+                    LimitStatus::new(monthly, keys.used_this_month.get(&key.id).copied().unwrap_or(0), keys.period)
+                }),
+            }
         })
         .collect();
-    let unpaid = |account: Account| UnpaidUsage {
-        totals: totals_of(account),
-        origins: top_origins(by_origin.iter().filter(|row| row.account == account), ADMIN_ORIGINS).0,
+    let unpaid = |account: Account| {
+        let origins = top_origins(by_origin.iter().filter(|row| row.account == account), ADMIN_ORIGINS);
+        UnpaidUsage { totals: totals_of(account).0, origins: origins.top, folded_origins: origins.folded }
     };
     // Grouped by account, then named (one name lookup per pair, not per row),
-    // then ranked with ties in (origin, licence name) order.
+    // then ranked with ties in (origin, licence name) order; folded events are
+    // no origin and are told per account above.
     let mut pairs: Vec<(OriginAndLicence<'_>, UsageCounts)> =
-        grouped(by_origin, |row| (row.origin.as_deref(), row.account))
-            .into_iter()
-            .map(|((origin, account), counts)| ((origin, licence_name(account, &names)), counts))
-            .collect();
+        grouped(by_origin.iter().filter(|row| row.origin.as_deref() != Some(FOLDED_ORIGIN)), |row| {
+            (row.origin.as_deref(), row.account)
+        })
+        .into_iter()
+        .map(|((origin, account), counts)| ((origin, licence_name(account, &names)), counts))
+        .collect();
     pairs.sort_by(|(a, a_counts), (b, b_counts)| b_counts.total().cmp(&a_counts.total()).then_with(|| a.cmp(b)));
     let origins = pairs
         .into_iter()
@@ -231,37 +255,69 @@ struct CsvLine<'a> {
 /// with a `license` column after the first when `names` is given (the vendor's
 /// export). Sorted by time, then licence, origin, event and classification.
 pub fn csv(rows: &[CountRow], range: &UsageRange, names: Option<&[KeyInfo]>) -> String {
-    let names: Option<HashMap<KeyId, &str>> =
-        names.map(|keys| keys.iter().map(|key| (key.id, key.name.as_str())).collect());
-    let mut lines: Vec<CsvLine<'_>> = rows
-        .iter()
-        .map(|row| CsvLine {
-            bucket_start: row.bucket_start,
-            license: names.as_ref().and_then(|names| licence_name(row.account, names)).map(Cow::into_owned),
-            origin: row.origin.as_deref(),
-            event: row.kind.as_str(),
-            classification: row.classification.as_str(),
-            count: row.count,
-        })
-        .collect();
-    lines.sort();
-    let (period, time_len) = match range.granularity {
-        Granularity::Day => ("day", "2026-01-01".len()),
-        Granularity::Hour => ("hour", "2026-01-01T00:00:00Z".len()),
-    };
-    let license_header = if names.is_some() { ",license" } else { "" };
-    let mut out = format!("{period}{license_header},origin,event,classification,count\r\n");
-    for line in lines {
-        out.push_str(&format_rfc3339_ms(line.bucket_start)[..time_len]);
-        if names.is_some() {
-            out.push(',');
-            out.push_str(&csv_field(line.license.as_deref().unwrap_or("")));
-        }
-        out.push(',');
-        out.push_str(&csv_field(line.origin.unwrap_or("")));
-        out.push_str(&format!(",{},{},{}\r\n", line.event, line.classification, line.count));
+    let csv = Csv::new(range.granularity, names);
+    csv.header() + &csv.lines(rows)
+}
+
+/// A CSV export written in parts: the header, then the lines of each run of
+/// buckets in time order (the export streams one day at a time).
+#[derive(Debug, Clone)]
+pub struct Csv {
+    granularity: Granularity,
+    /// Each key's name, for the vendor's export (`license` column); `None` for a licensee's.
+    names: Option<HashMap<KeyId, String>>,
+}
+
+impl Csv {
+    /// The export of `granularity`'s buckets; with `names`, the vendor's.
+    pub fn new(granularity: Granularity, names: Option<&[KeyInfo]>) -> Self {
+        let names = names.map(|keys| keys.iter().map(|key| (key.id, key.name.clone())).collect());
+        Csv { granularity, names }
     }
-    out
+
+    /// The first line.
+    pub fn header(&self) -> String {
+        let period = match self.granularity {
+            Granularity::Day => "day",
+            Granularity::Hour => "hour",
+        };
+        let license_header = if self.names.is_some() { ",license" } else { "" };
+        format!("{period}{license_header},origin,event,classification,count\r\n")
+    }
+
+    /// The lines of `rows`, sorted.
+    pub fn lines(&self, rows: &[CountRow]) -> String {
+        let names: Option<HashMap<KeyId, &str>> =
+            self.names.as_ref().map(|names| names.iter().map(|(id, name)| (*id, name.as_str())).collect());
+        let mut lines: Vec<CsvLine<'_>> = rows
+            .iter()
+            .map(|row| CsvLine {
+                bucket_start: row.bucket_start,
+                license: names.as_ref().and_then(|names| licence_name(row.account, names)).map(Cow::into_owned),
+                origin: row.origin.as_deref(),
+                event: row.kind.as_str(),
+                classification: row.classification.as_str(),
+                count: row.count,
+            })
+            .collect();
+        lines.sort();
+        let time_len = match self.granularity {
+            Granularity::Day => "2026-01-01".len(),
+            Granularity::Hour => "2026-01-01T00:00:00Z".len(),
+        };
+        let mut out = String::new();
+        for line in lines {
+            out.push_str(&format_rfc3339_ms(line.bucket_start)[..time_len]);
+            if names.is_some() {
+                out.push(',');
+                out.push_str(&csv_field(line.license.as_deref().unwrap_or("")));
+            }
+            out.push(',');
+            out.push_str(&csv_field(line.origin.unwrap_or("")));
+            out.push_str(&format!(",{},{},{}\r\n", line.event, line.classification, line.count));
+        }
+        out
+    }
 }
 
 /// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is defused with `'` so a
@@ -329,13 +385,18 @@ mod tests {
             .map(|i| row(key, 0, Some(&format!("https://site{i:02}.com")), Classification::Billable, 1 + i / 10))
             .collect();
         rows.push(row(key, 1, None, Classification::Development, 100));
-        let (top, other) = top_origins(&rows, BREAKDOWN_ORIGINS);
+        rows.push(row(key, 1, Some(FOLDED_ORIGIN), Classification::Billable, 1000));
+        let OriginList { top, other, folded } = top_origins(&rows, BREAKDOWN_ORIGINS);
+        // Folded events are told apart, never listed as an origin however many.
+        assert_eq!(folded, UsageCounts { billable: 1000, development: 0, failed: 0 });
+        assert!(top.iter().all(|origin| origin.origin.as_deref() != Some(FOLDED_ORIGIN)));
         assert_eq!(top.len(), 50);
         assert_eq!(top[0].origin, None);
         assert_eq!(top[0].counts.development, 100);
-        assert_eq!(top[1].origin.as_deref(), Some("https://site50.com")); // 6 events, first by name
-                                                                          // The 11 least busy are summed: site00..site09 (1 event each) and site19
-                                                                          // (2 events, last by name among the 2s).
+        // 6 events, first by name.
+        assert_eq!(top[1].origin.as_deref(), Some("https://site50.com"));
+        // The 11 least busy are summed: site00..site09 (1 event each) and site19
+        // (2 events, last by name among the 2s).
         assert_eq!(other, UsageCounts { billable: 12, development: 0, failed: 0 });
         assert_eq!(top.last().unwrap().origin.as_deref(), Some("https://site18.com"));
     }

@@ -448,3 +448,132 @@ async fn a_full_disk_is_503_with_retry_after_and_nothing_acknowledged_is_lost() 
     assert!(acknowledged.iter().all(|id| stored.contains(id)), "every acknowledged event is stored");
     assert_eq!(stored.len(), acknowledged.len(), "and nothing that was answered 503");
 }
+
+#[tokio::test]
+async fn a_flood_of_invented_origins_is_folded_into_one_row_and_counted() {
+    let db = TestDb::sqlite();
+    let key = create_key(&db.url, "acme");
+    let admin = create_admin_token(&db.url, "vendor");
+    let flags = ["--max-new-origins-per-day", "100", "--rate-limit-per-address", "0", "--rate-limit-per-key", "0"];
+    let server = TestServer::start_with(&db.url, &flags);
+    // 3,000 unlicensed events and 500 with the key, each from an origin never seen.
+    for batch in 0..35 {
+        let events: Vec<Value> = (0..100)
+            .map(|i| {
+                let host = format!("https://invented-{batch}-{i}.example.com");
+                if batch < 30 {
+                    event_with_api_key(Value::Null, &host, true)
+                } else {
+                    event(&key, "webcodec-conversion", &host, true)
+                }
+            })
+            .collect();
+        let (status, json) = server.post(REGISTER_MANY, Value::Array(events)).await;
+        assert_eq!(status, 200, "{json}");
+        assert!(json["results"].as_array().unwrap().iter().all(|r| r["classification"] == "billable"), "{json}");
+    }
+    // A known origin stays itself once the cap is reached.
+    server.register_ok(event(&key, "webcodec-conversion", "https://invented-30-0.example.com", true)).await;
+
+    let view = server.get_ok(ADMIN_USAGE, "", &admin).await;
+    assert_eq!(view["unlicensed"]["totals"]["webcodecConversions"], counts(3000, 0, 0), "nothing lost");
+    assert_eq!(view["unlicensed"]["foldedOrigins"], counts(2900, 0, 0));
+    assert_eq!(view["unlicensed"]["origins"].as_array().unwrap().len(), 100);
+    assert_eq!(view["licenses"][0]["foldedOrigins"], counts(400, 0, 0));
+    assert!(view["origins"].as_array().unwrap().iter().all(|o| o["origin"] != "(other origins)"));
+    let breakdown = server.get_ok(BREAKDOWN, "", &key.secret).await;
+    assert_eq!(breakdown["foldedOrigins"], counts(400, 0, 0));
+    assert_eq!(breakdown["totals"]["webcodecConversions"], counts(501, 0, 0));
+    let first = &breakdown["origins"][0];
+    assert_eq!(
+        (first["origin"].as_str(), first["billable"].as_u64()),
+        (Some("https://invented-30-0.example.com"), Some(2))
+    );
+    server.stop();
+
+    // The rollups hold 101 origins per account, whatever the flood's size.
+    let connection = rusqlite::Connection::open(db.path()).unwrap();
+    for table in ["rollup_hourly", "rollup_daily", "rollup_monthly"] {
+        let origins: i64 = connection
+            .query_row(&format!("SELECT COUNT(DISTINCT origin) FROM {table} WHERE key_id = 0"), [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(origins, 101, "{table}");
+    }
+}
+
+/// A process's anonymous resident memory (its heap, not the database pages
+/// SQLite maps from the file), in KiB.
+fn anon_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with("RssAnon:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Samples [`anon_rss_kib`] every 20 ms until dropped; the highest it saw.
+struct PeakSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl PeakSampler {
+    fn start(pid: u32) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(anon_rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak.max(anon_rss_kib(pid))
+        });
+        PeakSampler { stop, thread: Some(thread) }
+    }
+
+    fn peak(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_export_of_a_million_rows_streams_in_flat_memory() {
+    let db = TestDb::sqlite();
+    create_key(&db.url, "acme");
+    let admin = create_admin_token(&db.url, "vendor");
+    // A fixture written straight into the daily rollup, as the writer would have
+    // written it: 12,500 origins a day for 80 days before today.
+    let today = now_ms() / 86_400_000 * 86_400_000;
+    let connection = rusqlite::Connection::open(db.path()).unwrap();
+    connection
+        .execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999) \
+             INSERT INTO rollup_daily (key_id, day_ms, origin, event_kind, billable, development, failed) \
+             SELECT 1, ?1 - (1 + i / 12500) * 86400000, 'https://site-' || (i % 12500) || '.example.com', \
+                    'webcodec-conversion', 1 + i % 7, 0, 0 FROM n",
+            [today],
+        )
+        .unwrap();
+    drop(connection);
+    let server = TestServer::start(&db.url);
+    // Warm up: what the server holds before any export.
+    server.get_ok(ADMIN_USAGE, "", &admin).await;
+    let before = anon_rss_kib(server.pid());
+    let sampler = PeakSampler::start(server.pid());
+    let since = today - 85 * 86_400_000;
+    let response =
+        server.client.get(format!("{}{ADMIN_CSV}?since={since}", server.url)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let (mut lines, mut bytes) = (0u64, 0u64);
+    let mut stream = response;
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        bytes += chunk.len() as u64;
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+    }
+    assert_eq!(lines, 1_000_001, "a header and a million rows");
+    let growth_kib = sampler.peak().saturating_sub(before);
+    eprintln!("export: {bytes} bytes; peak anonymous RSS grew {growth_kib} KiB (from {before} KiB)");
+    assert!(bytes > 60_000_000);
+    assert!(growth_kib < 40 * 1024, "memory follows one day's rows, not the export: grew {growth_kib} KiB");
+    server.stop();
+}

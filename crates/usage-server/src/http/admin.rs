@@ -10,7 +10,7 @@ use usage_core::wire::AdminUsageResponse;
 use usage_core::{month_period_utc_ms, UsageRange};
 
 use super::error::ApiError;
-use super::{auth, csv_attachment, AppState};
+use super::{auth, csv_download, AppState};
 use crate::report::{self, Counted, KeyLimits};
 use crate::store::{now_ms, ViewCounts};
 
@@ -45,7 +45,7 @@ async fn export_csv(
 ) -> Result<Response, ApiError> {
     auth::admin(&state, &headers).await?;
     let range = UsageRange::from_query(query.as_deref(), now_ms())?;
-    let rows = state.store.count_rows(None, &range).await?;
     let keys = state.store.list_keys().await?;
-    Ok(csv_attachment("usage-all-licenses", &range, report::csv(&rows, &range, Some(&keys))))
+    let csv = report::Csv::new(range.granularity, Some(&keys));
+    Ok(csv_download("usage-all-licenses", state.store.clone(), None, range, csv))
 }

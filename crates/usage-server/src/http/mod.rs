@@ -22,9 +22,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::http::{header, HeaderName, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use futures_util::{StreamExt, TryStreamExt};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -36,7 +38,8 @@ pub use client_address::{address_block, TrustedProxies};
 pub use error::ApiError;
 pub use rate_limit::{Limited, RateLimits};
 
-use crate::store::{now_ms, ActiveKey, BatchOptions, EventWriter, Store};
+use crate::report;
+use crate::store::{now_ms, Account, ActiveKey, BatchOptions, EventWriter, Store, StoreError};
 
 /// How the server treats clients; `serve`'s flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,16 +184,28 @@ fn cors() -> CorsLayer {
         .max_age(Duration::from_secs(24 * 60 * 60))
 }
 
-/// A CSV download named after what it holds and its range.
-fn csv_attachment(name: &str, range: &UsageRange, csv: String) -> Response {
+/// A CSV download named after what it holds and its range, streamed one UTC day
+/// at a time: the server holds one day's rows, however long the export.
+fn csv_download(name: &str, store: Store, account: Option<Account>, range: UsageRange, csv: report::Csv) -> Response {
     let day = |ms: i64| format_rfc3339_ms(ms)[..10].to_owned();
     let filename = format!("{name}-{}-to-{}.csv", day(range.since_ms), day(range.until_ms));
+    let header = futures_util::stream::once(std::future::ready(Ok::<_, StoreError>(Bytes::from(csv.header()))));
+    let days = range.days().map(move |part| {
+        let (store, csv) = (store.clone(), csv.clone());
+        async move {
+            let rows = store.count_rows(account, &part).await?;
+            Ok(Bytes::from(csv.lines(&rows)))
+        }
+    });
+    let body = header.chain(futures_util::stream::iter(days).then(|day| day)).inspect_err(|err| {
+        tracing::warn!(error = %err, "an export stopped part way; the client gets a cut-off file");
+    });
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
         ],
-        csv,
+        axum::body::Body::from_stream(body),
     )
         .into_response()
 }

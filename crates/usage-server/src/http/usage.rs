@@ -10,7 +10,7 @@ use usage_core::wire::{BreakdownResponse, LimitStatus};
 use usage_core::{month_period_utc_ms, UsageRange};
 
 use super::error::ApiError;
-use super::{auth, csv_attachment, AppState};
+use super::{auth, csv_download, AppState};
 use crate::report::{self, Counted};
 use crate::store::{now_ms, Account, ViewCounts};
 
@@ -45,6 +45,6 @@ async fn export_csv(
 ) -> Result<Response, ApiError> {
     let key = auth::licensee(&state, &headers).await?;
     let range = UsageRange::from_query(query.as_deref(), now_ms())?;
-    let rows = state.store.count_rows(Some(Account::Key(key.id)), &range).await?;
-    Ok(csv_attachment("usage", &range, report::csv(&rows, &range, None)))
+    let csv = report::Csv::new(range.granularity, None);
+    Ok(csv_download("usage", state.store.clone(), Some(Account::Key(key.id)), range, csv))
 }

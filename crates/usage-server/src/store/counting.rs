@@ -306,7 +306,7 @@ impl Store {
         order.sort_by(|&a, &b| write_order(&events[a]).cmp(&write_order(&events[b])));
         let mut slots: Vec<Option<NewEvent>> = events.into_iter().map(Some).collect();
         let sorted: Vec<NewEvent> = order.iter().filter_map(|&i| slots[i].take()).collect();
-        let recorded_sorted = self.storage.record_events(sorted).await?;
+        let recorded_sorted = self.storage.record_events(sorted, self.max_new_origins_per_day).await?;
         let mut recorded = vec![None; order.len()];
         for (position, &index) in order.iter().enumerate() {
             recorded[index] = recorded_sorted.get(position).copied();

@@ -8,6 +8,7 @@
 //! (`migrations/sqlite`, `migrations/postgres`); released migrations are never edited.
 
 mod counting;
+mod origin_cap;
 mod postgres;
 mod sealed;
 mod sql;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use counting::{CountRequest, CountRow, CountsQuery, CountsRow, NewEvent, Recorded, Shape, ViewCounts};
+pub use origin_cap::{DEFAULT_MAX_NEW_ORIGINS_PER_DAY, FOLDED_ORIGIN};
 pub use storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
 pub use writer::{BatchOptions, EventWriter};
 
@@ -150,6 +152,8 @@ impl Account {
 pub struct Store {
     storage: Arc<dyn Storage>,
     sealed: sealed::SealedSums,
+    /// New origins each account may add per UTC day (0: no cap).
+    max_new_origins_per_day: u32,
 }
 
 impl Store {
@@ -162,7 +166,18 @@ impl Store {
             Engine::Sqlite => Arc::new(sqlite::SqliteStorage::open(url).await?),
             Engine::Postgres => Arc::new(postgres::PostgresStorage::open(url).await?),
         };
-        Ok(Store { storage, sealed: sealed::SealedSums::default() })
+        Ok(Store {
+            storage,
+            sealed: sealed::SealedSums::default(),
+            max_new_origins_per_day: DEFAULT_MAX_NEW_ORIGINS_PER_DAY,
+        })
+    }
+
+    /// This store with another cap on the new origins each account may add per
+    /// UTC day (`serve --max-new-origins-per-day`; 0: no cap).
+    pub fn with_max_new_origins_per_day(mut self, max: u32) -> Store {
+        self.max_new_origins_per_day = max;
+        self
     }
 
     /// The active key pair whose public key this is.

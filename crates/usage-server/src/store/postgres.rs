@@ -8,6 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
 use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow};
+use super::origin_cap;
 use super::sealed::writes_sealed_buckets;
 use super::sql;
 use super::storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
@@ -177,8 +178,38 @@ impl Storage for PostgresStorage {
         Ok(rows.iter().map(|row| row.try_get("token_hash")).collect::<Result<_, _>>()?)
     }
 
-    async fn record_events(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError> {
+    async fn record_events(
+        &self,
+        mut events: Vec<NewEvent>,
+        max_new_origins: u32,
+    ) -> Result<Vec<Recorded>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if max_new_origins > 0 {
+            let mut refused = Vec::new();
+            for ((account, origin), day) in origin_cap::pairs(&events) {
+                let known = sqlx::query(sql::KNOWN_ORIGIN).bind(account).bind(&origin).fetch_optional(&mut *tx).await?;
+                if known.is_some() {
+                    continue;
+                }
+                let took = sqlx::query(sql::TAKE_NEW_ORIGIN_PLACE)
+                    .bind(account)
+                    .bind(day)
+                    .bind(i64::from(max_new_origins))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if took.is_some() {
+                    sqlx::query(sql::INSERT_KNOWN_ORIGIN)
+                        .bind(account)
+                        .bind(&origin)
+                        .bind(day)
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    refused.push((account, origin));
+                }
+            }
+            origin_cap::fold(&mut events, &refused);
+        }
         let mut recorded = Vec::with_capacity(events.len());
         for chunk in events.chunks(EVENTS_PER_STATEMENT) {
             // RETURNING names the rows that were new; with ids sorted, the first of

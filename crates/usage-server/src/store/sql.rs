@@ -22,6 +22,17 @@ pub const REVOKE_ADMIN_TOKEN: &str =
     "UPDATE admin_tokens SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
 pub const ACTIVE_ADMIN_TOKEN_HASHES: &str = "SELECT token_hash FROM admin_tokens WHERE revoked_at_ms IS NULL";
 
+/// Whether account `$1` has been counted from origin `$2` before.
+pub const KNOWN_ORIGIN: &str = "SELECT 1 FROM known_origins WHERE key_id = $1 AND origin = $2";
+/// Takes one of account `$1`'s `$3` new-origin places for UTC day `$2`; returns
+/// a row only when one was free.
+pub const TAKE_NEW_ORIGIN_PLACE: &str = "INSERT INTO new_origins_per_day (key_id, day_ms, added) VALUES ($1, $2, 1) \
+     ON CONFLICT (key_id, day_ms) DO UPDATE SET added = new_origins_per_day.added + 1 \
+     WHERE new_origins_per_day.added < $3 RETURNING added";
+/// Remembers that account `$1` is counted from origin `$2` (first on day `$3`).
+pub const INSERT_KNOWN_ORIGIN: &str =
+    "INSERT INTO known_origins (key_id, origin, first_day_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
 /// The columns of `usage_events` a new event fills, in binding order.
 pub const EVENT_COLUMNS: &str =
     "key_id, event_id, event_kind, classification, origin, origin_claim_differed, is_still, created_at_ms";

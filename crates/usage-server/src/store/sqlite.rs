@@ -16,6 +16,7 @@ use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, Optio
 use sqlx::migrate::Migrator;
 
 use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow, Rollup};
+use super::origin_cap;
 use super::sealed::writes_sealed_buckets;
 use super::sql;
 use super::storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
@@ -357,9 +358,19 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Stores a batch: one prepared statement per event and per rollup row.
-fn record(connection: &mut Connection, events: &[NewEvent]) -> Result<Vec<Recorded>, StoreError> {
+/// Stores a batch: one prepared statement per event and per rollup row, after
+/// admitting its new origins (see `origin_cap`).
+fn record(
+    connection: &mut Connection,
+    mut events: Vec<NewEvent>,
+    max_new_origins: u32,
+) -> Result<Vec<Recorded>, StoreError> {
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if max_new_origins > 0 {
+        let refused = admit_origins(&tx, &events, max_new_origins)?;
+        origin_cap::fold(&mut events, &refused);
+    }
+    let events = &events[..];
     let mut recorded = Vec::with_capacity(events.len());
     {
         let (insert_event, _) = &*WRITE_STATEMENTS;
@@ -400,6 +411,30 @@ fn record(connection: &mut Connection, events: &[NewEvent]) -> Result<Vec<Record
     }
     tx.commit()?;
     Ok(recorded)
+}
+
+/// The (account, origin) pairs of `events` that are neither known nor admitted
+/// as new today, in sorted order.
+fn admit_origins(
+    tx: &rusqlite::Transaction<'_>,
+    events: &[NewEvent],
+    max_new_origins: u32,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut known = tx.prepare_cached(&numbered(sql::KNOWN_ORIGIN))?;
+    let mut take_place = tx.prepare_cached(&numbered(sql::TAKE_NEW_ORIGIN_PLACE))?;
+    let mut remember = tx.prepare_cached(&numbered(sql::INSERT_KNOWN_ORIGIN))?;
+    let mut refused = Vec::new();
+    for ((account, origin), day) in origin_cap::pairs(events) {
+        if known.exists(params![account, origin])? {
+            continue;
+        }
+        if take_place.query_row(params![account, day, max_new_origins], |_| Ok(())).optional()?.is_some() {
+            remember.execute(params![account, origin, day])?;
+        } else {
+            refused.push((account, origin));
+        }
+    }
+    Ok(refused)
 }
 
 fn key_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyInfo> {
@@ -553,8 +588,8 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn record_events(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError> {
-        self.write(move |connection| record(connection, &events)).await
+    async fn record_events(&self, events: Vec<NewEvent>, max_new_origins: u32) -> Result<Vec<Recorded>, StoreError> {
+        self.write(move |connection| record(connection, events, max_new_origins)).await
     }
 
     async fn rollup_generation(&self) -> Result<i64, StoreError> {
@@ -634,7 +669,7 @@ mod tests {
             is_still: None,
             created_at_ms: now_ms() + i,
         };
-        storage.record_events((0..50).map(event).collect()).await.unwrap();
+        storage.record_events((0..50).map(event).collect(), 0).await.unwrap();
         // The file alone, WAL ignored: what has been checkpointed.
         let in_file = || {
             let url = format!("file:{}?immutable=1", path.display());

@@ -140,8 +140,15 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// transaction with their rollup deltas: each once per account and event id,
     /// a repeat adding nothing and answering with the stored classification;
     /// the rollup generation bumped when it writes into sealed buckets.
+    /// Each account may add at most `max_new_origins_per_day` origins it was
+    /// never counted from per UTC day (0: no cap); past it, events are counted
+    /// under [`super::FOLDED_ORIGIN`] (see `origin_cap`).
     /// Nothing of the batch is stored when it fails.
-    async fn record_events(&self, events: Vec<NewEvent>) -> Result<Vec<Recorded>, StoreError>;
+    async fn record_events(
+        &self,
+        events: Vec<NewEvent>,
+        max_new_origins_per_day: u32,
+    ) -> Result<Vec<Recorded>, StoreError>;
 
     /// The rollup generation: bumped by every batch that writes into sealed
     /// buckets (see `sealed`), in that batch's transaction.
