@@ -288,12 +288,8 @@ mod tests {
         let written = serde_json::to_string(&RegisterUsagePointsResponse {
             success: true,
             results: vec![
-                BatchResult::Counted {
-                    billable: true,
-                    classification: Classification::Billable,
-                    over_limit: Some(true),
-                },
-                BatchResult::Counted { billable: false, classification: Classification::Development, over_limit: None },
+                BatchResult::counted(Classification::Billable, true),
+                BatchResult::counted(Classification::Development, false),
                 BatchResult::Refused { error: "eventId must be a UUID".into(), status: 400 },
             ],
         })

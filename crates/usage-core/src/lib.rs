@@ -33,7 +33,7 @@ pub use classify::{classify, Classification};
 pub use error::ValidationError;
 pub use event::EventKind;
 pub use event_id::EventId;
-pub use host::{HostError, Origin, ALLOWED_SCHEMES, MAX_ORIGIN_LEN};
+pub use host::{Host, HostError, Origin, ALLOWED_SCHEMES, MAX_ORIGIN_LEN};
 pub use key::{KeyKind, Licence, ADMIN_TOKEN_PREFIX, FREE_LICENSE, PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX};
 pub use range::{month_period_utc_ms, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR};
 pub use since::{format_rfc3339_ms, resolve_since, start_of_month_utc_ms, MAX_LOOKBACK_MS};

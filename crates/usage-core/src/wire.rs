@@ -112,6 +112,10 @@ pub struct RegisterUsagePointResponse {
     /// calendar month now exceeds the key's monthly limit. The event still counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over_limit: Option<bool>,
+    /// `false` when the key is not allowed on the event's origin: the event is
+    /// stored and shown to the vendor and the licensee, never billed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origin: Option<bool>,
 }
 
 impl RegisterUsagePointResponse {
@@ -122,6 +126,19 @@ impl RegisterUsagePointResponse {
             billable: classification.is_billable(),
             classification,
             over_limit: over_limit.then_some(true),
+            allowed_origin: None,
+        }
+    }
+
+    /// The answer for an event of a key on an origin it is not allowed on:
+    /// stored as `classification`, never billed.
+    pub fn not_allowed(classification: Classification) -> Self {
+        RegisterUsagePointResponse {
+            success: true,
+            billable: false,
+            classification,
+            over_limit: None,
+            allowed_origin: Some(false),
         }
     }
 }
@@ -153,6 +170,9 @@ pub enum BatchResult {
         /// batch, exceeds its monthly limit (billable events only).
         #[serde(rename = "overLimit", default, skip_serializing_if = "Option::is_none")]
         over_limit: Option<bool>,
+        /// `false` when the key is not allowed on the event's origin (never billed).
+        #[serde(rename = "allowedOrigin", default, skip_serializing_if = "Option::is_none")]
+        allowed_origin: Option<bool>,
     },
     /// Refused, with the status and message the single endpoint would give it;
     /// nothing of it was stored.
@@ -171,7 +191,13 @@ impl BatchResult {
             billable: classification.is_billable(),
             classification,
             over_limit: over_limit.then_some(true),
+            allowed_origin: None,
         }
+    }
+
+    /// A registration of a key on an origin it is not allowed on: stored, never billed.
+    pub fn not_allowed(classification: Classification) -> Self {
+        BatchResult::Counted { billable: false, classification, over_limit: None, allowed_origin: Some(false) }
     }
 }
 
@@ -377,6 +403,10 @@ pub struct BreakdownResponse {
     /// counted from as many new origins as the server allows per day.
     #[serde(default)]
     pub folded_origins: UsageCounts,
+    /// Origins the key was used on without being allowed (see the key's allowed
+    /// origins), most events first: stored, never billed, not in the totals.
+    #[serde(default)]
+    pub not_allowed_origins: Vec<OriginCounts>,
     /// The whole range; equal to get-usage's counts for the same `since`.
     pub totals: KindCounts,
     /// The key's monthly limit, when it has one.
@@ -399,6 +429,10 @@ pub struct LicenseUsage {
     /// Its events counted without their origin (past the daily cap on new origins).
     #[serde(default)]
     pub folded_origins: UsageCounts,
+    /// Origins its key was used on without being allowed, most events first:
+    /// stored, never billed, not in its totals. A copied key shows here.
+    #[serde(default)]
+    pub not_allowed_origins: Vec<OriginCounts>,
     /// Its monthly limit, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<LimitStatus>,
@@ -424,6 +458,9 @@ pub struct LicensedOriginCounts {
     pub origin: Option<String>,
     /// The key's name, `"free-license"`, or `null` for unlicensed events.
     pub license: Option<String>,
+    /// `true` for a key's use on an origin it is not allowed on (never billed).
+    #[serde(rename = "notAllowed", default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_allowed: bool,
     /// The counts.
     #[serde(flatten)]
     pub counts: UsageCounts,

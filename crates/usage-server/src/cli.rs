@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::allowed_origins::AllowedOrigins;
 use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs};
 use crate::connections::ConnectionLimits;
 use crate::http::{app_serving, AppState, ServerOptions, TrustedProxies};
@@ -21,14 +22,16 @@ const MAX_KEY_NAME_LEN: usize = 100;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Keys(KeysCommand::Create { name, monthly_limit, database }) => {
+        Command::Keys(KeysCommand::Create { name, monthly_limit, allowed_origins, database }) => {
             check_key_name(&name)?;
+            let allowed_origins = AllowedOrigins::parse(&allowed_origins)?;
             let store = open(&database.database_url).await?;
             let pair = NewKeyPair::generate()
                 .map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))?;
             let secret_key_hash = hash_credential(&pair.secret_key);
             let public_key = pair.public_key.clone();
-            store.create_key(NewKey { name: name.clone(), public_key, secret_key_hash, monthly_limit }).await?;
+            let key = NewKey { name: name.clone(), public_key, secret_key_hash, monthly_limit, allowed_origins };
+            store.create_key(key).await?;
             let line = serde_json::json!({"name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
             println!("{line}");
             store.close().await;
@@ -40,6 +43,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             match limit.0 {
                 Some(n) => eprintln!("key `{name}` now covers {n} billable events a month"),
                 None => eprintln!("key `{name}` has no monthly limit now"),
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::SetAllowedOrigins { name, origins, any: _, database }) => {
+            let allowed = AllowedOrigins::parse(&origins)?;
+            let store = open(&database.database_url).await?;
+            store.set_allowed_origins(&name, &allowed).await?;
+            match allowed.patterns() {
+                patterns if patterns.is_empty() => eprintln!("key `{name}` now counts from any origin"),
+                patterns => eprintln!("key `{name}` now counts from {} only", patterns.join(", ")),
             }
             store.close().await;
             Ok(())

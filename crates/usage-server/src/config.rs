@@ -165,6 +165,11 @@ pub enum KeysCommand {
         /// Billable events (all kinds) the licence covers per calendar month (UTC).
         #[arg(long)]
         monthly_limit: Option<u64>,
+        /// An origin the key counts toward its licence from: `https://acme.com`,
+        /// or `https://*.acme.com` for every subdomain; repeat for more. None:
+        /// any origin. Used elsewhere, the key's events are shown, never billed.
+        #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+        allowed_origins: Vec<String>,
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,
@@ -179,6 +184,21 @@ pub enum KeysCommand {
     Revoke {
         /// The name given at creation.
         name: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Set the origins a key pair counts toward its licence from (replacing the
+    /// ones it had), or `--any` for any origin.
+    SetAllowedOrigins {
+        /// The name given at creation.
+        name: String,
+        /// `https://acme.com`, `https://*.acme.com`, …
+        #[arg(value_name = "ORIGIN", required_unless_present = "any", conflicts_with = "any")]
+        origins: Vec<String>,
+        /// Any origin (how keys work without allowed origins).
+        #[arg(long)]
+        any: bool,
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,

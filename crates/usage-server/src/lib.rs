@@ -8,6 +8,7 @@
 //! breakdown, the vendor's view and CSV, and [`keys`] makes and hashes keys and
 //! admin tokens.
 
+pub mod allowed_origins;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -19,6 +19,8 @@ pub const BREAKDOWN_ORIGINS: usize = 50;
 /// How many (origin, licence) pairs, and unlicensed or free-license origins, the
 /// vendor's view lists.
 pub const ADMIN_ORIGINS: usize = 100;
+/// How many origins a key was used on without being allowed each licence lists.
+pub const NOT_ALLOWED_ORIGINS: usize = 20;
 
 /// Every bucket of `range`, oldest first, empty ones included.
 pub fn series<'a>(rows: impl IntoIterator<Item = &'a CountRow>, range: &UsageRange) -> Vec<SeriesBucket> {
@@ -125,6 +127,9 @@ pub struct Counted<'a> {
     pub by_time: &'a [CountRow],
     /// Rows whose origins count (buckets may be summed).
     pub by_origin: &'a [CountRow],
+    /// A licensee's breakdown: its key's rows on origins it is not allowed on
+    /// (everyone's view finds them in `by_origin`).
+    pub not_allowed: &'a [CountRow],
 }
 
 /// A licensee's breakdown of one key's rows.
@@ -139,6 +144,7 @@ pub fn breakdown(rows: Counted<'_>, range: &UsageRange, limit: Option<LimitStatu
         origins: origins.top,
         other_origins: origins.other,
         folded_origins: origins.folded,
+        not_allowed_origins: top_origins(rows.not_allowed, BREAKDOWN_ORIGINS).top,
         totals: totals(rows.by_time),
         limit,
     }
@@ -177,12 +183,15 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
         .iter()
         .map(|key| {
             let (totals, folded_origins) = totals_of(Account::Key(key.id));
+            let not_allowed = Account::NotAllowed(key.id);
+            let not_allowed_rows = by_origin.iter().filter(|row| row.account == not_allowed);
             LicenseUsage {
                 name: key.name.clone(),
                 public_key: key.public_key.clone(),
                 revoked: key.revoked_at_ms.is_some(),
                 totals,
                 folded_origins,
+                not_allowed_origins: top_origins(not_allowed_rows, NOT_ALLOWED_ORIGINS).top,
                 limit: key.monthly_limit.map(|monthly| {
                     LimitStatus::new(monthly, keys.used_this_month.get(&key.id).copied().unwrap_or(0), keys.period)
                 }),
@@ -201,15 +210,16 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
             (row.origin.as_deref(), row.account)
         })
         .into_iter()
-        .map(|((origin, account), counts)| ((origin, licence_name(account, &names)), counts))
+        .map(|((origin, account), counts)| ((origin, licence_name(account, &names), is_not_allowed(account)), counts))
         .collect();
     pairs.sort_by(|(a, a_counts), (b, b_counts)| b_counts.total().cmp(&a_counts.total()).then_with(|| a.cmp(b)));
     let origins = pairs
         .into_iter()
         .take(ADMIN_ORIGINS)
-        .map(|((origin, license), counts)| LicensedOriginCounts {
+        .map(|((origin, license, not_allowed), counts)| LicensedOriginCounts {
             origin: origin.map(str::to_owned),
             license: license.map(Cow::into_owned),
+            not_allowed,
             counts,
         })
         .collect();
@@ -226,14 +236,27 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
     }
 }
 
-/// An origin (if the events carried one) and the licence that paid for it.
-type OriginAndLicence<'a> = (Option<&'a str>, Option<Cow<'a, str>>);
+/// An origin (if the events carried one), the licence whose key it used, and
+/// whether the key is not allowed there.
+type OriginAndLicence<'a> = (Option<&'a str>, Option<Cow<'a, str>>, bool);
 
-/// The key's name, `free-license`, or `None` for unlicensed events.
+fn is_not_allowed(account: Account) -> bool {
+    matches!(account, Account::NotAllowed(_))
+}
+
+/// How a key's use on origins it is not allowed on is named in the CSV export.
+pub const NOT_ALLOWED_SUFFIX: &str = "(origin not allowed)";
+
+/// The key's name (with [`NOT_ALLOWED_SUFFIX`] for its use where it is not
+/// allowed), `free-license`, or `None` for unlicensed events.
 fn licence_name<'a>(account: Account, names: &HashMap<KeyId, &'a str>) -> Option<Cow<'a, str>> {
     match account {
         Account::Key(id) => {
             Some(names.get(&id).map_or_else(|| Cow::Owned(format!("key #{}", id.0)), |name| Cow::Borrowed(*name)))
+        }
+        Account::NotAllowed(id) => {
+            let name = names.get(&id).map_or_else(|| format!("key #{}", id.0), |name| (*name).to_owned());
+            Some(Cow::Owned(format!("{name} {NOT_ALLOWED_SUFFIX}")))
         }
         Account::FreeLicense => Some(Cow::Borrowed(FREE_LICENSE)),
         Account::Unlicensed => None,
@@ -364,7 +387,7 @@ mod tests {
             row(key, 0, Some("https://a.com"), Classification::Billable, 3),
             row(key, 2, None, Classification::Failed, 1),
         ];
-        let answer = breakdown(Counted { by_time: &rows, by_origin: &rows }, &range(), None);
+        let answer = breakdown(Counted { by_time: &rows, by_origin: &rows, not_allowed: &[] }, &range(), None);
         assert_eq!(
             answer.series.iter().map(|b| b.start).collect::<Vec<_>>(),
             vec![NOV_20, NOV_20 + MS_PER_DAY, NOV_20 + 2 * MS_PER_DAY]
@@ -408,6 +431,7 @@ mod tests {
             name: "acme".into(),
             public_key: "rm_pub_a".into(),
             monthly_limit: Some(2),
+            allowed_origins: Default::default(),
             created_at_ms: 0,
             revoked_at_ms: None,
         }];
@@ -417,7 +441,7 @@ mod tests {
             row(Account::FreeLicense, 1, Some("https://hobby.dev"), Classification::Billable, 1),
         ];
         let used = HashMap::from([(KeyId(7), 3)]);
-        let counted = Counted { by_time: &rows, by_origin: &rows };
+        let counted = Counted { by_time: &rows, by_origin: &rows, not_allowed: &[] };
         let view = admin_usage(counted, &range(), &KeyLimits { keys: &keys, used_this_month: &used, period: (1, 2) });
         assert_eq!(view.licenses[0].totals.webcodec_conversions.billable, 3);
         assert_eq!(view.licenses[0].limit, Some(LimitStatus::new(2, 3, (1, 2))));
@@ -442,6 +466,7 @@ mod tests {
             name: "=cmd,\"x\"".into(),
             public_key: "rm_pub_a".into(),
             monthly_limit: None,
+            allowed_origins: Default::default(),
             created_at_ms: 0,
             revoked_at_ms: None,
         }];

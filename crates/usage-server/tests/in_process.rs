@@ -37,6 +37,7 @@ async fn register_then_read_in_process() {
         public_key: pair.public_key.clone(),
         secret_key_hash: hash_credential(&pair.secret_key),
         monthly_limit: None,
+        allowed_origins: Default::default(),
     };
     store.create_key(key).await.unwrap();
     let body =

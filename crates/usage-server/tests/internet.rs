@@ -452,45 +452,7 @@ async fn a_full_disk_is_503_with_retry_after_and_nothing_acknowledged_is_lost() 
 #[tokio::test]
 async fn a_flood_of_invented_origins_is_folded_into_one_row_and_counted() {
     let db = TestDb::sqlite();
-    let key = create_key(&db.url, "acme");
-    let admin = create_admin_token(&db.url, "vendor");
-    let flags = ["--max-new-origins-per-day", "100", "--rate-limit-per-address", "0", "--rate-limit-per-key", "0"];
-    let server = TestServer::start_with(&db.url, &flags);
-    // 3,000 unlicensed events and 500 with the key, each from an origin never seen.
-    for batch in 0..35 {
-        let events: Vec<Value> = (0..100)
-            .map(|i| {
-                let host = format!("https://invented-{batch}-{i}.example.com");
-                if batch < 30 {
-                    event_with_api_key(Value::Null, &host, true)
-                } else {
-                    event(&key, "webcodec-conversion", &host, true)
-                }
-            })
-            .collect();
-        let (status, json) = server.post(REGISTER_MANY, Value::Array(events)).await;
-        assert_eq!(status, 200, "{json}");
-        assert!(json["results"].as_array().unwrap().iter().all(|r| r["classification"] == "billable"), "{json}");
-    }
-    // A known origin stays itself once the cap is reached.
-    server.register_ok(event(&key, "webcodec-conversion", "https://invented-30-0.example.com", true)).await;
-
-    let view = server.get_ok(ADMIN_USAGE, "", &admin).await;
-    assert_eq!(view["unlicensed"]["totals"]["webcodecConversions"], counts(3000, 0, 0), "nothing lost");
-    assert_eq!(view["unlicensed"]["foldedOrigins"], counts(2900, 0, 0));
-    assert_eq!(view["unlicensed"]["origins"].as_array().unwrap().len(), 100);
-    assert_eq!(view["licenses"][0]["foldedOrigins"], counts(400, 0, 0));
-    assert!(view["origins"].as_array().unwrap().iter().all(|o| o["origin"] != "(other origins)"));
-    let breakdown = server.get_ok(BREAKDOWN, "", &key.secret).await;
-    assert_eq!(breakdown["foldedOrigins"], counts(400, 0, 0));
-    assert_eq!(breakdown["totals"]["webcodecConversions"], counts(501, 0, 0));
-    let first = &breakdown["origins"][0];
-    assert_eq!(
-        (first["origin"].as_str(), first["billable"].as_u64()),
-        (Some("https://invented-30-0.example.com"), Some(2))
-    );
-    server.stop();
-
+    common::internet::invented_origins_fold(&db.url).await;
     // The rollups hold 101 origins per account, whatever the flood's size.
     let connection = rusqlite::Connection::open(db.path()).unwrap();
     for table in ["rollup_hourly", "rollup_daily", "rollup_monthly"] {
@@ -576,4 +538,10 @@ async fn an_export_of_a_million_rows_streams_in_flat_memory() {
     assert!(bytes > 60_000_000);
     assert!(growth_kib < 40 * 1024, "memory follows one day's rows, not the export: grew {growth_kib} KiB");
     server.stop();
+}
+
+#[tokio::test]
+async fn a_copied_key_on_another_site_is_shown_never_billed_and_cannot_block_the_licensee() {
+    let db = TestDb::sqlite();
+    common::internet::copied_key_on_another_site(&db.url).await;
 }

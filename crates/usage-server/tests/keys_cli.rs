@@ -69,3 +69,44 @@ fn the_database_flag_overrides_the_environment() {
     assert!(flag_db.path().exists());
     assert!(!env_db.path().exists());
 }
+
+#[test]
+fn allowed_origins_are_set_at_creation_changed_and_listed() {
+    let db = TestDb::sqlite();
+    let extra = ["--allowed-origin", "https://Acme.com", "--allowed-origin", "https://*.acme-cdn.com"];
+    create_key_with(&db.url, "acme", &extra);
+    create_key(&db.url, "open");
+    let listed = |name: &str| -> serde_json::Value {
+        let (ok, stdout, _) = cli(&db.url, &["keys", "list"]);
+        assert!(ok);
+        let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        lines.into_iter().find(|line| line["name"] == name).unwrap()["allowedOrigins"].clone()
+    };
+    assert_eq!(listed("acme"), serde_json::json!(["https://acme.com", "https://*.acme-cdn.com"]));
+    assert_eq!(listed("open"), serde_json::json!([]));
+
+    let (ok, _, stderr) = cli(&db.url, &["keys", "set-allowed-origins", "open", "https://open.org"]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("key `open` now counts from https://open.org only"), "{stderr}");
+    assert_eq!(listed("open"), serde_json::json!(["https://open.org"]));
+    let (ok, _, stderr) = cli(&db.url, &["keys", "set-allowed-origins", "acme", "--any"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(listed("acme"), serde_json::json!([]));
+
+    // Mistakes name the pattern and the rule; nothing changes.
+    for (args, message) in [
+        (vec!["keys", "set-allowed-origins", "open", "open.org"], "must be a public web origin with its scheme"),
+        (vec!["keys", "set-allowed-origins", "open", "https://a.*.org"], "may only have `*.` at the start"),
+        (vec!["keys", "set-allowed-origins", "open"], "required"),
+        (vec!["keys", "set-allowed-origins", "nobody", "https://x.org"], "no active key is named `nobody`"),
+        (
+            vec!["keys", "create", "--name", "new", "--allowed-origin", "http://localhost:3000"],
+            "must be a public web origin",
+        ),
+    ] {
+        let (ok, _, stderr) = cli(&db.url, &args);
+        assert!(!ok, "{args:?}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    assert_eq!(listed("open"), serde_json::json!(["https://open.org"]));
+}

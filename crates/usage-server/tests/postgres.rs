@@ -68,3 +68,15 @@ async fn postgres_breakdown_buckets_follow_utc_days_hours_and_months() {
     let Some(pg) = TestPostgres::start() else { return };
     common::vendor::breakdown_buckets(&pg.url).await;
 }
+
+#[tokio::test]
+async fn postgres_folds_invented_origins_like_sqlite() {
+    let Some(pg) = TestPostgres::start() else { return };
+    common::internet::invented_origins_fold(&pg.url).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_a_copied_key_off_the_licence_like_sqlite() {
+    let Some(pg) = TestPostgres::start() else { return };
+    common::internet::copied_key_on_another_site(&pg.url).await;
+}

@@ -87,6 +87,7 @@ async fn fill(store: &Store, seed: u64) -> ([Account; 4], i64, Rng) {
             public_key: format!("rm_pub_{name}"),
             secret_key_hash: format!("hash-{name}"),
             monthly_limit: None,
+            allowed_origins: Default::default(),
         };
         store.create_key(key).await.unwrap();
     }

@@ -32,9 +32,10 @@ async fn usage(
     let period = month_period_utc_ms(now);
     // Independent reads, each on its own connection.
     let (counts, keys) = tokio::try_join!(state.store.count_view(None, &range, Some(period)), state.store.list_keys())?;
-    let ViewCounts { by_time, by_origin, billable_this_month } = counts;
+    let ViewCounts { by_time, by_origin, billable_this_month, .. } = counts;
     let limits = KeyLimits { keys: &keys, used_this_month: &billable_this_month, period };
-    Ok(Json(report::admin_usage(Counted { by_time: &by_time, by_origin: &by_origin }, &range, &limits)))
+    let counted = Counted { by_time: &by_time, by_origin: &by_origin, not_allowed: &[] };
+    Ok(Json(report::admin_usage(counted, &range, &limits)))
 }
 
 /// Every account's counts as CSV rows `day,license,origin,event,classification,count`.

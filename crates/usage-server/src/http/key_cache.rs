@@ -26,7 +26,7 @@ impl KeyCache {
     /// The key, if it was read less than [`KEY_CACHE_TTL`] ago.
     pub fn get(&self, public_key: &str) -> Option<ActiveKey> {
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.get(public_key).filter(|(_, read_at)| read_at.elapsed() < KEY_CACHE_TTL).map(|(key, _)| *key)
+        entries.get(public_key).filter(|(_, read_at)| read_at.elapsed() < KEY_CACHE_TTL).map(|(key, _)| key.clone())
     }
 
     /// Remembers a key just read from the database.
@@ -66,14 +66,14 @@ mod tests {
     #[test]
     fn keys_are_remembered_until_the_ttl_and_the_size_is_bounded() {
         let cache = KeyCache::default();
-        let key = ActiveKey { id: KeyId(1), monthly_limit: Some(5) };
+        let key = ActiveKey { id: KeyId(1), monthly_limit: Some(5), allowed_origins: Arc::default() };
         assert_eq!(cache.get("rm_pub_a"), None);
-        cache.insert("rm_pub_a", key);
-        assert_eq!(cache.get("rm_pub_a"), Some(key));
+        cache.insert("rm_pub_a", key.clone());
+        assert_eq!(cache.get("rm_pub_a"), Some(key.clone()));
         cache.entries.lock().unwrap().get_mut("rm_pub_a").unwrap().1 = Instant::now() - KEY_CACHE_TTL;
         assert_eq!(cache.get("rm_pub_a"), None, "expired");
         for i in 0..MAX_KEYS + 1 {
-            cache.insert(&format!("rm_pub_{i}"), key);
+            cache.insert(&format!("rm_pub_{i}"), key.clone());
         }
         assert!(cache.entries.lock().unwrap().len() <= MAX_KEYS);
     }

@@ -103,8 +103,8 @@ impl AppState {
             return Ok(Some(key));
         }
         let found = self.store.find_by_public_key(public_key).await?;
-        if let Some(key) = found {
-            self.keys.insert(public_key, key);
+        if let Some(key) = &found {
+            self.keys.insert(public_key, key.clone());
         }
         Ok(found)
     }

@@ -44,9 +44,12 @@ async fn register_usage_point(
 ) -> Result<Json<RegisterUsagePointResponse>, ApiError> {
     let reported_origin = origin_header(&headers)?;
     let accepted = accept(&state, address, reported_origin.as_ref(), &body, now_ms()).await?;
-    let key = accepted.key;
+    let account = accepted.event.account;
     let recorded = state.writer.record(accepted.event).await?;
-    let over_limit = match key {
+    if matches!(account, Account::NotAllowed(_)) {
+        return Ok(Json(RegisterUsagePointResponse::not_allowed(recorded.classification)));
+    }
+    let over_limit = match accepted.key {
         Some(key) if recorded.classification.is_billable() => state.over_limit(&key).await?,
         _ => false,
     };
@@ -85,10 +88,15 @@ async fn register_usage_points(
     let (positions, accepted): (Vec<usize>, Vec<Accepted>) = accepted.into_iter().unzip();
     let (events, keys): (Vec<NewEvent>, Vec<Option<ActiveKey>>) =
         accepted.into_iter().map(|accepted| (accepted.event, accepted.key)).unzip();
+    let accounts: Vec<Account> = events.iter().map(|event| event.account).collect();
     let recorded = state.writer.record_all(events).await?;
     // One limit reading per key, after the whole batch.
     let mut over_limit: HashMap<KeyId, bool> = HashMap::new();
-    for ((index, key), recorded) in positions.into_iter().zip(keys).zip(recorded) {
+    for (((index, key), recorded), account) in positions.into_iter().zip(keys).zip(recorded).zip(accounts) {
+        if matches!(account, Account::NotAllowed(_)) {
+            results[index] = Some(BatchResult::not_allowed(recorded.classification));
+            continue;
+        }
         let over = match key {
             Some(key) if recorded.classification.is_billable() => match over_limit.get(&key.id) {
                 Some(&over) => over,
@@ -105,7 +113,8 @@ async fn register_usage_points(
     Ok(Json(RegisterUsagePointsResponse { success: true, results: results.into_iter().flatten().collect() }))
 }
 
-/// A registration that passed every rule: its event, ready to count, and its key.
+/// A registration that passed every rule: its event, ready to count, and the
+/// key whose licence it counts toward (none for unpaid or not-allowed events).
 struct Accepted {
     event: NewEvent,
     key: Option<ActiveKey>,
@@ -120,11 +129,18 @@ async fn accept(
     now_ms: i64,
 ) -> Result<Accepted, ApiError> {
     let registration = RegisterUsagePointRequest::from_json(body)?.validate()?;
+    let origin = reported_origin.or(registration.claimed_origin.as_ref());
     let (account, key) = match &registration.licence {
         Licence::Key(public_key) => {
             let key = state.find_public_key(public_key).await?.ok_or(ApiError::UnknownKey("apiKey"))?;
-            state.rate_limits.check_key(key.id, address)?;
-            (Account::Key(key.id), Some(key))
+            if key.allowed_origins.allows(origin) {
+                state.rate_limits.check_key(key.id, address)?;
+                (Account::Key(key.id), Some(key))
+            } else {
+                // A copied key on another site: the unpaid limit, never the licence's.
+                state.rate_limits.check_address(address)?;
+                (Account::NotAllowed(key.id), None)
+            }
         }
         unpaid => {
             state.rate_limits.check_address(address)?;
@@ -135,7 +151,6 @@ async fn accept(
         (Some(claim), Some(reported)) => !claim.agrees_with(reported),
         _ => false,
     };
-    let origin = reported_origin.or(registration.claimed_origin.as_ref());
     if claim_differed {
         tracing::debug!(reported = ?origin.map(Origin::to_string), "host claim differs from the Origin header; using the header");
     }

@@ -30,11 +30,12 @@ async fn breakdown(
     // The month's billable count (for the limit) is read with the rest.
     let period = month_period_utc_ms(now_ms());
     let month = key.monthly_limit.map(|_| period);
-    let ViewCounts { by_time, by_origin, billable_this_month } =
+    let ViewCounts { by_time, by_origin, billable_this_month, not_allowed_origins } =
         state.store.count_view(Some(Account::Key(key.id)), &range, month).await?;
     let used = billable_this_month.get(&key.id).copied().unwrap_or(0);
     let limit = key.monthly_limit.map(|monthly| LimitStatus::new(monthly, used, period));
-    Ok(Json(report::breakdown(Counted { by_time: &by_time, by_origin: &by_origin }, &range, limit)))
+    let counted = Counted { by_time: &by_time, by_origin: &by_origin, not_allowed: &not_allowed_origins };
+    Ok(Json(report::breakdown(counted, &range, limit)))
 }
 
 /// The same counts as CSV rows `day,origin,event,classification,count`.

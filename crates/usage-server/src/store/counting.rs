@@ -365,10 +365,22 @@ impl Store {
             CountRequest { account, range, shape: Shape::Origins },
         ];
         requests.extend(month.as_ref().map(|month| CountRequest { account, range: month, shape: Shape::Totals }));
+        // A licence's view also shows where its key was used without being allowed.
+        let not_allowed = match account {
+            Some(Account::Key(id)) => Some(Account::NotAllowed(id)),
+            _ => None,
+        };
+        requests.extend(not_allowed.map(|account| CountRequest {
+            account: Some(account),
+            range,
+            shape: Shape::Origins,
+        }));
         let mut counted = self.count_together(&requests).await?.into_iter();
         let (by_time, by_origin) = (counted.next().unwrap_or_default(), counted.next().unwrap_or_default());
-        let billable_this_month = billable_per_key(&counted.next().unwrap_or_default());
-        Ok(ViewCounts { by_time, by_origin, billable_this_month })
+        let billable_this_month =
+            if month.is_some() { billable_per_key(&counted.next().unwrap_or_default()) } else { HashMap::new() };
+        let not_allowed_origins = counted.next().unwrap_or_default();
+        Ok(ViewCounts { by_time, by_origin, billable_this_month, not_allowed_origins })
     }
 
     /// Every event of `account` at or after `since_ms`: get-usage's counts.
@@ -622,6 +634,9 @@ pub struct ViewCounts {
     pub by_origin: Vec<CountRow>,
     /// Each key's billable events in the month asked for (none if none was).
     pub billable_this_month: HashMap<KeyId, u64>,
+    /// For one licence's view: its key's events on origins it is not allowed on,
+    /// per origin ([`Shape::Origins`]); everyone's view has them in `by_origin`.
+    pub not_allowed_origins: Vec<CountRow>,
 }
 
 /// `[start_ms, end_ms)` in days: how a monthly limit is counted.

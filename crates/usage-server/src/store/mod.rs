@@ -113,9 +113,11 @@ impl StoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId(pub i64);
 
-/// Whose usage an event counts toward: a licence key, or one of the two buckets
-/// for events that no licence pays for. Stored in `usage_events.key_id`: the
-/// key's id, `0` for unlicensed and `-1` for free-license events.
+/// Whose usage an event counts toward: a licence key, one of the two buckets
+/// for events that no licence pays for, or a key's use on an origin it is not
+/// allowed on. Stored in `usage_events.key_id` (and the rollups'): the key's id,
+/// `0` for unlicensed, `-1` for free-license events, `-1 - id` for key `id`
+/// used where it is not allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
     /// A licence key pair.
@@ -124,6 +126,9 @@ pub enum Account {
     Unlicensed,
     /// Sent with `apiKey: "free-license"`.
     FreeLicense,
+    /// Sent with this key from an origin the key is not allowed on: shown to the
+    /// vendor and the licensee, never billed (see `allowed_origins`).
+    NotAllowed(KeyId),
 }
 
 impl Account {
@@ -133,6 +138,7 @@ impl Account {
             Account::Key(KeyId(id)) => id,
             Account::Unlicensed => 0,
             Account::FreeLicense => -1,
+            Account::NotAllowed(KeyId(id)) => -1 - id,
         }
     }
 
@@ -141,6 +147,7 @@ impl Account {
         match id {
             0 => Account::Unlicensed,
             -1 => Account::FreeLicense,
+            id if id < -1 => Account::NotAllowed(KeyId(-1 - id)),
             id => Account::Key(KeyId(id)),
         }
     }
@@ -251,7 +258,14 @@ mod tests {
 
     #[test]
     fn accounts_round_trip_through_their_stored_id() {
-        for account in [Account::Key(KeyId(1)), Account::Key(KeyId(42)), Account::Unlicensed, Account::FreeLicense] {
+        for account in [
+            Account::Key(KeyId(1)),
+            Account::Key(KeyId(42)),
+            Account::Unlicensed,
+            Account::FreeLicense,
+            Account::NotAllowed(KeyId(1)),
+            Account::NotAllowed(KeyId(42)),
+        ] {
             assert_eq!(Account::from_stored_id(account.stored_id()), account);
         }
     }

@@ -2,6 +2,8 @@
 //! servers may share one database; a batch is one multi-row INSERT per 500 events
 //! and one upsert per rollup, in one transaction.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -13,6 +15,7 @@ use super::sealed::writes_sealed_buckets;
 use super::sql;
 use super::storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
 use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
+use crate::allowed_origins::AllowedOrigins;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -79,6 +82,7 @@ fn key_info(row: &PgRow) -> Result<KeyInfo, sqlx::Error> {
         name: row.try_get("name")?,
         public_key: row.try_get("public_key")?,
         monthly_limit: limit_from_db(row.try_get("monthly_limit")?),
+        allowed_origins: AllowedOrigins::from_stored(row.try_get::<Option<String>, _>("allowed_origins")?.as_deref()),
         created_at_ms: row.try_get("created_at_ms")?,
         revoked_at_ms: row.try_get("revoked_at_ms")?,
     })
@@ -112,6 +116,7 @@ impl Storage for PostgresStorage {
             .bind(&key.public_key)
             .bind(&key.secret_key_hash)
             .bind(limit_to_db(key.monthly_limit))
+            .bind(key.allowed_origins.to_stored())
             .bind(now_ms())
             .execute(&self.pool)
             .await
@@ -135,6 +140,12 @@ impl Storage for PostgresStorage {
         one_row_or(result.rows_affected(), StoreError::NoSuchKey(name.to_owned()))
     }
 
+    async fn set_allowed_origins(&self, name: &str, allowed: &AllowedOrigins) -> Result<(), StoreError> {
+        let result =
+            sqlx::query(sql::SET_ALLOWED_ORIGINS).bind(allowed.to_stored()).bind(name).execute(&self.pool).await?;
+        one_row_or(result.rows_affected(), StoreError::NoSuchKey(name.to_owned()))
+    }
+
     async fn find_active_key(&self, lookup: KeyLookup<'_>) -> Result<Option<ActiveKey>, StoreError> {
         let (column, value) = lookup.column_and_value();
         let statement = sql::find_active_key(column);
@@ -142,6 +153,9 @@ impl Storage for PostgresStorage {
         Ok(Some(ActiveKey {
             id: KeyId(row.try_get("id")?),
             monthly_limit: limit_from_db(row.try_get("monthly_limit")?),
+            allowed_origins: Arc::new(AllowedOrigins::from_stored(
+                row.try_get::<Option<String>, _>("allowed_origins")?.as_deref(),
+            )),
         }))
     }
 

@@ -4,16 +4,19 @@
 
 use super::counting::Rollup;
 
-pub const INSERT_KEY: &str = "INSERT INTO api_keys (name, public_key, secret_key_hash, monthly_limit, created_at_ms) \
-                              VALUES ($1, $2, $3, $4, $5)";
+pub const INSERT_KEY: &str = "INSERT INTO api_keys \
+     (name, public_key, secret_key_hash, monthly_limit, allowed_origins, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)";
 pub const LIST_KEYS: &str =
-    "SELECT id, name, public_key, monthly_limit, created_at_ms, revoked_at_ms FROM api_keys ORDER BY id";
+    "SELECT id, name, public_key, monthly_limit, allowed_origins, created_at_ms, revoked_at_ms \
+                             FROM api_keys ORDER BY id";
 pub const REVOKE_KEY: &str = "UPDATE api_keys SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
 pub const SET_MONTHLY_LIMIT: &str = "UPDATE api_keys SET monthly_limit = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
+pub const SET_ALLOWED_ORIGINS: &str =
+    "UPDATE api_keys SET allowed_origins = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
 
 /// The active key whose `column` (`public_key` or `secret_key_hash`) is `$1`.
 pub fn find_active_key(column: &str) -> String {
-    format!("SELECT id, monthly_limit FROM api_keys WHERE {column} = $1 AND revoked_at_ms IS NULL")
+    format!("SELECT id, monthly_limit, allowed_origins FROM api_keys WHERE {column} = $1 AND revoked_at_ms IS NULL")
 }
 
 pub const INSERT_ADMIN_TOKEN: &str = "INSERT INTO admin_tokens (name, token_hash, created_at_ms) VALUES ($1, $2, $3)";

@@ -21,6 +21,7 @@ use super::sealed::writes_sealed_buckets;
 use super::sql;
 use super::storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
 use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
+use crate::allowed_origins::AllowedOrigins;
 use crate::telemetry::LogThrottle;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -443,6 +444,7 @@ fn key_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyInfo> {
         name: row.get("name")?,
         public_key: row.get("public_key")?,
         monthly_limit: limit_from_db(row.get("monthly_limit")?),
+        allowed_origins: AllowedOrigins::from_stored(row.get::<_, Option<String>>("allowed_origins")?.as_deref()),
         created_at_ms: row.get("created_at_ms")?,
         revoked_at_ms: row.get("revoked_at_ms")?,
     })
@@ -492,7 +494,14 @@ impl Storage for SqliteStorage {
             connection
                 .execute(
                     &numbered(sql::INSERT_KEY),
-                    params![key.name, key.public_key, key.secret_key_hash, limit_to_db(key.monthly_limit), now_ms()],
+                    params![
+                        key.name,
+                        key.public_key,
+                        key.secret_key_hash,
+                        limit_to_db(key.monthly_limit),
+                        key.allowed_origins.to_stored(),
+                        now_ms()
+                    ],
                 )
                 .map_err(|err| unique_or(err, StoreError::DuplicateKeyName(key.name.clone())))?;
             Ok(())
@@ -528,13 +537,28 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn set_allowed_origins(&self, name: &str, allowed: &AllowedOrigins) -> Result<(), StoreError> {
+        let (name, stored) = (name.to_owned(), allowed.to_stored());
+        self.write(move |connection| {
+            let changed = connection.execute(&numbered(sql::SET_ALLOWED_ORIGINS), params![stored, name])?;
+            one_row_or(changed as u64, StoreError::NoSuchKey(name))
+        })
+        .await
+    }
+
     async fn find_active_key(&self, lookup: KeyLookup<'_>) -> Result<Option<ActiveKey>, StoreError> {
         let (column, value) = lookup.column_and_value();
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(&numbered(&sql::find_active_key(column)))?;
             let found = statement
                 .query_row([value], |row| {
-                    Ok(ActiveKey { id: KeyId(row.get("id")?), monthly_limit: limit_from_db(row.get("monthly_limit")?) })
+                    Ok(ActiveKey {
+                        id: KeyId(row.get("id")?),
+                        monthly_limit: limit_from_db(row.get("monthly_limit")?),
+                        allowed_origins: Arc::new(AllowedOrigins::from_stored(
+                            row.get::<_, Option<String>>("allowed_origins")?.as_deref(),
+                        )),
+                    })
                 })
                 .optional()?;
             Ok(found)

@@ -4,10 +4,13 @@
 //! is split over the rollups, how a batch's rollup deltas are summed, the order
 //! in which a batch is written) lives above it, in [`super::Store`].
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::counting::{CountsQuery, CountsRow};
 use super::{Engine, KeyId, NewEvent, Recorded, StoreError};
+use crate::allowed_origins::AllowedOrigins;
 
 /// A key pair as listed by `keys list`: never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -22,19 +25,28 @@ pub struct KeyInfo {
     pub public_key: String,
     /// Billable events per calendar month (UTC), if limited.
     pub monthly_limit: Option<u64>,
+    /// The origins it counts toward its licence from; empty: any.
+    #[serde(serialize_with = "serialize_patterns")]
+    pub allowed_origins: AllowedOrigins,
     /// Creation time, ms since the epoch.
     pub created_at_ms: i64,
     /// Revocation time, if revoked.
     pub revoked_at_ms: Option<i64>,
 }
 
+fn serialize_patterns<S: serde::Serializer>(allowed: &AllowedOrigins, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(allowed.patterns())
+}
+
 /// An active (not revoked) key pair, as a request needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveKey {
     /// The row id.
     pub id: KeyId,
     /// Billable events per calendar month (UTC), if limited.
     pub monthly_limit: Option<u64>,
+    /// The origins it counts toward its licence from; empty: any.
+    pub allowed_origins: Arc<AllowedOrigins>,
 }
 
 /// A new key pair: the secret only as its hash.
@@ -48,6 +60,8 @@ pub struct NewKey {
     pub secret_key_hash: String,
     /// Billable events per calendar month (UTC), if limited.
     pub monthly_limit: Option<u64>,
+    /// The origins it counts toward its licence from; empty: any.
+    pub allowed_origins: AllowedOrigins,
 }
 
 /// How a request names its key pair.
@@ -119,6 +133,10 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Sets (or with `None` removes) the monthly limit of the active key pair `name`.
     /// [`StoreError::NoSuchKey`] when there is none.
     async fn set_monthly_limit(&self, name: &str, monthly_limit: Option<u64>) -> Result<(), StoreError>;
+
+    /// Sets the origins the active key pair `name` counts toward its licence
+    /// from (empty: any). [`StoreError::NoSuchKey`] when there is none.
+    async fn set_allowed_origins(&self, name: &str, allowed: &AllowedOrigins) -> Result<(), StoreError>;
 
     /// The active key pair a request names, if any.
     async fn find_active_key(&self, lookup: KeyLookup<'_>) -> Result<Option<ActiveKey>, StoreError>;

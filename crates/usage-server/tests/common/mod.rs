@@ -334,5 +334,6 @@ pub fn uuid() -> String {
     getrandom::fill(&mut bytes).unwrap();
     usage_core::EventId::from_random_bytes(bytes).to_string()
 }
+pub mod internet;
 pub mod postgres;
 pub mod vendor;
