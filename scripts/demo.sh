@@ -14,7 +14,11 @@ npm ci --prefix www --no-audit --no-fund --loglevel=error
 
 export USAGE_SERVER_ADDR="${USAGE_SERVER_ADDR:-127.0.0.1:8787}"
 export USAGE_DATABASE_URL="${USAGE_DATABASE_URL:-sqlite://.demo/usage.db}"
+# The demo's secrets and database are its owner's alone (folder 0700, files 0600).
+umask 077
 mkdir -p .demo
+chmod 700 .demo
+chmod 600 .demo/* 2>/dev/null || true
 cargo build --release --locked -p usage-server
 server=target/release/usage-server
 

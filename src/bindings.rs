@@ -140,6 +140,10 @@ export interface UsageBreakdown {
   /** The 50 busiest origins, most events first. */
   origins: OriginCounts[];
   otherOrigins: UsageCounts;
+  /** Events counted without their origin: past the server's daily cap on new origins. */
+  foldedOrigins: UsageCounts;
+  /** Origins the key was used on without being allowed: stored, never billed, not in `totals`. */
+  notAllowedOrigins: OriginCounts[];
   totals: KindCounts;
   limit?: UsageLimit;
 }
@@ -150,12 +154,25 @@ export interface VendorUsage {
   since: number;
   until: number;
   granularity: "day" | "hour";
-  licenses: { name: string; publicKey: string; revoked: boolean; totals: KindCounts; limit?: UsageLimit }[];
-  unlicensed: { totals: KindCounts; origins: OriginCounts[] };
-  freeLicense: { totals: KindCounts; origins: OriginCounts[] };
+  licenses: {
+    name: string;
+    publicKey: string;
+    revoked: boolean;
+    totals: KindCounts;
+    /** Events counted without their origin: past the server's daily cap on new origins. */
+    foldedOrigins: UsageCounts;
+    /** Where its key was used without being allowed (a copied key): never billed. */
+    notAllowedOrigins: OriginCounts[];
+    limit?: UsageLimit;
+  }[];
+  unlicensed: { totals: KindCounts; origins: OriginCounts[]; foldedOrigins: UsageCounts };
+  freeLicense: { totals: KindCounts; origins: OriginCounts[]; foldedOrigins: UsageCounts };
   series: SeriesBucket[];
-  /** The 100 busiest (origin, licence) pairs; `license` is a key's name, `"free-license"` or `null`. */
-  origins: (OriginCounts & { license: string | null })[];
+  /**
+   * The 100 busiest (origin, licence) pairs; `license` is a key's name, `"free-license"` or `null`;
+   * `notAllowed` marks a key's use on an origin it is not allowed on.
+   */
+  origins: (OriginCounts & { license: string | null; notAllowed?: true })[];
 }
 
 /** How a background registration settled: what `onRegistered` receives. */

@@ -558,6 +558,10 @@ mod tests {
 
     #[test]
     fn invalid_options_name_the_field_and_the_rule() {
+        // An origin of 2,000 characters is refused before anything is sent.
+        let long_host = format!("{}://a.com", "x".repeat(2000));
+        let long_message =
+            format!("host `{}…` is not a valid origin: it must be at most 300 characters", "x".repeat(200));
         let cases = [
             (json!({"apiKey": "rm_pub_a", "succeeded": true}), "event: is missing"),
             (json!({"apiKey": "rm_pub_a", "event": "render", "succeeded": true}), "event: unknown variant `render`"),
@@ -578,6 +582,14 @@ mod tests {
             (
                 json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "host": "a.com/x"}),
                 "host `a.com/x` is not a valid origin",
+            ),
+            (
+                json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "host": "gopher://a.com"}),
+                "host `gopher://a.com` is not a valid origin: it must use the scheme http, https",
+            ),
+            (
+                json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "host": long_host}),
+                long_message.as_str(),
             ),
             (
                 json!({"apiKey": "rm_pub_a", "event": "web-render", "succeeded": true, "eventId": "7"}),

@@ -163,9 +163,9 @@ function show(answer: UsageBreakdown | VendorUsage): void {
     licensesCard.hidden = unlicensedCard.hidden = true;
     showLimit(answer.limit);
     const rows = answer.origins.map((o: OriginCounts) => [o.origin ?? '(no origin)', ...countCells(o)]);
-    if (answer.otherOrigins.billable + answer.otherOrigins.development + answer.otherOrigins.failed > 0) {
-      rows.push(['(all other origins)', ...countCells(answer.otherOrigins)]);
-    }
+    if (total(answer.otherOrigins) > 0) rows.push(['(all other origins)', ...countCells(answer.otherOrigins)]);
+    if (total(answer.foldedOrigins) > 0) rows.push([FOLDED, ...countCells(answer.foldedOrigins)]);
+    for (const o of answer.notAllowedOrigins) rows.push([`${o.origin ?? '(no origin)'} ${NOT_ALLOWED}`, ...countCells(o)]);
     fillTable(originsTable, ['Origin', 'Billable', 'Development', 'Failed'], rows);
   }
 }
@@ -220,12 +220,26 @@ function showLicenses(view: VendorUsage): void {
     ]));
 }
 
+/** How the tables name events counted without their origin, and a key's use where it is not allowed. */
+const FOLDED = '(other origins: over the daily cap on new origins)';
+const NOT_ALLOWED = '(key not allowed here: not billed)';
+
+function total(counts: UsageCounts): number {
+  return counts.billable + counts.development + counts.failed;
+}
+
+/** Sites using the product without paying for it: no licence, the free licence, or a copied key. */
 function showUnlicensed(view: VendorUsage): void {
   unlicensedCard.hidden = false;
   const rows = [
     ...view.unlicensed.origins.map((o) => [o.origin ?? '(no origin)', 'none', ...countCells(o)]),
     ...view.freeLicense.origins.map((o) => [o.origin ?? '(no origin)', 'free-license', ...countCells(o)]),
+    ...view.licenses.flatMap((licence) =>
+      licence.notAllowedOrigins.map((o) => [o.origin ?? '(no origin)', `${licence.name} ${NOT_ALLOWED}`, ...countCells(o)])),
   ];
+  for (const [name, bucket] of [['none', view.unlicensed], ['free-license', view.freeLicense]] as const) {
+    if (total(bucket.foldedOrigins) > 0) rows.push([FOLDED, name, ...countCells(bucket.foldedOrigins)]);
+  }
   fillTable(unlicensedTable, ['Origin', 'Licence', 'Billable', 'Development', 'Failed'], rows,
     'No events without a licence in this range.');
 }

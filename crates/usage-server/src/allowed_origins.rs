@@ -239,7 +239,7 @@ mod tests {
             ("https://a.*.acme.com", "may only have `*.` at the start"),
             ("https://*.8.8.8.8", "may only have `*.` at the start"),
             ("https://acme.com/path", "is not a valid origin: it must be an origin such as"),
-            ("ftp://acme.com", "has the scheme `ftp`"),
+            ("ftp://acme.com", "must use the scheme http, https"),
         ] {
             let err = OriginPattern::parse(input).unwrap_err().to_string();
             assert!(err.contains(message), "{input}: {err}");

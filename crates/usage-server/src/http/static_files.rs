@@ -18,10 +18,10 @@ use tower_http::services::ServeDir;
 use super::error::ApiError;
 
 /// The pages' policy: everything from this origin, WebAssembly compiled from it,
-/// media and downloads from `blob:` URLs the converter makes; nothing inline,
-/// no plugins, no framing.
+/// media, downloads and the AAC encoder's Worker from `blob:` URLs the demo
+/// makes; no inline script, no plugins, no framing.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
-     style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self'; connect-src 'self'; \
+     style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// `api`, with every path it does not route served from `dir`.
