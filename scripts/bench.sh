@@ -4,6 +4,9 @@
 #
 #   ./scripts/bench.sh            # full: ~20 minutes on 2 cores (10 million events)
 #   ./scripts/bench.sh --smoke    # a few seconds per step; run by scripts/test.sh
+#   BENCH_BASELINE_SERVER=PATH ./scripts/bench.sh
+#                                 # also measures another build of usage-server (an
+#                                 # earlier commit's) on SQLite, in the same run
 #
 # 1. Ingestion: POST /api/track/register-usage-point with 32 keep-alive connections
 #    and fresh eventIds (wrk + scripts/bench/register.lua), against the bare axum
@@ -96,10 +99,11 @@ bare_rss=$(rss_mb "$pid")
 check "[ $bare_bad -eq 0 ] && [ $bare_n -gt 0 ]" "the bare handler answered every request"
 kill "$pid"
 
+# The build measured: this one, or $ingest_binary (BENCH_BASELINE_SERVER's row).
 ingest_server() { # name database_url [ids: v7] → "requests rps p50 p99 bad wrk_cpu_us cpu_us rss"
-  local keys
-  keys=$(USAGE_DATABASE_URL=$2 "$server" keys create --name "bench-$1")
-  start "$1" env RUST_LOG=warn "$server" serve --addr 127.0.0.1:0 --database "$2" --rate-limit-per-key 0
+  local keys binary=${ingest_binary:-$server}
+  keys=$(USAGE_DATABASE_URL=$2 "$binary" keys create --name "bench-$1")
+  start "$1" env RUST_LOG=warn "$binary" serve --addr 127.0.0.1:0 --database "$2" --rate-limit-per-key 0
   local stats counted
   stats=$(ingest "$1" "$url" "$(json_field publicKey "$keys")" "$pid" "${3:-}")
   counted=$(usage_billable "$url" "$(json_field secretKey "$keys")")
@@ -111,6 +115,11 @@ ingest_server() { # name database_url [ids: v7] → "requests rps p50 p99 bad wr
   echo "$stats $(rss_mb "$pid")"
   kill "$pid"
 }
+if [ -n "${BENCH_BASELINE_SERVER:-}" ]; then
+  log "ingestion: the baseline build $BENCH_BASELINE_SERVER on SQLite"
+  read -r base_n base_rps base_p50 base_p99 _ base_wrk_cpu base_cpu base_rss \
+    < <(ingest_binary=$BENCH_BASELINE_SERVER ingest_server sqlite-baseline "sqlite://$work/ingest-baseline.db")
+fi
 log "ingestion: usage-server on SQLite"
 read -r sq_n sq_rps sq_p50 sq_p99 _ sq_wrk_cpu sq_cpu sq_rss < <(ingest_server sqlite "sqlite://$work/ingest.db")
 log "ingestion: usage-server on SQLite, time-ordered eventIds (UUID v7, as this module makes them)"
@@ -204,7 +213,7 @@ mkdir -p "$(dirname "$out")"
   echo "# Benchmarks"
   echo
   $smoke && echo "**Smoke run** (seconds per step, small sizes): it checks the counts, not the speed. The figures below mean nothing." && echo
-  echo "Reproduce: \`./scripts/bench.sh$($smoke && echo ' --smoke')\` (it rebuilds, starts every server on loopback and writes this file)."
+  echo "Reproduce: \`${BENCH_BASELINE_SERVER:+BENCH_BASELINE_SERVER=PATH }./scripts/bench.sh$($smoke && echo ' --smoke')\` (it rebuilds, starts every server on loopback and writes this file${BENCH_BASELINE_SERVER:+; PATH is another build of usage-server, measured in the same run})."
   echo
   echo "| machine | |"
   echo "| --- | --- |"
@@ -221,6 +230,7 @@ mkdir -p "$(dirname "$out")"
   echo "| server | events/s | vs bare | p50 ms | p99 ms | peak RSS MB | server CPU µs/event | wrk CPU µs/request |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   echo "| bare axum handler (parse + answer, no storage) | $bare_rps | 100 % | $bare_p50 | $bare_p99 | $bare_rss | $bare_cpu | $bare_wrk_cpu |"
+  [ -z "${base_rps:-}" ] || echo "| baseline build (\`BENCH_BASELINE_SERVER=$BENCH_BASELINE_SERVER\`), SQLite | $base_rps | $(awk -v a="$base_rps" -v b="$bare_rps" 'BEGIN { printf "%.0f", 100 * a / b }') % | $base_p50 | $base_p99 | $base_rss | $base_cpu | $base_wrk_cpu |"
   echo "| usage-server, SQLite | $sq_rps | $pct % | $sq_p50 | $sq_p99 | $sq_rss | $sq_cpu | $sq_wrk_cpu |"
   echo "| usage-server, SQLite, time-ordered eventIds (this module's) | $v7_rps | $v7_pct % | $v7_p50 | $v7_p99 | $v7_rss | $v7_cpu | $v7_wrk_cpu |"
   [ -z "${mem_rps:-}" ] || echo "| usage-server, SQLite on tmpfs (no disk; fsync costs nothing) | $mem_rps | $mem_pct % | $mem_p50 | $mem_p99 | $mem_rss | $mem_cpu | $mem_wrk_cpu |"
