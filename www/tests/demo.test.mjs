@@ -186,6 +186,17 @@ test('the vendor sees licences and the origins of keyless conversions; a wrong k
   assert.match(text, /no licence key: counted as unlicensed usage/);
   await converter.page.close();
 
+  // A licence allowed on its own site, its key copied onto another; and keyless
+  // events from five invented sites, past the server's cap of 3 new origins a day.
+  const copied = server.createKey('copied-key', ['--allowed-origin', 'https://licensee-shop.com']);
+  const elsewhere = { event: 'webcodec-conversion', apiKey: copied.publicKey, host: 'https://pirate-copy.com', succeeded: true };
+  assert.deepEqual(await server.register(elsewhere, 'https://pirate-copy.com'),
+    { success: true, billable: false, classification: 'billable', allowedOrigin: false });
+  for (let i = 0; i < 5; i++) {
+    const host = `https://invented-${i}.com`;
+    await server.register({ event: 'webcodec-conversion', apiKey: null, host, succeeded: true }, host);
+  }
+
   const { page, errors } = await openPage(browser, `${server.url}/dashboard/`);
   await page.fill(byTestId('secret-key'), 'rm_sec_not-a-real-key');
   await page.click(byTestId('load'));
@@ -200,6 +211,11 @@ test('the vendor sees licences and the origins of keyless conversions; a wrong k
   assert.match(await page.textContent(byTestId('licenses')), /demo-tests/);
   const unlicensed = await page.$$eval(`${byTestId('unlicensed-origins')} tbody tr`, (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
   assert.ok(unlicensed.some(([origin, licence, billable]) => origin === `http://shop.example.com:${server.port}` && licence === 'none' && Number(billable) >= 1), JSON.stringify(unlicensed));
+  assert.ok(unlicensed.some(([origin, licence, billable]) =>
+    origin === 'https://pirate-copy.com' && licence === 'copied-key (key not allowed here: not billed)' && billable === '1'), JSON.stringify(unlicensed));
+  // shop.example.com and two invented sites were new enough; three were folded.
+  assert.ok(unlicensed.some(([origin, licence, billable]) =>
+    origin === '(other origins: over the daily cap on new origins)' && licence === 'none' && billable === '3'), JSON.stringify(unlicensed));
   const view = await server.adminView();
   assert.ok(view.unlicensed.origins.some((o) => o.origin === `http://shop.example.com:${server.port}`));
   await screenshot(page, 'dashboard-vendor');
