@@ -435,6 +435,7 @@ async fn a_full_disk_is_503_with_retry_after_and_nothing_acknowledged_is_lost() 
     }
     tokio::time::sleep(Duration::from_millis(1100)).await; // past readiness's 1 s cache
     assert_eq!(server.get("/readyz", "", None).await.status, 200);
+
     server.stop();
 
     let connection = rusqlite::Connection::open(&path).unwrap();
@@ -544,4 +545,21 @@ async fn an_export_of_a_million_rows_streams_in_flat_memory() {
 async fn a_copied_key_on_another_site_is_shown_never_billed_and_cannot_block_the_licensee() {
     let db = TestDb::sqlite();
     common::internet::copied_key_on_another_site(&db.url).await;
+}
+
+#[tokio::test]
+async fn a_read_only_database_is_503_for_writes_and_still_answers_reads() {
+    let db = TestDb::sqlite();
+    let key = create_key(&db.url, "acme");
+    let server = TestServer::start(&format!("{}?mode=ro", db.url));
+    let (status, json) = server.register(event(&key, "webcodec-conversion", "https://a.com", true)).await;
+    assert_eq!(status, 503, "{json}");
+    assert!(json["error"].as_str().unwrap().contains("nothing of this request was stored"), "{json}");
+    let readyz = server.get("/readyz", "", None).await;
+    assert_eq!(readyz.status, 503);
+    assert_eq!(readyz.headers["retry-after"], "5");
+    assert!(readyz.text.contains("the database cannot be written"), "{}", readyz.text);
+    assert_eq!(server.usage(&key.secret, None).await["webcodecConversions"], counts(0, 0, 0));
+    assert_eq!(server.get("/livez", "", None).await.status, 200);
+    server.stop();
 }
