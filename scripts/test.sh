@@ -57,6 +57,9 @@ export USAGE_TEST_PUBLIC_KEY=$(json_field publicKey "$keys") USAGE_TEST_SECRET_K
 keys=$("$server" keys create --name over-limit --monthly-limit 0)
 export USAGE_TEST_LIMITED_PUBLIC_KEY=$(json_field publicKey "$keys") USAGE_TEST_LIMITED_SECRET_KEY=$(json_field secretKey "$keys")
 export USAGE_TEST_ADMIN_TOKEN=$(json_field token "$("$server" admin create-token --name module-tests)")
+# A licence allowed on one site only: Remotion's published client reads the answer elsewhere.
+keys=$("$server" keys create --name allowed-elsewhere --allowed-origin https://licensee-only-site.com)
+export USAGE_TEST_ALLOWED_ELSEWHERE_PUBLIC_KEY=$(json_field publicKey "$keys")
 RUST_LOG=warn "$server" serve --addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.log" &
 pids+=($!)
 export USAGE_SERVER_URL=$(listening_url "$work/server.out" "$!")
