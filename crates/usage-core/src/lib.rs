@@ -17,6 +17,7 @@
 //! assert_eq!(classify(false, Some(&origin), None), Classification::Failed);
 //! ```
 
+mod calendar;
 mod classify;
 mod error;
 mod event;
@@ -29,11 +30,12 @@ mod since;
 mod text;
 pub mod wire;
 
+pub use calendar::{format_rfc3339_ms, month_period_utc_ms, start_of_month_utc_ms, MS_PER_DAY, MS_PER_HOUR};
 pub use classify::{classify, Classification};
 pub use error::ValidationError;
 pub use event::EventKind;
 pub use event_id::EventId;
 pub use host::{Host, HostError, Origin, ALLOWED_SCHEMES, MAX_ORIGIN_LEN};
 pub use key::{KeyKind, Licence, ADMIN_TOKEN_PREFIX, FREE_LICENSE, PUBLIC_KEY_PREFIX, SECRET_KEY_PREFIX};
-pub use range::{month_period_utc_ms, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR};
-pub use since::{format_rfc3339_ms, resolve_since, start_of_month_utc_ms, MAX_LOOKBACK_MS};
+pub use range::{Granularity, UsageRange};
+pub use since::{resolve_since, MAX_LOOKBACK_MS};

@@ -14,14 +14,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::{format_rfc3339_ms, MS_PER_DAY, MS_PER_HOUR};
 use crate::error::ValidationError;
 use crate::resolve_since;
-use crate::since::{civil_from_days, days_from_civil, format_rfc3339_ms, CLOCK_SKEW_ALLOWANCE_MS};
+use crate::since::CLOCK_SKEW_ALLOWANCE_MS;
 
-/// Milliseconds in an hour.
-pub const MS_PER_HOUR: i64 = 3_600_000;
-/// Milliseconds in a day.
-pub const MS_PER_DAY: i64 = 86_400_000;
 /// The longest range hourly buckets are given for: 7 days (169 buckets at most).
 pub const MAX_HOURLY_RANGE_MS: i64 = 7 * MS_PER_DAY;
 
@@ -188,14 +185,6 @@ fn parse_ms(field: &'static str, value: &str) -> Result<i64, ValidationError> {
     })
 }
 
-/// The calendar month (UTC) holding `now_ms`: its first instant and the first
-/// instant of the next month. Monthly limits count billable events in it.
-pub fn month_period_utc_ms(now_ms: i64) -> (i64, i64) {
-    let (year, month, _) = civil_from_days(now_ms.div_euclid(MS_PER_DAY));
-    let (next_year, next_month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-    (days_from_civil(year, month, 1) * MS_PER_DAY, days_from_civil(next_year, next_month, 1) * MS_PER_DAY)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,13 +266,6 @@ mod tests {
         assert_eq!(UsageRange::from_query(None, NOW).unwrap(), UsageRange::resolve(None, None, None, NOW).unwrap());
     }
 
-    #[test]
-    fn month_periods_are_calendar_months() {
-        assert_eq!(month_period_utc_ms(NOW), (NOV_1, 1_796_083_200_000)); // to 2026-12-01
-        assert_eq!(format_rfc3339_ms(month_period_utc_ms(1_798_761_599_999).1), "2027-01-01T00:00:00Z");
-        assert_eq!(month_period_utc_ms(NOV_1), (NOV_1, 1_796_083_200_000));
-    }
-
     proptest! {
         #[test]
         fn buckets_tile_the_range(since_back in 0i64..90 * MS_PER_DAY, len in 1i64..7 * MS_PER_DAY, hourly: bool) {
@@ -300,11 +282,5 @@ mod tests {
             }
         }
 
-        #[test]
-        fn a_month_holds_its_instant(now in -10_000_000_000_000i64..10_000_000_000_000) {
-            let (start, end) = month_period_utc_ms(now);
-            prop_assert!(start <= now && now < end);
-            prop_assert!((28 * MS_PER_DAY..=31 * MS_PER_DAY).contains(&(end - start)));
-        }
     }
 }
