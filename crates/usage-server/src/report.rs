@@ -168,7 +168,13 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
     // Every account's totals in one pass (not one pass per licence), one lookup
     // per run of an account's rows.
     let mut per_account: BTreeMap<Account, (KindCounts, UsageCounts)> = BTreeMap::new();
+    // Each key's rows on origins it is not allowed on, gathered in the same pass
+    // (not one pass over every row per licence).
+    let mut not_allowed: HashMap<KeyId, Vec<&CountRow>> = HashMap::new();
     for run in by_origin.chunk_by(|a, b| a.account == b.account) {
+        if let Account::NotAllowed(id) = run[0].account {
+            not_allowed.entry(id).or_default().extend(run);
+        }
         let (totals, folded) = per_account.entry(run[0].account).or_default();
         for row in run {
             totals.add(row.kind, row.classification, row.count);
@@ -183,8 +189,7 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
         .iter()
         .map(|key| {
             let (totals, folded_origins) = totals_of(Account::Key(key.id));
-            let not_allowed = Account::NotAllowed(key.id);
-            let not_allowed_rows = by_origin.iter().filter(|row| row.account == not_allowed);
+            let not_allowed_rows = not_allowed.get(&key.id).into_iter().flatten().copied();
             LicenseUsage {
                 name: key.name.clone(),
                 public_key: key.public_key.clone(),
