@@ -2,7 +2,7 @@
 # Where the web build's bytes go: twiggy (installed here when missing, pinned) on
 # the release module after wasm-bindgen and before wasm-opt (import names still
 # long), items summed by crate and by module of this workspace. Reproduces the
-# README's size table:
+# size tables in docs/SIZE.md:
 #   ./scripts/size-profile.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +36,7 @@ for (const line of lines) {
   const bare = name.replace(/^[<&]+(mut )?/, '');
   let key = (bare.match(/^[A-Za-z_0-9]+/) || [name.slice(0, 30)])[0];
   // Standard library and workspace items by module: core::fmt, usage_telemetry::outbox.
-  if (['core', 'alloc', 'std', 'usage_telemetry', 'usage_core'].includes(key)) {
+  if (['core', 'alloc', 'std', 'usage_telemetry', 'usage_core', 'usage_client'].includes(key)) {
     const module = bare.replace(/\[[0-9a-f]+\]/g, '').match(/^[a-z_]+::([a-z_0-9]+)/);
     if (module) key += '::' + module[1];
   }

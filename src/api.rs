@@ -1,33 +1,21 @@
-//! The async Rust API on the platform's `fetch`.
+//! The async Rust API on the platform's `fetch`. The JavaScript exports
+//! (`bindings`) call the same functions and hand the server's answer on as
+//! parsed; the Rust API reads it into its types.
 
 use std::cell::Cell;
 
-use serde::{Deserialize, Serialize};
-use usage_core::wire::{AdminUsageResponse, BreakdownResponse};
+use usage_client::answers::{BreakdownView, Registered, Usage, UsageBreakdown, USAGE_FIELDS};
+use usage_client::config::{current_config, LogLevel};
+use usage_client::delivery::deliver;
+use usage_client::options::{BreakdownOptions, RegisterOptions, UsageOptions};
+use usage_client::request::PreparedRegistration;
+use usage_client::TelemetryError;
 use usage_core::EventId;
 
-use crate::config::{current_config, LogLevel};
-use crate::delivery::{deliver_reading, object_with};
-use crate::dynamic::from_value;
 use crate::environment::{now_ms, page_origin, random_bytes, warn};
-use crate::error::TelemetryError;
-use crate::json::Parsed;
-use crate::options::{
-    BreakdownOptions, BreakdownView, PreparedRegistration, RegisterOptions, Registered, Usage, UsageOptions,
-};
+use crate::interop::{typed, Js};
 use crate::outbox;
 use crate::transport::FetchTransport;
-
-/// What `getUsageBreakdown` answers: a licensee's breakdown (secret key) or the
-/// vendor's view of every licence (admin token).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum UsageBreakdown {
-    /// `GET /api/admin/usage`.
-    Vendor(AdminUsageResponse),
-    /// `GET /api/usage/breakdown`.
-    Licence(BreakdownResponse),
-}
 
 thread_local! {
     static WARNED_UNLICENSED: Cell<bool> = const { Cell::new(false) };
@@ -65,17 +53,13 @@ pub(crate) fn prepare_registration(options: RegisterOptions) -> Result<PreparedR
 /// An invalid option, a secret key on a public page (nothing is sent), or a
 /// delivery failure after the retries.
 pub async fn get_usage(options: UsageOptions) -> Result<Usage, TelemetryError> {
-    let request = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
-    deliver_reading(&FetchTransport, &request, typed).await
+    typed(usage_answer(options).await?)
 }
 
-/// [`get_usage`] for JavaScript: the server's answer as parsed, checked for the
-/// counts' fields (typing every number in Rust only to hand them back to
-/// JavaScript would cost the wasm build kilobytes and change nothing).
-pub(crate) async fn get_usage_answer(options: UsageOptions) -> Result<Parsed, TelemetryError> {
+/// `getUsage`'s answer as the platform parsed it, checked for the counts' fields.
+pub(crate) async fn usage_answer(options: UsageOptions) -> Result<Js, TelemetryError> {
     let request = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
-    deliver_reading(&FetchTransport, &request, object_with(&["webcodecConversions", "cloudRenders", "webRenders"]))
-        .await
+    deliver(&FetchTransport, &request).await?.with_fields(USAGE_FIELDS)
 }
 
 /// Reads usage by time and origin: a licensee's breakdown with its secret key,
@@ -85,25 +69,17 @@ pub(crate) async fn get_usage_answer(options: UsageOptions) -> Result<Parsed, Te
 /// An invalid option or range, a credential on a public page (nothing is sent),
 /// or a delivery failure after the retries.
 pub async fn get_usage_breakdown(options: BreakdownOptions) -> Result<UsageBreakdown, TelemetryError> {
-    let (request, view) = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
+    let (answer, view) = breakdown_answer(options).await?;
     match view {
-        BreakdownView::Vendor => deliver_reading(&FetchTransport, &request, typed).await.map(UsageBreakdown::Vendor),
-        BreakdownView::Licensee => deliver_reading(&FetchTransport, &request, typed).await.map(UsageBreakdown::Licence),
+        BreakdownView::Vendor => typed(answer).map(UsageBreakdown::Vendor),
+        BreakdownView::Licensee => typed(answer).map(UsageBreakdown::Licence),
     }
 }
 
-/// [`get_usage_breakdown`] for JavaScript: the server's answer as parsed,
-/// checked for the view's fields.
-pub(crate) async fn get_usage_breakdown_answer(options: BreakdownOptions) -> Result<Parsed, TelemetryError> {
+/// `getUsageBreakdown`'s answer as the platform parsed it, checked for its
+/// view's fields.
+pub(crate) async fn breakdown_answer(options: BreakdownOptions) -> Result<(Js, BreakdownView), TelemetryError> {
     let (request, view) = options.prepare(&current_config(), page_origin().as_deref(), now_ms())?;
-    let fields: &'static [&'static str] = match view {
-        BreakdownView::Vendor => &["licenses", "unlicensed", "freeLicense", "series", "origins"],
-        BreakdownView::Licensee => &["series", "origins", "otherOrigins", "totals"],
-    };
-    deliver_reading(&FetchTransport, &request, object_with(fields)).await
-}
-
-/// An answer read with serde into the Rust API's types.
-fn typed<T: serde::de::DeserializeOwned>(parsed: Parsed) -> Option<T> {
-    from_value(parsed).ok()
+    let answer = deliver(&FetchTransport, &request).await?.with_fields(view.fields())?;
+    Ok((answer, view))
 }

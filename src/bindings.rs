@@ -1,21 +1,19 @@
-//! The JavaScript API: the only place that touches `JsValue`. Each export reads its
-//! options, calls the plain-Rust API, and turns errors into `UsageTelemetryError`s.
+//! The JavaScript API and its TypeScript types. Each export reads its options
+//! (`interop`), calls the Rust API, and turns errors into `UsageTelemetryError`s.
 
 use js_sys::{Function, Promise, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::tasks::{promise, spawn};
+use usage_client::config::{current_config, ConfigureOptions, LogLevel};
+use usage_client::options::{BreakdownOptions, RegisterOptions, UsageOptions};
+use usage_client::TelemetryError;
 
-use crate::config::{current_config, ConfigureOptions, LogLevel};
 use crate::conversion::{report_outcome, RegistrationOutcome};
-use crate::dynamic::FromFields;
 use crate::environment::{debug, is_cancellation};
-use crate::error::TelemetryError;
-use crate::json;
-use crate::options::{parse_options, BreakdownOptions, RegisterOptions, UsageOptions};
+use crate::interop::{read_options, set, set_registered, to_js_error};
+use crate::tasks::{promise, spawn};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -225,32 +223,6 @@ export interface UsageTelemetryError extends Error {
 export function trackConversion<T>(conversion: Promise<T> | (() => Promise<T> | T) | Executable<T>, options?: TrackConversionOptions): Promise<T>;
 "#;
 
-/// Turns an error into a JS `Error` named `UsageTelemetryError` with `code` and `status`.
-fn to_js_error(err: TelemetryError) -> JsValue {
-    let error = js_sys::Error::new(&err.to_string());
-    error.set_name("UsageTelemetryError");
-    let _ = Reflect::set(&error, &"code".into(), &err.code().into());
-    if let Some(status) = err.status() {
-        let _ = Reflect::set(&error, &"status".into(), &status.into());
-    }
-    error.into()
-}
-
-/// Reads an options object, naming the field in errors. A property set to
-/// `undefined` counts as absent (so `host: undefined` means the current origin).
-fn read_options<T: FromFields>(value: &JsValue, example: &str) -> Result<T, TelemetryError> {
-    if !value.is_object() {
-        return Err(TelemetryError::option("options", format!("must be an object such as {example}")));
-    }
-    parse_options(value.clone())
-}
-
-/// A result as a plain object: its JSON, parsed by the platform (one crossing).
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let text = json::to_string(value).map_err(|err| JsValue::from(js_sys::Error::new(&err.to_string())))?;
-    js_sys::JSON::parse(&text)
-}
-
 /// Registers one usage event (the documented `@remotion/licensing` call).
 #[wasm_bindgen(js_name = registerUsageEvent, unchecked_return_type = "Promise<RegisterUsageEventResult>")]
 pub fn register_usage_event(
@@ -260,7 +232,9 @@ pub fn register_usage_event(
     let options = read_options(&options, "{ licenseKey, event, succeeded }");
     promise(async move {
         let registered = crate::api::register_usage_event(options.map_err(to_js_error)?).await.map_err(to_js_error)?;
-        to_js(&registered)
+        let result = js_sys::Object::new();
+        set_registered(&result, &registered);
+        Ok(result.into())
     })
 }
 
@@ -270,7 +244,7 @@ pub fn get_usage(#[wasm_bindgen(unchecked_param_type = "GetUsageOptions")] optio
     enter();
     let options = read_options::<UsageOptions>(&options, "{ apiKey, since }");
     promise(async move {
-        let usage = crate::api::get_usage_answer(options.map_err(to_js_error)?).await.map_err(to_js_error)?;
+        let usage = crate::api::usage_answer(options.map_err(to_js_error)?).await.map_err(to_js_error)?.0;
         // getUsage returns the counts (and limit) alone, as it always has.
         Reflect::delete_property(usage.unchecked_ref::<js_sys::Object>(), &"success".into())?;
         Ok(usage)
@@ -285,9 +259,10 @@ pub fn get_usage_breakdown(
 ) -> Promise {
     enter();
     let options = read_options::<BreakdownOptions>(&options, "{ apiKey, since, granularity }");
-    promise(
-        async move { crate::api::get_usage_breakdown_answer(options.map_err(to_js_error)?).await.map_err(to_js_error) },
-    )
+    promise(async move {
+        let (answer, _view) = crate::api::breakdown_answer(options.map_err(to_js_error)?).await.map_err(to_js_error)?;
+        Ok(answer.0)
+    })
 }
 
 /// What a succeeded event from `host` counts as, by the server's own rules.
@@ -297,7 +272,7 @@ pub fn classify_host(#[wasm_bindgen(unchecked_param_type = "string")] host: JsVa
     let host = host
         .as_string()
         .ok_or_else(|| to_js_error(TelemetryError::option("host", "must be a string such as https://example.com")))?;
-    let classification = crate::classify_host(&host).map_err(to_js_error)?;
+    let classification = usage_client::classify_host(&host).map_err(to_js_error)?;
     Ok(JsValue::from_str(classification.as_str()))
 }
 
@@ -306,7 +281,7 @@ pub fn classify_host(#[wasm_bindgen(unchecked_param_type = "string")] host: JsVa
 pub fn configure(#[wasm_bindgen(unchecked_param_type = "ConfigureOptions")] options: JsValue) -> Result<(), JsValue> {
     enter();
     let options: ConfigureOptions = read_options(&options, "{ endpoint, licenseKey }").map_err(to_js_error)?;
-    crate::config::configure(options).map_err(to_js_error)
+    usage_client::config::configure(options).map_err(to_js_error)
 }
 
 /// See the TypeScript declaration above.
@@ -346,25 +321,18 @@ pub fn track_conversion(conversion: JsValue, options: JsValue) -> Promise {
 /// `{ ok: true, billable, classification, overLimit?, body }` or `{ ok: false, error, body? }`.
 fn outcome_to_js(outcome: RegistrationOutcome) -> JsValue {
     let object = js_sys::Object::new();
-    let set = |key: &str, value: &JsValue| {
-        let _ = Reflect::set(&object, &key.into(), value);
-    };
     match outcome.result {
         Ok(registered) => {
-            set("ok", &JsValue::TRUE);
-            set("billable", &registered.billable.into());
-            set("classification", &registered.classification.as_str().into());
-            if let Some(over_limit) = registered.over_limit {
-                set("overLimit", &over_limit.into());
-            }
+            set(&object, "ok", JsValue::TRUE);
+            set_registered(&object, &registered);
         }
         Err(err) => {
-            set("ok", &JsValue::FALSE);
-            set("error", &to_js_error(err));
+            set(&object, "ok", JsValue::FALSE);
+            set(&object, "error", to_js_error(err));
         }
     }
     if let Some(body) = outcome.body {
-        set("body", &body.into());
+        set(&object, "body", body.into());
     }
     object.into()
 }
@@ -415,8 +383,8 @@ pub fn flush() -> Promise {
     promise(async {
         let (sent, pending) = crate::outbox::flush().await;
         let result = js_sys::Object::new();
-        Reflect::set(&result, &"sent".into(), &(sent as u32).into())?;
-        Reflect::set(&result, &"pending".into(), &(pending as u32).into())?;
+        set(&result, "sent", (sent as u32).into());
+        set(&result, "pending", (pending as u32).into());
         Ok(result.into())
     })
 }

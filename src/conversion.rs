@@ -2,13 +2,14 @@
 
 use std::future::Future;
 
+use usage_client::answers::Registered;
+use usage_client::config::{current_config, LogLevel};
+use usage_client::options::RegisterOptions;
+use usage_client::TelemetryError;
 use usage_core::EventKind;
 
 use crate::api::prepare_registration;
-use crate::config::{current_config, LogLevel};
 use crate::environment::{debug, warn};
-use crate::error::TelemetryError;
-use crate::options::{RegisterOptions, Registered};
 
 /// How a background registration settled, for a UI that shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]

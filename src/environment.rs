@@ -1,13 +1,16 @@
 //! What the module reads from where it runs: the page's origin, the clock,
-//! randomness, the console. Works in a page, a worker and Node alike.
+//! timers, randomness, the console. Works in a page, a worker and Node alike.
 
-use js_sys::Reflect;
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
     fn get_random_values(buffer: &mut [u8]) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Function, ms: i32) -> JsValue;
 }
 
 /// `location.origin` of the page or worker; `None` in Node (no `location`).
@@ -34,6 +37,18 @@ pub fn random_bytes() -> [u8; 16] {
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     js_sys::Date::now() as i64
+}
+
+/// Calls `handler` in a task of its own after `ms` milliseconds (0: once the
+/// current task and its microtasks are done).
+pub fn call_later(handler: &Function, ms: u32) {
+    set_timeout(handler, i32::try_from(ms).unwrap_or(i32::MAX));
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: u32) {
+    let promise = Promise::new(&mut |resolve, _reject| call_later(&resolve, ms));
+    let _ = JsFuture::from(promise).await;
 }
 
 /// One console warning, prefixed with the module's name.

@@ -12,15 +12,16 @@
 //! blocker can do either); here both are attempt errors, retried like any
 //! network failure.
 
-use js_sys::{Function, Promise};
+use js_sys::Promise;
+use usage_client::delivery::{AttemptError, HttpResponse, Transport};
+use usage_client::request::{Method, PreparedRequest};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, RequestCredentials, RequestInit, RequestMode};
 
-use crate::delivery::{AttemptError, HttpResponse, Transport};
-use crate::environment::describe;
-use crate::options::{Method, PreparedRequest};
+use crate::environment::{describe, sleep};
+use crate::interop::{set, Js};
 
 #[wasm_bindgen]
 extern "C" {
@@ -28,8 +29,6 @@ extern "C" {
     // extension that replaces fetch with one that throws must not break us.
     #[wasm_bindgen(js_name = fetch, catch)]
     fn global_fetch(url: &str, init: &RequestInit) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Function, ms: i32) -> JsValue;
     #[wasm_bindgen(js_namespace = AbortSignal, js_name = timeout, catch)]
     fn abort_signal_timeout(ms: u32) -> Result<AbortSignal, JsValue>;
 }
@@ -39,6 +38,8 @@ extern "C" {
 pub struct FetchTransport;
 
 impl Transport for FetchTransport {
+    type Json = Js;
+
     async fn send(&self, request: &PreparedRequest) -> Result<HttpResponse, AttemptError> {
         // `AbortSignal.timeout`: the browser keeps the timer, no closure or
         // `clearTimeout` per attempt. Where it is missing (browsers older than
@@ -77,7 +78,7 @@ async fn exchange(request: &PreparedRequest, signal: Option<&AbortSignal>) -> Re
             init.set_body(&JsValue::from_str(&request.body));
             if request.keepalive {
                 // web-sys has no setter for `keepalive` yet.
-                js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE)?;
+                set(&init, "keepalive", JsValue::TRUE);
             }
         }
         Method::Get => init.set_method("GET"),
@@ -100,16 +101,4 @@ async fn exchange(request: &PreparedRequest, signal: Option<&AbortSignal>) -> Re
     let retry_after = response.headers().get("retry-after");
     let body = response.text().await.map_err(|err| JsValue::from_str(&err.to_string()))?;
     Ok(HttpResponse { status, retry_after, body })
-}
-
-/// Resolves after `ms` milliseconds.
-async fn sleep(ms: u32) {
-    let promise = Promise::new(&mut |resolve, _reject| {
-        set_timeout(&resolve, clamp_ms(ms));
-    });
-    let _ = JsFuture::from(promise).await;
-}
-
-fn clamp_ms(ms: u32) -> i32 {
-    i32::try_from(ms).unwrap_or(i32::MAX)
 }

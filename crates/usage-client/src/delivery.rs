@@ -2,12 +2,12 @@
 //!
 //! The loop is written against the small [`Transport`] trait, so the policy is
 //! tested natively with a scripted transport and runs in the browser and Node on
-//! `fetch` (`transport.rs`).
+//! `fetch` (the wasm shell's `transport.rs`).
 
-use crate::dynamic::{read_object, Dynamic, DynamicError, DynamicValue, Fields, FromFields};
+use crate::answers::ServerError;
 use crate::error::TelemetryError;
-use crate::json::{self, Parsed};
-use crate::options::PreparedRequest;
+use crate::fields::{read_object, Dynamic, DynamicValue, FromFields};
+use crate::request::PreparedRequest;
 
 /// What came back from one attempt that reached a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub enum AttemptError {
 /// One way to send a request and wait.
 #[allow(async_fn_in_trait)] // used with concrete types only, never across threads
 pub trait Transport {
+    /// How this platform holds parsed JSON (the answers are read from it).
+    type Json: DynamicValue;
     /// Sends `request` once, giving up after its policy's `timeout_ms`.
     async fn send(&self, request: &PreparedRequest) -> Result<HttpResponse, AttemptError>;
     /// Waits `ms` milliseconds.
@@ -40,40 +42,68 @@ pub trait Transport {
     fn random_unit(&self) -> f64;
 }
 
+/// A 2xx answer, parsed by the platform: read it with [`Answer::read`] or
+/// [`Answer::with_fields`].
+#[derive(Debug, Clone)]
+pub struct Answer<V> {
+    /// The status code.
+    pub status: u16,
+    /// The body as text (for an error that quotes it).
+    pub body: String,
+    /// The body as parsed JSON.
+    pub json: V,
+}
+
+impl<V: DynamicValue> Answer<V> {
+    /// The answer read as `T`.
+    ///
+    /// # Errors
+    /// [`TelemetryError::NotJson`] when it is not the answer the API promises.
+    pub fn read<T: FromFields>(self) -> Result<T, TelemetryError> {
+        read_object(self.json).map_err(|_| not_json(self.status, &self.body))
+    }
+
+    /// The answer as parsed, when it is an object with every one of `fields` (so
+    /// JavaScript gets the server's answer without the module typing each of its
+    /// numbers).
+    ///
+    /// # Errors
+    /// [`TelemetryError::NotJson`] when a field is missing.
+    pub fn with_fields(self, fields: &[&str]) -> Result<V, TelemetryError> {
+        if fields.iter().all(|field| self.json.property(field).is_some()) {
+            Ok(self.json)
+        } else {
+            Err(not_json(self.status, &self.body))
+        }
+    }
+}
+
 /// Sends `request` until it is answered or the retry budget is spent.
 ///
 /// Network errors and timeouts are retried after the jittered backoff; 429 and
-/// 503 after `Retry-After` (capped). Any other error status fails at once with the server's
-/// `error` message. Every attempt sends the same body, so the same `eventId`.
+/// 503 after `Retry-After` (capped). Any other error status fails at once with the
+/// server's `error` message, and so does a 2xx answer that says `"success": false`.
+/// Every attempt sends the same body, so the same `eventId`.
 ///
 /// # Errors
 /// [`TelemetryError::Network`], [`TelemetryError::Timeout`], [`TelemetryError::Server`]
 /// or [`TelemetryError::NotJson`].
-pub async fn deliver<T: FromFields>(
-    transport: &impl Transport,
+pub async fn deliver<X: Transport>(
+    transport: &X,
     request: &PreparedRequest,
-) -> Result<T, TelemetryError> {
-    deliver_reading(transport, request, |parsed| read_object(parsed).ok()).await
-}
-
-/// [`deliver`], with `read` turning the parsed answer into the result (`None`:
-/// not the answer the API promises).
-///
-/// # Errors
-/// As [`deliver`].
-pub async fn deliver_reading<T>(
-    transport: &impl Transport,
-    request: &PreparedRequest,
-    read: impl Fn(Parsed) -> Option<T>,
-) -> Result<T, TelemetryError> {
+) -> Result<Answer<X::Json>, TelemetryError> {
     let response = deliver_until_answered(transport, request).await?;
-    read_success(&response, read)
+    let json = X::Json::parse_json(&response.body).ok_or_else(|| not_json(response.status, &response.body))?;
+    // `{"success": false, "error": …}` with a 2xx status is a refusal all the same.
+    if matches!(json.property("success").map(DynamicValue::read), Some(Dynamic::Bool(false))) {
+        return Err(read_failure::<X::Json>(&response));
+    }
+    Ok(Answer { status: response.status, body: response.body, json })
 }
 
-/// The retry loop, up to a 2xx answer. Apart from what reads the answer, so that
-/// the module holds one copy of it, not one per type of answer (~1 KB each).
-async fn deliver_until_answered(
-    transport: &impl Transport,
+/// The retry loop, up to a 2xx answer.
+async fn deliver_until_answered<X: Transport>(
+    transport: &X,
     request: &PreparedRequest,
 ) -> Result<HttpResponse, TelemetryError> {
     let policy = request.policy;
@@ -86,7 +116,7 @@ async fn deliver_until_answered(
             Ok(response) if matches!(response.status, 429 | 503) && !last_attempt => {
                 policy.retry_after_ms(response.retry_after.as_deref(), attempt, transport.random_unit())
             }
-            Ok(response) => return Err(read_failure(&response)),
+            Ok(response) => return Err(read_failure::<X::Json>(&response)),
             Err(_) if !last_attempt => policy.jittered_backoff_ms(attempt, transport.random_unit()),
             Err(AttemptError::Network(message)) => {
                 return Err(TelemetryError::Network { url: request.url.clone(), attempts: attempt, message })
@@ -103,42 +133,19 @@ async fn deliver_until_answered(
     }
 }
 
-fn read_success<T>(response: &HttpResponse, read: impl Fn(Parsed) -> Option<T>) -> Result<T, TelemetryError> {
-    let parsed = json::parse(&response.body).ok_or_else(|| not_json(response))?;
-    // `{"success": false, "error": …}` with a 2xx status is a refusal all the same.
-    if matches!(parsed.property("success").map(DynamicValue::read), Some(Dynamic::Bool(false))) {
-        return Err(read_failure(response));
-    }
-    read(parsed).ok_or_else(|| not_json(response))
-}
-
-/// A reader for [`deliver_reading`] that passes an answer through as parsed
-/// when it is an object with every one of `fields` (so JavaScript gets the
-/// server's answer without the module typing each of its numbers).
-pub fn object_with(fields: &'static [&'static str]) -> impl Fn(Parsed) -> Option<Parsed> {
-    move |parsed| fields.iter().all(|field| parsed.property(field).is_some()).then_some(parsed)
-}
-
-/// An error answer's `error` (`usage_core::wire::ErrorResponse`).
-struct ServerError(Option<String>);
-
-impl FromFields for ServerError {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
-        fields.string("error").map(ServerError)
-    }
-}
-
-fn read_failure(response: &HttpResponse) -> TelemetryError {
-    match json::parse(&response.body).map(read_object::<ServerError, _>) {
+/// An answer whose status says the server refused: its `error`, else what the body was.
+fn read_failure<V: DynamicValue>(response: &HttpResponse) -> TelemetryError {
+    match V::parse_json(&response.body).map(read_object::<ServerError, V>) {
         Some(Ok(ServerError(Some(message)))) => TelemetryError::Server { status: response.status, message },
-        _ => not_json(response),
+        _ => not_json(response.status, &response.body),
     }
 }
 
-fn not_json(response: &HttpResponse) -> TelemetryError {
-    let snippet: String = response.body.chars().take(80).collect();
+/// The error for a body that is not the usage API's JSON: its status and start.
+fn not_json(status: u16, body: &str) -> TelemetryError {
+    let snippet: String = body.chars().take(80).collect();
     let snippet = if snippet.trim_ascii().is_empty() { "(empty)".to_owned() } else { snippet };
-    TelemetryError::NotJson { status: response.status, snippet }
+    TelemetryError::NotJson { status, snippet }
 }
 
 #[cfg(test)]
@@ -147,7 +154,7 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
-    use crate::options::Registered;
+    use crate::answers::{Registered, RegistrationResult};
     use crate::retry::RetryPolicy;
 
     /// Plays back scripted outcomes and records what was asked of it; its
@@ -171,6 +178,7 @@ mod tests {
     }
 
     impl Transport for Scripted {
+        type Json = serde_json::Value;
         async fn send(&self, request: &PreparedRequest) -> Result<HttpResponse, AttemptError> {
             self.bodies.borrow_mut().push(request.body.clone());
             self.outcomes.borrow_mut().pop_front().expect("no more scripted outcomes")
@@ -193,7 +201,7 @@ mod tests {
 
     fn request() -> PreparedRequest {
         PreparedRequest {
-            method: crate::options::Method::Post,
+            method: crate::request::Method::Post,
             url: "http://u/api".into(),
             body: r#"{"eventId":"x"}"#.into(),
             bearer: None,
@@ -204,6 +212,8 @@ mod tests {
 
     fn run(transport: &Scripted) -> Result<Registered, TelemetryError> {
         futures::executor::block_on(deliver(transport, &request()))
+            .and_then(Answer::read::<RegistrationResult>)?
+            .into_result()
     }
 
     #[test]
@@ -284,5 +294,16 @@ mod tests {
         }
         let t = Scripted::new(vec![answer(200, r#"{"success":false,"error":"nope"}"#)]);
         assert_eq!(run(&t).unwrap_err(), TelemetryError::Server { status: 200, message: "nope".into() });
+    }
+
+    #[test]
+    fn answers_handed_on_as_parsed_are_checked_for_their_fields() {
+        use crate::answers::{BreakdownView, USAGE_FIELDS};
+        let usage = r#"{"success":true,"webcodecConversions":{},"cloudRenders":{},"webRenders":{}}"#;
+        let answer = || futures::executor::block_on(deliver(&Scripted::new(vec![answer(200, usage)]), &request()));
+        assert!(answer().unwrap().with_fields(USAGE_FIELDS).is_ok());
+        let err = answer().unwrap().with_fields(BreakdownView::Licensee.fields()).unwrap_err();
+        assert_eq!(err.code(), "not_json");
+        assert!(err.to_string().contains("webcodecConversions"), "quotes the body: {err}");
     }
 }

@@ -1,6 +1,7 @@
 //! The rules of the pending-registration queue: what is kept, how it is sent
 //! again, and which answers settle an event. Plain Rust, tested natively; the
-//! storage (IndexedDB in pages and workers, memory in Node) is `outbox.rs`.
+//! storage (IndexedDB in pages and workers, memory in Node) is the wasm shell's
+//! `outbox`.
 //!
 //! Every registration is queued (its URL and exact body, so its `eventId`) before
 //! its first attempt and leaves the queue when the server has answered it. What
@@ -8,11 +9,9 @@
 //! the server counts it exactly once.
 
 use usage_core::wire::MAX_REGISTRATIONS_PER_BATCH;
-use usage_core::Classification;
 
-use crate::dynamic::{DynamicError, DynamicValue, Fields, FromFields};
 use crate::error::TelemetryError;
-use crate::options::{Registered, REGISTER_PATH};
+use crate::request::{REGISTER_BATCH_PATH, REGISTER_PATH};
 
 /// The most registrations kept; beyond it the oldest are dropped.
 pub const MAX_PENDING: usize = 500;
@@ -21,8 +20,6 @@ pub const MAX_AGE_MS: f64 = 30.0 * 86_400_000.0;
 /// The most one batch request (and the keep-alive requests in flight when a page
 /// closes, which Chromium caps at 64 KiB per page) may carry.
 pub const MAX_BATCH_BYTES: usize = 64 * 1024;
-/// The batch endpoint below the base URL.
-pub const REGISTER_BATCH_PATH: &str = "/api/track/register-usage-points";
 
 /// A registration waiting for an answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,76 +103,6 @@ pub fn requests(pending: &[Pending]) -> Vec<Send> {
         .collect()
 }
 
-/// The answer to a batch, as the module reads it: each result flat (a counted
-/// registration has `billable` and `classification`, a refused one `error` and
-/// `status`) rather than the server's untagged [`usage_core::wire::BatchResult`],
-/// whose reading costs the wasm build several kilobytes of buffering code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchAnswer {
-    /// One per registration, in order.
-    pub results: Vec<BatchAnswerItem>,
-}
-
-/// One registration's result in a [`BatchAnswer`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchAnswerItem {
-    billable: Option<bool>,
-    classification: Option<Classification>,
-    over_limit: Option<bool>,
-    error: Option<String>,
-    status: Option<u16>,
-}
-
-impl FromFields for BatchAnswer {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
-        Ok(BatchAnswer { results: fields.list("results")?.unwrap_or_default() })
-    }
-}
-
-impl FromFields for BatchAnswerItem {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
-        let classifications = Classification::ALL.map(|classification| (classification.as_str(), classification));
-        Ok(BatchAnswerItem {
-            billable: fields.bool("billable")?,
-            classification: fields.choice("classification", &classifications)?,
-            over_limit: fields.bool("overLimit")?,
-            error: fields.string("error")?,
-            status: fields.u32("status")?.and_then(|status| u16::try_from(status).ok()),
-        })
-    }
-}
-
-/// Each registration's result from the answer to a batch of `count`: the
-/// batch's own failure for all of them, else one result per registration.
-pub fn batch_results(
-    answer: Result<BatchAnswer, TelemetryError>,
-    count: usize,
-) -> Vec<Result<Registered, TelemetryError>> {
-    let failure = match answer {
-        Ok(answer) if answer.results.len() == count => return answer.results.into_iter().map(registered).collect(),
-        Ok(answer) => {
-            let snippet = format!("{} results for {count} registrations", answer.results.len());
-            TelemetryError::NotJson { status: 200, snippet }
-        }
-        Err(err) => err,
-    };
-    // Not `vec![…; count]`: its unrolled copy loop costs ~1 KB.
-    (0..count).map(|_| Err(failure.clone())).collect()
-}
-
-/// One event's result in a batch answer.
-fn registered(item: BatchAnswerItem) -> Result<Registered, TelemetryError> {
-    match item {
-        BatchAnswerItem { billable: Some(billable), classification: Some(classification), over_limit, .. } => {
-            Ok(Registered { billable, classification, over_limit })
-        }
-        BatchAnswerItem { error: Some(error), status, .. } => {
-            Err(TelemetryError::Server { status: status.unwrap_or(400), message: error })
-        }
-        _ => Err(TelemetryError::NotJson { status: 200, snippet: "a batch result without a result".into() }),
-    }
-}
-
 /// `[a,b,…]` from JSON texts (a loop, not `join`: its generic copy costs ~1 KB).
 fn json_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
     let mut array = String::from("[");
@@ -202,6 +129,49 @@ fn batch_url(single: &str) -> String {
 /// limits, server errors and anything unexpected keep them queued.
 pub fn settles(status: u16) -> bool {
     (200..300).contains(&status) || ((400..500).contains(&status) && !matches!(status, 408 | 425 | 429))
+}
+
+/// Whether a delivery's result settles its registrations (see [`settles`]): an
+/// answer, or a refusal that carries a status a retry cannot change.
+pub fn result_settles<T>(result: &Result<T, TelemetryError>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(err) => err.status().is_some_and(settles),
+    }
+}
+
+/// Everything pending, for `flush()`: what is stored (earlier views' and this
+/// view's), then this view's registrations not stored yet, each once.
+pub fn everything_pending(stored: Vec<Pending>, own: &[Pending]) -> Vec<Pending> {
+    let mut all = stored;
+    for pending in own {
+        if !all.iter().any(|stored| stored.event_id == pending.event_id) {
+            all.push(pending.clone());
+        }
+    }
+    all
+}
+
+/// What earlier views left: the stored registrations that are not this view's
+/// own (those are in flight here, with their own retries).
+pub fn left_by_earlier_views(stored: Vec<Pending>, own: &[Pending]) -> Vec<Pending> {
+    stored.into_iter().filter(|stored| !own.iter().any(|pending| pending.event_id == stored.event_id)).collect()
+}
+
+/// The requests that may still leave a closing page: in order, while their
+/// bodies fit the browser's [`MAX_BATCH_BYTES`] budget for `keepalive`
+/// requests. The rest stays queued for the next view.
+pub fn sendable_while_closing(sends: Vec<Send>) -> Vec<Send> {
+    let mut budget = MAX_BATCH_BYTES;
+    let mut sendable = Vec::new();
+    for send in sends {
+        if send.body.len() > budget {
+            break;
+        }
+        budget -= send.body.len();
+        sendable.push(send);
+    }
+    sendable
 }
 
 #[cfg(test)]
@@ -282,41 +252,6 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_answer_becomes_one_result_per_registration() {
-        use usage_core::wire::{BatchResult, RegisterUsagePointsResponse};
-        // What the server writes (its own types), read as the module reads it.
-        let written = serde_json::to_string(&RegisterUsagePointsResponse {
-            success: true,
-            results: vec![
-                BatchResult::counted(Classification::Billable, true),
-                BatchResult::counted(Classification::Development, false),
-                BatchResult::Refused { error: "eventId must be a UUID".into(), status: 400 },
-            ],
-        })
-        .unwrap();
-        let answer: BatchAnswer = crate::dynamic::read_object(crate::json::parse(&written).unwrap()).unwrap();
-        let results = batch_results(Ok(answer.clone()), 3);
-        assert_eq!(
-            results[0],
-            Ok(Registered { billable: true, classification: Classification::Billable, over_limit: Some(true) })
-        );
-        assert_eq!(
-            results[1],
-            Ok(Registered { billable: false, classification: Classification::Development, over_limit: None })
-        );
-        assert_eq!(results[2], Err(TelemetryError::Server { status: 400, message: "eventId must be a UUID".into() }));
-        let mismatched = batch_results(Ok(answer), 4);
-        assert_eq!(mismatched.len(), 4);
-        assert!(mismatched.iter().all(|r| r
-            .as_ref()
-            .unwrap_err()
-            .to_string()
-            .contains("3 results for 4 registrations")));
-        let down = TelemetryError::Timeout { url: "u".into(), attempts: 4, timeout_ms: 1 };
-        assert_eq!(batch_results(Err(down.clone()), 2), vec![Err(down.clone()), Err(down)]);
-    }
-
-    #[test]
     fn only_answers_a_retry_cannot_change_settle() {
         for status in [200, 201, 400, 401, 403, 404, 413, 422] {
             assert!(settles(status), "{status}");
@@ -324,5 +259,56 @@ mod tests {
         for status in [408, 425, 429, 500, 502, 503, 0, 302] {
             assert!(!settles(status), "{status}");
         }
+    }
+
+    #[test]
+    fn an_answer_or_a_final_refusal_settles_and_nothing_else_does() {
+        let server = |status| Err::<(), _>(TelemetryError::Server { status, message: "x".into() });
+        assert!(result_settles(&Ok::<(), TelemetryError>(())));
+        assert!(result_settles(&server(400)), "a bad body stays bad");
+        assert!(!result_settles(&server(429)));
+        assert!(!result_settles(&server(503)));
+        let network = Err::<(), _>(TelemetryError::Network { url: "u".into(), attempts: 1, message: "reset".into() });
+        assert!(!result_settles(&network), "no answer: kept for a later try");
+        let timeout = Err::<(), _>(TelemetryError::Timeout { url: "u".into(), attempts: 1, timeout_ms: 1 });
+        assert!(!result_settles(&timeout));
+        let html = Err::<(), _>(TelemetryError::NotJson { status: 502, snippet: "Bad Gateway".into() });
+        assert!(!result_settles(&html), "a proxy's error page is not the server's answer");
+    }
+
+    #[test]
+    fn flush_sends_what_is_stored_then_this_views_unstored_registrations_once() {
+        let stored = vec![pending(1, 10.0), pending(2, 20.0)];
+        let own = [pending(2, 20.0), pending(3, 30.0)];
+        let all = everything_pending(stored, &own);
+        assert_eq!(all.iter().map(|p| p.event_id.as_str()).collect::<Vec<_>>(), ["e1", "e2", "e3"]);
+    }
+
+    #[test]
+    fn a_new_view_resends_only_what_earlier_views_left_oldest_first() {
+        let stored = vec![pending(5, 50.0), pending(1, 10.0), pending(2, 20.0)];
+        let own = [pending(2, 20.0)];
+        let left = left_by_earlier_views(stored, &own);
+        assert_eq!(left.iter().map(|p| p.event_id.as_str()).collect::<Vec<_>>(), ["e5", "e1"]);
+        let (kept, _) = bounded(left, 100.0);
+        let sends = requests(&kept);
+        assert_eq!(sends.len(), 1, "one batch");
+        assert_eq!(sends[0].event_ids, ["e1", "e5"], "re-sent oldest first");
+        assert_eq!(sends[0].body, r#"[{"eventId":"e1"},{"eventId":"e5"}]"#, "the exact bodies, so the same eventIds");
+    }
+
+    #[test]
+    fn a_closing_page_sends_only_what_fits_64_kib_in_order() {
+        let send = |id: &str, bytes: usize| Send {
+            url: URL.into(),
+            body: "x".repeat(bytes),
+            event_ids: vec![id.into()],
+            positions: vec![0],
+        };
+        let sends = vec![send("a", 40_000), send("b", 20_000), send("c", 10_000), send("d", 1)];
+        let sendable = sendable_while_closing(sends);
+        assert_eq!(sendable.iter().map(|s| s.event_ids[0].as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(sendable_while_closing(vec![send("big", MAX_BATCH_BYTES + 1)]).is_empty());
+        assert_eq!(sendable_while_closing(vec![send("exact", MAX_BATCH_BYTES)]).len(), 1);
     }
 }

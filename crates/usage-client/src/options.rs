@@ -4,17 +4,17 @@
 //! Everything here is plain Rust: the checks run natively in `cargo test` and, in
 //! the browser, before anything is sent.
 
-use serde::{Deserialize, Serialize};
-use usage_core::wire::{GetUsageRequest, LimitStatus, RegisterUsagePointRequest, UsageCounts};
-use usage_core::{
-    resolve_since, Classification, EventId, EventKind, Granularity, KeyKind, Licence, Origin, UsageRange,
-};
+use usage_core::wire::{GetUsageRequest, RegisterUsagePointRequest};
+use usage_core::{resolve_since, EventId, EventKind, Granularity, KeyKind, Licence, Origin, UsageRange};
 
+use crate::answers::BreakdownView;
 use crate::config::Config;
-use crate::dynamic::{read_object, DynamicError, DynamicValue, Fields, FromFields};
 use crate::error::TelemetryError;
-use crate::json;
-use crate::retry::{RetryOptions, RetryPolicy};
+use crate::fields::{read_object, DynamicValue, FieldError, Fields, FromFields};
+use crate::request::{
+    PreparedRegistration, PreparedRequest, ADMIN_USAGE_PATH, BREAKDOWN_PATH, GET_USAGE_PATH, REGISTER_PATH,
+};
+use crate::retry::RetryOptions;
 
 /// Where the registration says it happened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub struct RegisterOptions {
 }
 
 impl FromFields for RegisterOptions {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, FieldError> {
         let events = EventKind::ALL.map(|kind| (kind.as_str(), kind));
         Ok(RegisterOptions {
             license_key: fields.string("licenseKey")?,
@@ -117,7 +117,7 @@ pub struct BreakdownOptions {
 }
 
 impl FromFields for UsageOptions {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, FieldError> {
         Ok(UsageOptions {
             api_key: fields.string("apiKey")?,
             license_key: fields.string("licenseKey")?,
@@ -130,7 +130,7 @@ impl FromFields for UsageOptions {
 }
 
 impl FromFields for BreakdownOptions {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, FieldError> {
         let granularities =
             [(Granularity::Day.as_str(), Granularity::Day), (Granularity::Hour.as_str(), Granularity::Hour)];
         Ok(BreakdownOptions {
@@ -145,97 +145,6 @@ impl FromFields for BreakdownOptions {
         })
     }
 }
-
-/// What a registration resolved to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Registered {
-    /// Whether the event is billed.
-    pub billable: bool,
-    /// How it was counted.
-    pub classification: Classification,
-    /// `true` when the licence's billable events this month now exceed its monthly
-    /// limit (the event still counts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub over_limit: Option<bool>,
-}
-
-/// The registration endpoint's answer, as the module reads it.
-impl FromFields for Registered {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
-        let classifications = Classification::ALL.map(|classification| (classification.as_str(), classification));
-        let missing = |field: &str| DynamicError { path: field.to_owned(), rule: "is missing".to_owned() };
-        Ok(Registered {
-            billable: fields.bool("billable")?.ok_or_else(|| missing("billable"))?,
-            classification: fields
-                .choice("classification", &classifications)?
-                .ok_or_else(|| missing("classification"))?,
-            over_limit: fields.bool("overLimit")?,
-        })
-    }
-}
-
-/// The counts `getUsage` returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Usage {
-    /// `webcodec-conversion` and `web-render` events.
-    pub webcodec_conversions: UsageCounts,
-    /// `cloud-render` events.
-    pub cloud_renders: UsageCounts,
-    /// The same as `webcodec_conversions`, under the name current clients read.
-    pub web_renders: UsageCounts,
-    /// The key's monthly limit and where this month stands, when it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<LimitStatus>,
-}
-
-/// The two ways a request goes out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// A JSON body as `text/plain` (no CORS preflight), with `keepalive`.
-    Post,
-    /// A read with `Authorization: Bearer …`.
-    Get,
-}
-
-/// A request that passed every check, ready for [`crate::delivery::deliver`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreparedRequest {
-    /// POST or GET.
-    pub method: Method,
-    /// The full URL.
-    pub url: String,
-    /// The JSON body (empty for GET).
-    pub body: String,
-    /// The Bearer credential of a GET.
-    pub bearer: Option<String>,
-    /// Whether the request may outlive the page (`fetch`'s `keepalive`: POSTs
-    /// whose bodies fit the browser's 64 KiB budget for such requests).
-    pub keepalive: bool,
-    /// How to deliver it.
-    pub policy: RetryPolicy,
-}
-
-/// A registration ready to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreparedRegistration {
-    /// The request.
-    pub request: PreparedRequest,
-    /// The event id every attempt carries.
-    pub event_id: EventId,
-    /// Whether no licence key was given or configured (sent as `apiKey: null`).
-    pub unlicensed: bool,
-}
-
-/// The path of the registration endpoint below the base URL.
-pub const REGISTER_PATH: &str = "/api/track/register-usage-point";
-/// The path of the usage endpoint below the base URL.
-pub const GET_USAGE_PATH: &str = "/api/track/get-usage";
-/// The path of a licensee's breakdown below the base URL.
-pub const BREAKDOWN_PATH: &str = "/api/usage/breakdown";
-/// The path of the vendor's view below the base URL.
-pub const ADMIN_USAGE_PATH: &str = "/api/admin/usage";
 
 impl RegisterOptions {
     /// Checks everything and builds the request. `page_origin` is the current
@@ -349,27 +258,9 @@ impl BreakdownOptions {
         if let Some(granularity) = self.granularity {
             add("granularity", granularity.as_str());
         }
-        let url = endpoint_url(self.endpoint.as_deref(), config, &path)?;
-        let policy = config.retry.with(&self.retry.unwrap_or_default())?;
-        let request = PreparedRequest {
-            method: Method::Get,
-            url,
-            body: String::new(),
-            bearer: Some(credential),
-            keepalive: false,
-            policy,
-        };
+        let request = PreparedRequest::get(config, self.endpoint.as_deref(), &path, self.retry, credential)?;
         Ok((request, view))
     }
-}
-
-/// Which answer a breakdown request reads, decided by its credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakdownView {
-    /// A secret key: that licence's breakdown.
-    Licensee,
-    /// An admin token: the vendor's view of every licence.
-    Vendor,
 }
 
 /// The read endpoints' credential: `apiKey`, else `licenseKey`, with the name of
@@ -402,48 +293,6 @@ fn whole_ms(field: &'static str, value: f64) -> Result<i64, TelemetryError> {
     Ok(value as i64)
 }
 
-impl PreparedRequest {
-    /// A POST of `body` to `path` below the call's endpoint (else the configured
-    /// one), with the call's retry options over the configured policy.
-    fn post(
-        config: &Config,
-        endpoint: Option<&str>,
-        path: &str,
-        retry: Option<RetryOptions>,
-        body: &impl Serialize,
-    ) -> Result<PreparedRequest, TelemetryError> {
-        let url = endpoint_url(endpoint, config, path)?;
-        let policy = config.retry.with(&retry.unwrap_or_default())?;
-        let body = json::to_string(body).map_err(|err| TelemetryError::option("body", err.to_string()))?;
-        Ok(PreparedRequest { method: Method::Post, url, body, bearer: None, keepalive: true, policy })
-    }
-}
-
-/// The call's endpoint, else the configured one, checked and joined with `path`.
-fn endpoint_url(endpoint: Option<&str>, config: &Config, path: &str) -> Result<String, TelemetryError> {
-    let base = match endpoint {
-        Some(endpoint) => normalize_endpoint(endpoint)?,
-        None => config.endpoint.clone().ok_or(TelemetryError::NoEndpoint)?,
-    };
-    Ok(format!("{base}{path}"))
-}
-
-/// An `http(s)://` base URL without query, fragment or trailing slash.
-///
-/// # Errors
-/// [`TelemetryError::InvalidOption`] naming `endpoint`.
-pub fn normalize_endpoint(endpoint: &str) -> Result<String, TelemetryError> {
-    let trimmed = endpoint.trim().trim_end_matches('/');
-    let rest = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
-    match rest {
-        Some(rest) if !rest.is_empty() && !rest.contains(['?', '#', ' ']) => Ok(trimmed.to_owned()),
-        _ => Err(TelemetryError::option(
-            "endpoint",
-            format!("must be an http(s) URL such as https://licensing.example.com, without query or fragment (got `{endpoint}`)"),
-        )),
-    }
-}
-
 /// Reads options from what the caller passed (a JS object in the browser, JSON
 /// in tests), naming the offending field in the error.
 ///
@@ -454,7 +303,7 @@ pub fn parse_options<T: FromFields>(value: impl DynamicValue) -> Result<T, Telem
 }
 
 /// A reading error as the API's: the offending field, `options` for the whole.
-fn invalid_option(err: DynamicError) -> TelemetryError {
+fn invalid_option(err: FieldError) -> TelemetryError {
     TelemetryError::InvalidOption {
         field: if err.path.is_empty() { "options".to_owned() } else { err.path },
         rule: err.rule,
@@ -464,6 +313,8 @@ fn invalid_option(err: DynamicError) -> TelemetryError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::Method;
+    use crate::retry::RetryPolicy;
     use serde_json::json;
 
     /// The id a registration gets when its options give none.
@@ -622,15 +473,6 @@ mod tests {
             options.prepare(&Config { endpoint: None, ..Config::default() }, None, fresh_id()).map(|_| ()).unwrap_err();
         assert_eq!(err, TelemetryError::NoEndpoint);
         assert!(err.to_string().starts_with("no endpoint configured"));
-    }
-
-    #[test]
-    fn endpoints_are_normalised() {
-        assert_eq!(normalize_endpoint(" https://a.com/licensing/ ").unwrap(), "https://a.com/licensing");
-        assert_eq!(normalize_endpoint("http://127.0.0.1:8787").unwrap(), "http://127.0.0.1:8787");
-        for bad in ["", "a.com", "https://", "https://a.com?x=1", "javascript:alert(1)"] {
-            assert!(normalize_endpoint(bad).is_err(), "{bad}");
-        }
     }
 
     fn usage(options: serde_json::Value, page: Option<&str>) -> Result<PreparedRequest, TelemetryError> {

@@ -1,10 +1,8 @@
-//! JSON text in and out, without `serde_json` in the wasm build.
-//!
-//! Out: a small serde `Serializer` that writes the JSON of what the API sends and
-//! returns (objects, arrays, strings, booleans, integers), byte for byte what
-//! `serde_json` writes for them, in plain Rust so the bodies tested natively are
-//! the bodies sent. In: the platform's parser (`JSON.parse` in the wasm build,
-//! `serde_json` natively) into a [`crate::dynamic::DynamicValue`] that `dynamic` reads.
+//! JSON text out, without `serde_json`'s writer in the wasm build: a small serde
+//! `Serializer` that writes the JSON of what the API sends and returns (objects,
+//! arrays, strings, booleans, integers), byte for byte what `serde_json` writes
+//! for them, so the bodies tested natively are the bodies sent. (Answers are
+//! parsed by the platform: see [`crate::fields::DynamicValue::parse_json`].)
 //!
 //! No float is ever formatted: every number on the wire is an integer, and a
 //! fractional one is refused rather than pulling Rust's float formatting in.
@@ -40,25 +38,6 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, Unwritable>
     let mut out = String::with_capacity(128);
     value.serialize(Writer { out: &mut out })?;
     Ok(out)
-}
-
-/// Parsed JSON, as the platform parses it.
-#[cfg(target_arch = "wasm32")]
-pub type Parsed = wasm_bindgen::JsValue;
-/// Parsed JSON, as the platform parses it.
-#[cfg(not(target_arch = "wasm32"))]
-pub type Parsed = serde_json::Value;
-
-/// `text` parsed, or `None` when it is not JSON.
-#[cfg(target_arch = "wasm32")]
-pub fn parse(text: &str) -> Option<Parsed> {
-    js_sys::JSON::parse(text).ok()
-}
-
-/// `text` parsed, or `None` when it is not JSON.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn parse(text: &str) -> Option<Parsed> {
-    serde_json::from_str(text).ok()
 }
 
 /// Appends `text` as a JSON string, escaped as `serde_json` escapes it.
@@ -327,7 +306,7 @@ impl ser::SerializeStruct for Members<'_> {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
 mod tests {
     use proptest::prelude::*;
     use serde::Serialize;

@@ -1,10 +1,12 @@
-//! Defaults for later calls, set with `configure`.
+//! Defaults for later calls, set with `configure`: one set per JavaScript realm
+//! (a page, a worker, a Node process), kept in a thread-local as the module is
+//! single-threaded.
 
 use std::cell::RefCell;
 
-use crate::dynamic::{DynamicError, DynamicValue, Fields, FromFields};
+use crate::endpoint::normalize_endpoint;
 use crate::error::TelemetryError;
-use crate::options::normalize_endpoint;
+use crate::fields::{DynamicValue, FieldError, Fields, FromFields};
 use crate::retry::{RetryOptions, RetryPolicy};
 
 /// How much the module says on the console about background registrations.
@@ -33,7 +35,7 @@ pub struct ConfigureOptions {
 }
 
 impl FromFields for ConfigureOptions {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, FieldError> {
         let levels = [("silent", LogLevel::Silent), ("warn", LogLevel::Warn), ("verbose", LogLevel::Verbose)];
         Ok(ConfigureOptions {
             endpoint: fields.string("endpoint")?,
@@ -149,7 +151,7 @@ mod tests {
 
     #[test]
     fn log_levels_parse_from_their_names() {
-        use crate::dynamic::read_object;
+        use crate::fields::read_object;
         let options: ConfigureOptions = read_object(serde_json::json!({"logLevel": "silent"})).unwrap();
         assert_eq!(options.log_level, Some(LogLevel::Silent));
         let err = read_object::<ConfigureOptions, _>(serde_json::json!({"logLevel": "debug"})).unwrap_err();

@@ -90,7 +90,8 @@ impl TelemetryError {
         }
     }
 
-    pub(crate) fn option(field: impl Into<String>, rule: impl Into<String>) -> Self {
+    /// An [`TelemetryError::InvalidOption`] naming `field` and its `rule`.
+    pub fn option(field: impl Into<String>, rule: impl Into<String>) -> Self {
         TelemetryError::InvalidOption { field: field.into(), rule: rule.into() }
     }
 }

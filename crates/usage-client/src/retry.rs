@@ -5,8 +5,8 @@
 //! network blip) from coming back at the same moment: each wait is drawn
 //! uniformly from half to one and a half times the backoff.
 
-use crate::dynamic::{DynamicError, DynamicValue, Fields, FromFields};
 use crate::error::TelemetryError;
+use crate::fields::{DynamicValue, FieldError, Fields, FromFields};
 
 /// The longest `Retry-After` honoured; a server asking for more gets this.
 pub const MAX_RETRY_AFTER_MS: u32 = 30_000;
@@ -26,7 +26,7 @@ pub struct RetryOptions {
 }
 
 impl FromFields for RetryOptions {
-    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, DynamicError> {
+    fn from_fields<V: DynamicValue>(fields: &mut Fields<V>) -> Result<Self, FieldError> {
         Ok(RetryOptions {
             retries: fields.u32("retries")?,
             base_delay_ms: fields.u32("baseDelayMs")?,
