@@ -167,12 +167,12 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
     let names: HashMap<KeyId, &str> = keys.keys.iter().map(|key| (key.id, key.name.as_str())).collect();
     // Every account's totals in one pass (not one pass per licence), one lookup
     // per run of an account's rows.
-    let mut per_account: BTreeMap<Account, (KindCounts, UsageCounts)> = BTreeMap::new();
+    let mut per_account: BTreeMap<Option<Account>, (KindCounts, UsageCounts)> = BTreeMap::new();
     // Each key's rows on origins it is not allowed on, gathered in the same pass
     // (not one pass over every row per licence).
     let mut not_allowed: HashMap<KeyId, Vec<&CountRow>> = HashMap::new();
     for run in by_origin.chunk_by(|a, b| a.account == b.account) {
-        if let Account::NotAllowed(id) = run[0].account {
+        if let Some(Account::NotAllowed(id)) = run[0].account {
             not_allowed.entry(id).or_default().extend(run);
         }
         let (totals, folded) = per_account.entry(run[0].account).or_default();
@@ -183,7 +183,7 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
             }
         }
     }
-    let totals_of = |account: Account| per_account.get(&account).cloned().unwrap_or_default();
+    let totals_of = |account: Account| per_account.get(&Some(account)).cloned().unwrap_or_default();
     let licenses = keys
         .keys
         .iter()
@@ -204,7 +204,7 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
         })
         .collect();
     let unpaid = |account: Account| {
-        let origins = top_origins(by_origin.iter().filter(|row| row.account == account), ADMIN_ORIGINS);
+        let origins = top_origins(by_origin.iter().filter(|row| row.account == Some(account)), ADMIN_ORIGINS);
         UnpaidUsage { totals: totals_of(account).0, origins: origins.top, folded_origins: origins.folded }
     };
     // Grouped by account, then named (one name lookup per pair, not per row),
@@ -215,7 +215,10 @@ pub fn admin_usage(counted: Counted<'_>, range: &UsageRange, keys: &KeyLimits<'_
             (row.origin.as_deref(), row.account)
         })
         .into_iter()
-        .map(|((origin, account), counts)| ((origin, licence_name(account, &names), is_not_allowed(account)), counts))
+        .map(|((origin, account), counts)| {
+            let licence = account.and_then(|account| licence_name(account, &names));
+            ((origin, licence, account.is_some_and(is_not_allowed)), counts)
+        })
         .collect();
     pairs.sort_by(|(a, a_counts), (b, b_counts)| b_counts.total().cmp(&a_counts.total()).then_with(|| a.cmp(b)));
     let origins = pairs
@@ -321,7 +324,11 @@ impl Csv {
             .iter()
             .map(|row| CsvLine {
                 bucket_start: row.bucket_start,
-                license: names.as_ref().and_then(|names| licence_name(row.account, names)).map(Cow::into_owned),
+                license: names
+                    .as_ref()
+                    .zip(row.account)
+                    .and_then(|(names, account)| licence_name(account, names))
+                    .map(Cow::into_owned),
                 origin: row.origin.as_deref(),
                 event: row.kind.as_str(),
                 classification: row.classification.as_str(),
@@ -372,7 +379,7 @@ mod tests {
 
     fn row(account: Account, day: i64, origin: Option<&str>, classification: Classification, count: u64) -> CountRow {
         CountRow {
-            account,
+            account: Some(account),
             bucket_start: NOV_20 + day * MS_PER_DAY,
             origin: origin.map(Arc::from),
             kind: EventKind::WebcodecConversion,

@@ -12,7 +12,7 @@ use common::TestDb;
 use usage_core::{
     month_period_utc_ms, Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR,
 };
-use usage_server::store::{Account, CountRow, KeyId, NewEvent, NewKey, Shape, Store};
+use usage_server::store::{Account, CountRow, KeyId, NewEvent, NewKey, Store};
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Rng(u64);
@@ -32,16 +32,26 @@ impl Rng {
     }
 }
 
-/// What a count row counts: account, bucket, origin, kind, classification.
-type RowKey = (i64, i64, Option<std::sync::Arc<str>>, &'static str, &'static str);
+/// What a count row counts: account (`None`: every account's), bucket, origin,
+/// kind, classification.
+type RowKey = (Option<i64>, i64, Option<std::sync::Arc<str>>, &'static str, &'static str);
 /// A count row as a sortable tuple: account, bucket, origin, kind, classification, count.
-type Flat = (i64, i64, Option<std::sync::Arc<str>>, &'static str, &'static str, u64);
+type Flat = (Option<i64>, i64, Option<std::sync::Arc<str>>, &'static str, &'static str, u64);
 
 fn sorted(mut rows: Vec<CountRow>) -> Vec<Flat> {
     rows.retain(|row| row.count > 0);
     let mut keys: Vec<_> = rows
         .into_iter()
-        .map(|r| (r.account.stored_id(), r.bucket_start, r.origin, r.kind.as_str(), r.classification.as_str(), r.count))
+        .map(|r| {
+            (
+                r.account.map(Account::stored_id),
+                r.bucket_start,
+                r.origin,
+                r.kind.as_str(),
+                r.classification.as_str(),
+                r.count,
+            )
+        })
         .collect();
     keys.sort();
     keys
@@ -197,7 +207,7 @@ async fn check_range(store: &Store, range: &UsageRange, account: Option<Account>
     // Every key's billable events, as the vendor's limit column counts them.
     let mut billable_per_key = HashMap::new();
     for row in &everyone {
-        if let (Account::Key(id), Classification::Billable) = (row.account, row.classification) {
+        if let (Some(Account::Key(id)), Classification::Billable) = (row.account, row.classification) {
             *billable_per_key.entry(id).or_insert(0) += row.count;
         }
     }
@@ -206,8 +216,7 @@ async fn check_range(store: &Store, range: &UsageRange, account: Option<Account>
         billable_per_key,
         "billable per key, {context}: {range:?}"
     );
-    let by_time_only =
-        everyone.into_iter().map(|row| CountRow { origin: None, account: Shape::TIMELINE_ACCOUNT, ..row }).collect();
+    let by_time_only = everyone.into_iter().map(|row| CountRow { origin: None, account: None, ..row }).collect();
     assert_eq!(timeline, merged(by_time_only), "timeline, {context}: {range:?}");
     // A view reads them together (the vendor's view reads the timeline instead
     // of the series).

@@ -3,14 +3,23 @@
 //! [`Storage`] is what an engine does: `sqlite` (rusqlite: one writer connection
 //! on blocking threads, readers beside it in WAL mode) and `postgres` (sqlx).
 //! [`Store`] is what the rest of the server holds: the engine plus the rules both
-//! share (`counting`: rollups and ranges; `writer`: group commit). The statements
-//! are in `sql` and the same for both; only the migrations differ per engine
-//! (`migrations/sqlite`, `migrations/postgres`); released migrations are never edited.
+//! share: `rollup` (the rollup tables, time grains, what a batch adds), `shape`
+//! and `plan` (what a count asks for, and which part of its range is read from
+//! where), `counting` (carrying plans out), `rows` (merging what they read),
+//! `sealed` (sums kept in memory), `origin_cap` and `writer` (group commit). The
+//! statements are in `sql` and the same for both engines; only the migrations
+//! differ (`migrations/sqlite`, `migrations/postgres`); released migrations are
+//! never edited.
 
 mod counting;
+mod event;
 mod origin_cap;
+mod plan;
 mod postgres;
+mod rollup;
+mod rows;
 mod sealed;
+mod shape;
 mod sql;
 mod sqlite;
 mod storage;
@@ -19,9 +28,12 @@ mod writer;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use counting::{CountRequest, CountRow, CountsQuery, CountsRow, NewEvent, Recorded, Shape, ViewCounts};
+pub use counting::ViewCounts;
+pub use event::{NewEvent, Recorded};
 pub use origin_cap::{DEFAULT_MAX_NEW_ORIGINS_PER_DAY, FOLDED_ORIGIN};
-pub use storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
+pub use rows::CountRow;
+pub use shape::{CountRequest, Shape};
+pub use storage::{ActiveKey, AdminTokenInfo, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup, NewKey, Storage};
 pub use writer::{BatchOptions, EventWriter};
 
 /// Which database engine a URL names.

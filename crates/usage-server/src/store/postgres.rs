@@ -9,11 +9,12 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
-use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow};
 use super::origin_cap;
+use super::rollup::rollup_deltas;
+use super::rows::classification_named;
 use super::sealed::writes_sealed_buckets;
 use super::sql;
-use super::storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
+use super::storage::{ActiveKey, AdminTokenInfo, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup, NewKey, Storage};
 use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
 use crate::allowed_origins::AllowedOrigins;
 

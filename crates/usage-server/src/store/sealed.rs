@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use usage_core::Granularity;
 
-use super::counting::Shape;
-use super::{Account, CountRow, NewEvent};
+use super::event::NewEvent;
+use super::rows::CountRow;
+use super::shape::Shape;
+use super::Account;
 
 /// How old a bucket must be to be sealed: far more than a commit takes, or the
 /// clocks of several servers on one PostgreSQL differ.

@@ -2,7 +2,12 @@
 //! ascending order (SQLite binds `$n` by position of first use; the SQLite engine
 //! rewrites them to `?n` anyway), `ON CONFLICT` upserts and `RETURNING`.
 
-use super::counting::Rollup;
+use usage_core::{Classification, UsageRange};
+
+use super::rollup::Rollup;
+use super::shape::Shape;
+use super::storage::CountsQuery;
+use super::Account;
 
 pub const INSERT_KEY: &str = "INSERT INTO api_keys \
      (name, public_key, secret_key_hash, monthly_limit, allowed_origins, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)";
@@ -96,6 +101,61 @@ fn push_placeholders(sql: &mut String, rows: usize, columns: usize) {
         }
         sql.push(')');
     }
+}
+
+/// Counts the raw events of `range` in its buckets (only `account`'s when
+/// given); `None` for an empty range.
+pub fn count_events(account: Option<Account>, range: &UsageRange) -> Option<CountsQuery> {
+    if range.since_ms >= range.until_ms {
+        return None;
+    }
+    let filter = if account.is_some() { "AND key_id = $4" } else { "" };
+    let sums = Classification::ALL
+        .map(|c| format!("CAST(SUM(CASE WHEN classification = '{0}' THEN 1 ELSE 0 END) AS BIGINT) AS {0}", c.as_str()))
+        .join(", ");
+    let sql = format!(
+        "SELECT key_id, (created_at_ms / $1) * $1 AS bucket_start, COALESCE(origin, '') AS origin, event_kind, {sums} \
+         FROM usage_events WHERE created_at_ms >= $2 AND created_at_ms < $3 {filter} \
+         GROUP BY key_id, (created_at_ms / $1) * $1, COALESCE(origin, ''), event_kind"
+    );
+    let mut params = vec![range.granularity.bucket_ms(), range.since_ms, range.until_ms];
+    params.extend(account.map(Account::stored_id));
+    Some(CountsQuery { sql, params })
+}
+
+/// Reads `rollup`'s rows with their bucket in `[start_ms, end_ms)`, summed by the
+/// database as `shape` asks.
+pub fn count_rollup(rollup: Rollup, shape: Shape, account: Option<Account>, start_ms: i64, end_ms: i64) -> CountsQuery {
+    let Rollup { table, bucket, .. } = rollup;
+    let filter = if account.is_some() { "AND key_id = $3" } else { "" };
+    let origin = if rollup.by_origin { "origin" } else { "''" };
+    let sums = Classification::ALL.map(|c| format!("CAST(SUM({0}) AS BIGINT) AS {0}", c.as_str())).join(", ");
+    let sql = match shape {
+        // Rows are unique per bucket here already: nothing to sum.
+        Shape::Detail => format!(
+            "SELECT key_id, {bucket} AS bucket_start, {origin} AS origin, event_kind, billable, development, failed \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter}"
+        ),
+        Shape::Series => format!(
+            "SELECT key_id, {bucket} AS bucket_start, '' AS origin, event_kind, {sums} \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY key_id, {bucket}, event_kind"
+        ),
+        Shape::Timeline => format!(
+            "SELECT CAST(NULL AS BIGINT) AS key_id, {bucket} AS bucket_start, '' AS origin, event_kind, {sums} \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY {bucket}, event_kind"
+        ),
+        Shape::Origins => format!(
+            "SELECT key_id, CAST(0 AS BIGINT) AS bucket_start, {origin} AS origin, event_kind, {sums} \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY key_id, {origin}, event_kind"
+        ),
+        Shape::Totals => format!(
+            "SELECT key_id, CAST(0 AS BIGINT) AS bucket_start, '' AS origin, event_kind, {sums} \
+             FROM {table} WHERE {bucket} >= $1 AND {bucket} < $2 {filter} GROUP BY key_id, event_kind"
+        ),
+    };
+    let mut params = vec![start_ms, end_ms];
+    params.extend(account.map(Account::stored_id));
+    CountsQuery { sql, params }
 }
 
 #[cfg(test)]

@@ -15,11 +15,12 @@ use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use sqlx::migrate::Migrator;
 
-use super::counting::{classification_named, rollup_deltas, CountsQuery, CountsRow, Rollup};
 use super::origin_cap;
+use super::rollup::{rollup_deltas, Rollup};
+use super::rows::classification_named;
 use super::sealed::writes_sealed_buckets;
 use super::sql;
-use super::storage::{ActiveKey, AdminTokenInfo, Counts, KeyInfo, KeyLookup, NewKey, Storage};
+use super::storage::{ActiveKey, AdminTokenInfo, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup, NewKey, Storage};
 use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
 use crate::allowed_origins::AllowedOrigins;
 use crate::telemetry::LogThrottle;

@@ -8,9 +8,35 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::counting::{CountsQuery, CountsRow};
 use super::{Engine, KeyId, NewEvent, Recorded, StoreError};
 use crate::allowed_origins::AllowedOrigins;
+
+/// A count query both engines run: SQL with `$n` placeholders, all integers,
+/// whose rows are `key_id, bucket_start, origin, event_kind, billable,
+/// development, failed` (origin `''` for none, key_id `NULL` for every account's).
+/// Built in `sql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountsQuery {
+    /// The statement.
+    pub sql: String,
+    /// `$1`, `$2`, … in order.
+    pub params: Vec<i64>,
+}
+
+/// One row of a [`CountsQuery`], as the database returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountsRow {
+    /// `usage_events.key_id`; `None` for every account's, summed.
+    pub key_id: Option<i64>,
+    /// A bucket start.
+    pub bucket_start: i64,
+    /// The origin, `""` for none.
+    pub origin: String,
+    /// The event kind's name.
+    pub event_kind: String,
+    /// Billable, development and failed events.
+    pub counts: [i64; 3],
+}
 
 /// A key pair as listed by `keys list`: never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
