@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs whatever is missing, then runs every test:
-#   0. cargo fmt --check and clippy (native and wasm32), warnings as errors
-#   1. native: usage-core, usage-server (real binary, SQLite and PostgreSQL), module logic
+#   0. cargo fmt --check and clippy (native and wasm32), warnings as errors; the
+#      layers (no import circle, no JavaScript binding below the wasm shell)
+#   1. native: usage-core, usage-client (the module's rules), usage-server (real
+#      binary, SQLite and PostgreSQL)
 #   2. the WebAssembly module (tests/web.rs) in Node, and in a page and a dedicated
 #      worker of each engine: headless Chromium, headless Firefox ESR and WebKitGTK's
 #      MiniBrowser (under Xvfb), against the real usage server and a fault-injecting
@@ -27,6 +29,15 @@ cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo clippy --locked --target wasm32-unknown-unknown -p usage-telemetry --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps --quiet
+
+step "layers: no import circle; only the wasm shell can name a JavaScript type"
+node scripts/check-module-cycles.mjs
+for crate in usage-client usage-core usage-server; do
+  if cargo tree --locked -p "$crate" -e normal --prefix none | grep -E '^(wasm-bindgen|js-sys|web-sys) '; then
+    echo "$crate depends on a JavaScript binding crate: only the root crate may" >&2
+    exit 1
+  fi
+done
 
 step "native tests (cargo test --workspace)"
 cargo test --workspace --locked
