@@ -506,7 +506,12 @@ impl ErrorResponse {
     }
 }
 
-fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
+/// Reads a JSON object body as `T`, naming the offending field's path in the error.
+///
+/// # Errors
+/// [`ValidationError::Body`] (not JSON, a wrong type, a missing or unknown field)
+/// or [`ValidationError::NotAnObject`].
+pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|&b| b != b'{') {
         // Still report malformed JSON as such, not as a wrong shape.

@@ -10,10 +10,7 @@ use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs};
 use crate::connections::ConnectionLimits;
 use crate::http::{app_serving, AppState, ServerOptions, TrustedProxies};
 use crate::keys::{hash_credential, new_admin_token, NewKeyPair};
-use crate::store::{BatchOptions, NewKey, Store};
-
-/// The longest key or token name accepted.
-const MAX_KEY_NAME_LEN: usize = 100;
+use crate::store::{Actor, BatchOptions, LicenceChange, NewKey, Store, StoreError};
 
 /// Runs one command to completion.
 ///
@@ -23,23 +20,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Keys(KeysCommand::Create { name, monthly_limit, allowed_origins, database }) => {
-            check_key_name(&name)?;
             let allowed_origins = AllowedOrigins::parse(&allowed_origins)?;
             let store = open(&database.database_url).await?;
-            let pair = NewKeyPair::generate()
-                .map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))?;
+            let pair = new_key_pair()?;
             let secret_key_hash = hash_credential(&pair.secret_key);
             let public_key = pair.public_key.clone();
             let key = NewKey { name: name.clone(), public_key, secret_key_hash, monthly_limit, allowed_origins };
-            store.create_key(key).await?;
-            let line = serde_json::json!({"name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
+            let licence = store.create_licence(key, &Actor::Cli).await.map_err(cli_error)?;
+            let line = serde_json::json!({"id": licence.id.0, "name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
             println!("{line}");
+            store.close().await;
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate { name, grace_secs, database }) => {
+            let store = open(&database.database_url).await?;
+            let licence = store.active_licence_named(&name).await?;
+            let pair = new_key_pair()?;
+            let hash = hash_credential(&pair.secret_key);
+            store
+                .rotate_licence(licence.id, &pair.public_key, &hash, grace_secs, &Actor::Cli)
+                .await
+                .map_err(cli_error)?;
+            let line = serde_json::json!({"id": licence.id.0, "name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
+            println!("{line}");
+            eprintln!("key `{name}` has a new key pair; the previous keys are refused in {grace_secs} s");
             store.close().await;
             Ok(())
         }
         Command::Keys(KeysCommand::SetLimit { name, limit, database }) => {
             let store = open(&database.database_url).await?;
-            store.set_monthly_limit(&name, limit.0).await?;
+            let licence = store.active_licence_named(&name).await?;
+            let change = LicenceChange { monthly_limit: Some(limit.0), ..LicenceChange::default() };
+            store.change_licence(licence.id, change, &Actor::Cli).await?;
             match limit.0 {
                 Some(n) => eprintln!("key `{name}` now covers {n} billable events a month"),
                 None => eprintln!("key `{name}` has no monthly limit now"),
@@ -50,7 +62,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(KeysCommand::SetAllowedOrigins { name, origins, any: _, database }) => {
             let allowed = AllowedOrigins::parse(&origins)?;
             let store = open(&database.database_url).await?;
-            store.set_allowed_origins(&name, &allowed).await?;
+            let licence = store.active_licence_named(&name).await?;
+            let change = LicenceChange { allowed_origins: Some(allowed.clone()), ..LicenceChange::default() };
+            store.change_licence(licence.id, change, &Actor::Cli).await?;
             match allowed.patterns() {
                 patterns if patterns.is_empty() => eprintln!("key `{name}` now counts from any origin"),
                 patterns => eprintln!("key `{name}` now counts from {} only", patterns.join(", ")),
@@ -64,13 +78,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        Command::Admin(AdminCommand::CreateToken { name, database }) => {
-            check_key_name(&name)?;
+        Command::Admin(AdminCommand::CreateToken { name, read_only, database }) => {
             let store = open(&database.database_url).await?;
             let token =
                 new_admin_token().map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))?;
-            store.create_admin_token(&name, &hash_credential(&token)).await?;
-            println!("{}", serde_json::json!({"name": name, "token": token}));
+            store
+                .create_admin_token(&name, &hash_credential(&token), read_only, &Actor::Cli)
+                .await
+                .map_err(cli_error)?;
+            println!("{}", serde_json::json!({"name": name, "token": token, "readOnly": read_only}));
             store.close().await;
             Ok(())
         }
@@ -84,14 +100,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(AdminCommand::Revoke { name, database }) => {
             let store = open(&database.database_url).await?;
-            store.revoke_admin_token(&name).await?;
+            store.revoke_admin_token(&name, &Actor::Cli).await?;
             eprintln!("revoked admin token `{name}`");
+            store.close().await;
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Audit { limit, database }) => {
+            let store = open(&database.database_url).await?;
+            for entry in store.audit_log(i64::MAX, i64::from(limit)).await? {
+                println!("{}", serde_json::to_string(&entry)?);
+            }
             store.close().await;
             Ok(())
         }
         Command::Keys(KeysCommand::List { database }) => {
             let store = open(&database.database_url).await?;
-            for key in store.list_keys().await? {
+            for key in store.licences().await? {
                 println!("{}", serde_json::to_string(&key)?);
             }
             store.close().await;
@@ -99,7 +123,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Revoke { name, database }) => {
             let store = open(&database.database_url).await?;
-            store.revoke_key(&name).await?;
+            let licence = store.active_licence_named(&name).await?;
+            store.revoke_licence(licence.id, &Actor::Cli).await?;
             eprintln!("revoked key `{name}`");
             store.close().await;
             Ok(())
@@ -111,11 +136,18 @@ async fn open(url: &str) -> anyhow::Result<Store> {
     Store::open(url).await.with_context(|| format!("cannot open database {}", redact_password(url)))
 }
 
-fn check_key_name(name: &str) -> anyhow::Result<()> {
-    if name.trim().is_empty() || name.len() > MAX_KEY_NAME_LEN || name.chars().any(char::is_control) {
-        anyhow::bail!("--name must be 1 to {MAX_KEY_NAME_LEN} characters without control characters");
+/// A fresh key pair from the operating system's randomness.
+fn new_key_pair() -> anyhow::Result<NewKeyPair> {
+    NewKeyPair::generate().map_err(|err| anyhow::anyhow!("the operating system gave no randomness: {err}"))
+}
+
+/// A store error as the command line says it: a field error names the flag.
+fn cli_error(err: StoreError) -> anyhow::Error {
+    match err {
+        StoreError::InvalidField { field: "name", rule } => anyhow::anyhow!("--name {rule}"),
+        StoreError::InvalidField { field: "graceSeconds", rule } => anyhow::anyhow!("--grace-secs {rule}"),
+        err => err.into(),
     }
-    Ok(())
 }
 
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
@@ -231,10 +263,8 @@ mod tests {
     }
 
     #[test]
-    fn key_names_are_checked() {
-        assert!(check_key_name("acme").is_ok());
-        assert!(check_key_name(" ").is_err());
-        assert!(check_key_name("a\nb").is_err());
-        assert!(check_key_name(&"x".repeat(101)).is_err());
+    fn a_name_error_names_the_flag() {
+        let err = cli_error(StoreError::InvalidField { field: "name", rule: "must be short".into() });
+        assert_eq!(err.to_string(), "--name must be short");
     }
 }

@@ -203,6 +203,18 @@ pub enum KeysCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Give a licence a new key pair and print it once as a JSON line; the
+    /// previous keys keep working for `--grace-secs`, then are refused.
+    Rotate {
+        /// The name given at creation.
+        name: String,
+        /// How long the previous keys stay accepted, in seconds (at most 30 days).
+        #[arg(long, default_value_t = 86_400)]
+        grace_secs: u64,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Set a key pair's monthly limit of billable events, or `none` to remove it.
     SetLimit {
         /// The name given at creation.
@@ -223,6 +235,9 @@ pub enum AdminCommand {
         /// A unique name for the token (a person, a dashboard).
         #[arg(long)]
         name: String,
+        /// A token that reads everything and changes nothing (dashboards, reporting).
+        #[arg(long)]
+        read_only: bool,
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,
@@ -237,6 +252,16 @@ pub enum AdminCommand {
     Revoke {
         /// The name given at creation.
         name: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Print the audit log (every change to licences and admin tokens: who, what,
+    /// when) as JSON lines, newest first.
+    Audit {
+        /// How many entries, at most.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,

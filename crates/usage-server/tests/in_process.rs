@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use usage_server::http::{app, AppState, ServerOptions};
 use usage_server::keys::{hash_credential, NewKeyPair};
-use usage_server::store::{NewKey, Store};
+use usage_server::store::{Actor, NewKey, Store};
 
 async fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -39,7 +39,7 @@ async fn register_then_read_in_process() {
         monthly_limit: None,
         allowed_origins: Default::default(),
     };
-    store.create_key(key).await.unwrap();
+    store.create_licence(key, &Actor::Cli).await.unwrap();
     let body =
         json!({"event": "webcodec-conversion", "apiKey": pair.public_key, "host": "https://a.com", "succeeded": true});
     let (status, json) =

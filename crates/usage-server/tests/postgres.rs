@@ -80,3 +80,27 @@ async fn postgres_keeps_a_copied_key_off_the_licence_like_sqlite() {
     let Some(pg) = TestPostgres::start() else { return };
     common::internet::copied_key_on_another_site(&pg.url).await;
 }
+
+#[tokio::test]
+async fn postgres_manages_licences_like_sqlite() {
+    let Some(pg) = TestPostgres::start() else { return };
+    common::licences::lifecycle(&pg.url).await;
+}
+
+#[tokio::test]
+async fn postgres_refuses_bad_licence_changes_like_sqlite() {
+    let Some(pg) = TestPostgres::start() else { return };
+    common::licences::refused_changes(&pg.url).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_read_only_tokens_like_sqlite() {
+    let Some(pg) = TestPostgres::start() else { return };
+    common::licences::read_only_tokens(&pg.url).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_the_audit_trail_like_sqlite() {
+    let Some(pg) = TestPostgres::start() else { return };
+    common::licences::audit_trail(&pg.url).await;
+}

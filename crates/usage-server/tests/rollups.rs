@@ -12,7 +12,7 @@ use common::TestDb;
 use usage_core::{
     month_period_utc_ms, Classification, EventId, EventKind, Granularity, UsageRange, MS_PER_DAY, MS_PER_HOUR,
 };
-use usage_server::store::{Account, CountRow, KeyId, NewEvent, NewKey, Store};
+use usage_server::store::{Account, Actor, CountRow, KeyId, NewEvent, NewKey, Store};
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Rng(u64);
@@ -99,7 +99,7 @@ async fn fill(store: &Store, seed: u64) -> ([Account; 4], i64, Rng) {
             monthly_limit: None,
             allowed_origins: Default::default(),
         };
-        store.create_key(key).await.unwrap();
+        store.create_licence(key, &Actor::Cli).await.unwrap();
     }
     let keys = store.list_keys().await.unwrap();
     let accounts = [Account::Key(keys[0].id), Account::Key(keys[1].id), Account::Unlicensed, Account::FreeLicense];

@@ -31,7 +31,7 @@ async fn usage(
     let range = UsageRange::from_query(query.as_deref(), now)?;
     let period = month_period_utc_ms(now);
     // Independent reads, each on its own connection.
-    let (counts, keys) = tokio::try_join!(state.store.count_view(None, &range, Some(period)), state.store.list_keys())?;
+    let (counts, keys) = tokio::try_join!(state.store.count_view(None, &range, Some(period)), state.store.licences())?;
     let ViewCounts { by_time, by_origin, billable_this_month, .. } = counts;
     let limits = KeyLimits { keys: &keys, used_this_month: &billable_this_month, period };
     let counted = Counted { by_time: &by_time, by_origin: &by_origin, not_allowed: &[] };
@@ -46,7 +46,7 @@ async fn export_csv(
 ) -> Result<Response, ApiError> {
     auth::admin(&state, &headers).await?;
     let range = UsageRange::from_query(query.as_deref(), now_ms())?;
-    let keys = state.store.list_keys().await?;
+    let keys = state.store.licences().await?;
     let csv = report::Csv::new(range.granularity, Some(&keys));
     Ok(csv_download("usage-all-licenses", state.store.clone(), None, range, csv))
 }

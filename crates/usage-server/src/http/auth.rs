@@ -8,7 +8,7 @@ use usage_core::{KeyKind, ValidationError};
 use super::error::ApiError;
 use super::AppState;
 use crate::keys::hash_credential;
-use crate::store::ActiveKey;
+use crate::store::{ActiveAdminToken, ActiveKey, Actor};
 
 /// The credential in `Authorization: Bearer …`, checked to be of `kind`.
 ///
@@ -42,26 +42,47 @@ pub async fn secret_key(state: &AppState, secret: &str, field: &'static str) -> 
     state.store.find_by_secret_key_hash(&hash_credential(secret)).await?.ok_or(ApiError::UnknownKey(field))
 }
 
-/// Checks that the request carries an active admin token. The token's hash is
-/// compared with every active token's hash in constant time.
+/// The admin token a request carries, as the audit log names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    /// Who changes are recorded as.
+    pub actor: Actor,
+    /// Whether it may only read.
+    pub read_only: bool,
+}
+
+/// The active admin token the request carries. The token's hash is compared
+/// with every active token's hash in constant time.
 ///
 /// # Errors
 /// 401 without a known, active admin token; 403 for a licence key.
-pub async fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Admin, ApiError> {
     let token = bearer(headers, KeyKind::Admin)?;
     let presented = hash_credential(&token);
-    let is_known = |known: &[String]| {
-        bool::from(
-            known
-                .iter()
-                .fold(subtle::Choice::from(0), |found, hash| found | hash.as_bytes().ct_eq(presented.as_bytes())),
-        )
+    let find = |known: &[ActiveAdminToken]| {
+        // Every hash is compared, whichever matches: the time taken does not say
+        // how far a guess got.
+        let mut found = None;
+        for candidate in known {
+            if bool::from(candidate.token_hash.as_bytes().ct_eq(presented.as_bytes())) {
+                found = Some(Admin { actor: Actor::Token(candidate.name.clone()), read_only: candidate.read_only });
+            }
+        }
+        found
     };
-    if state.is_admin_token(is_known).await? {
-        Ok(())
-    } else {
-        Err(ApiError::UnknownAdminToken)
+    state.find_admin_token(find).await?.ok_or(ApiError::UnknownAdminToken)
+}
+
+/// [`admin`], for a request that changes something: a read-only token gets 403.
+///
+/// # Errors
+/// As [`admin`]; 403 for a read-only token.
+pub async fn admin_that_may_change(state: &AppState, headers: &HeaderMap) -> Result<Admin, ApiError> {
+    let admin = admin(state, headers).await?;
+    if admin.read_only {
+        return Err(ApiError::ReadOnlyToken);
     }
+    Ok(admin)
 }
 
 #[cfg(test)]

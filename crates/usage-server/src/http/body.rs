@@ -30,21 +30,44 @@ impl<const LIMIT: usize> FromRequest<AppState> for JsonBody<LIMIT> {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         check_content_type(request.headers().get(header::CONTENT_TYPE))?;
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > LIMIT as u64) {
-            return Err(ApiError::PayloadTooLarge(LIMIT));
+        read_limited(request, state, LIMIT).await.map(JsonBody)
+    }
+}
+
+/// A body a request may leave out (`POST …/rotate` without options): `None` when
+/// it is empty; otherwise as [`JsonBody`].
+pub struct OptionalJsonBody(pub Option<Bytes>);
+
+impl FromRequest<AppState> for OptionalJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+        let bytes = read_limited(request, state, MAX_BODY_BYTES).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(None));
         }
-        let timeout = state.options.body_timeout;
-        match tokio::time::timeout(timeout, axum::body::to_bytes(request.into_body(), LIMIT)).await {
-            Ok(Ok(bytes)) => Ok(JsonBody(bytes)),
-            Ok(Err(err)) if is_length_limit(&err) => Err(ApiError::PayloadTooLarge(LIMIT)),
-            Ok(Err(_)) => Err(ApiError::UnreadableBody),
-            Err(_) => Err(ApiError::BodyTimeout(timeout.as_secs())),
-        }
+        check_content_type(content_type.as_ref())?;
+        Ok(OptionalJsonBody(Some(bytes)))
+    }
+}
+
+/// The body's bytes: at most `limit`, arrived within the body timeout.
+async fn read_limited(request: Request, state: &AppState, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let timeout = state.options.body_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(request.into_body(), limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(err)) if is_length_limit(&err) => Err(ApiError::PayloadTooLarge(limit)),
+        Ok(Err(_)) => Err(ApiError::UnreadableBody),
+        Err(_) => Err(ApiError::BodyTimeout(timeout.as_secs())),
     }
 }
 

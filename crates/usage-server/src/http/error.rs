@@ -48,11 +48,29 @@ pub enum ApiError {
     /// The body could not be read (the client went away, say).
     #[error("request body could not be read")]
     UnreadableBody,
+    /// A read-only admin token asked for a change (403).
+    #[error("this admin token is read-only: it cannot change licences; use a token made without --read-only")]
+    ReadOnlyToken,
+    /// No active licence with that id (404).
+    #[error("no active license has id {0}")]
+    NoSuchLicence(String),
+    /// A licence or token name that is taken (409).
+    #[error("name: `{0}` is taken by another license")]
+    NameTaken(String),
+    /// A field of a management request breaks its rule (400).
+    #[error("{field}: {rule}")]
+    InvalidField {
+        /// The field, as the API names it.
+        field: String,
+        /// What it must be.
+        rule: String,
+    },
     /// No such route.
     #[error(
         "no endpoint at {0}; the API is POST /api/track/register-usage-point, \
          POST /api/track/register-usage-points, POST /api/track/get-usage, \
-         GET /api/usage/breakdown, GET /api/usage/export.csv, GET /api/admin/usage and GET /api/admin/export.csv"
+         GET /api/usage/breakdown, GET /api/usage/export.csv, GET /api/admin/usage, GET /api/admin/export.csv, \
+         /api/admin/licenses and GET /api/admin/audit"
     )]
     NotFound(String),
     /// A route hit with the wrong method.
@@ -90,6 +108,9 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Busy => ApiError::Busy,
+            StoreError::NoSuchLicence(id) => ApiError::NoSuchLicence(id.to_string()),
+            StoreError::DuplicateKeyName(name) => ApiError::NameTaken(name),
+            StoreError::InvalidField { field, rule } => ApiError::InvalidField { field: field.to_owned(), rule },
             err if err.is_unavailable() => ApiError::Unavailable(err.into()),
             err => ApiError::Internal(err.into()),
         }
@@ -120,6 +141,10 @@ impl ApiError {
                 _ => StatusCode::BAD_REQUEST,
             },
             ApiError::UnknownKey(_) | ApiError::UnknownAdminToken => StatusCode::UNAUTHORIZED,
+            ApiError::ReadOnlyToken => StatusCode::FORBIDDEN,
+            ApiError::NoSuchLicence(_) => StatusCode::NOT_FOUND,
+            ApiError::NameTaken(_) => StatusCode::CONFLICT,
+            ApiError::InvalidField { .. } => StatusCode::BAD_REQUEST,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotABatch { .. } => StatusCode::BAD_REQUEST,

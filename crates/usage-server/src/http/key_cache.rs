@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::store::ActiveKey;
+use crate::store::{ActiveAdminToken, ActiveKey};
 
 /// How long a looked-up key is trusted without asking the database again.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
@@ -39,21 +39,21 @@ impl KeyCache {
     }
 }
 
-/// The hashes of the active admin tokens, and when they were read.
+/// The active admin tokens (names, hashes, kinds), and when they were read.
 #[derive(Debug, Default)]
-pub struct AdminTokenHashes {
-    read: Mutex<Option<(Arc<[String]>, Instant)>>,
+pub struct AdminTokens {
+    read: Mutex<Option<(Arc<[ActiveAdminToken]>, Instant)>>,
 }
 
-impl AdminTokenHashes {
-    /// The hashes, if they were read less than [`KEY_CACHE_TTL`] ago.
-    pub fn get(&self) -> Option<Arc<[String]>> {
+impl AdminTokens {
+    /// The tokens, if they were read less than [`KEY_CACHE_TTL`] ago.
+    pub fn get(&self) -> Option<Arc<[ActiveAdminToken]>> {
         let read = self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         read.as_ref().filter(|(_, read_at)| read_at.elapsed() < KEY_CACHE_TTL).map(|(hashes, _)| hashes.clone())
     }
 
-    /// Remembers the hashes just read from the database.
-    pub fn set(&self, hashes: Arc<[String]>) {
+    /// Remembers the tokens just read from the database.
+    pub fn set(&self, hashes: Arc<[ActiveAdminToken]>) {
         *self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((hashes, Instant::now()));
     }
 }
@@ -79,11 +79,12 @@ mod tests {
     }
 
     #[test]
-    fn admin_token_hashes_are_remembered_until_the_ttl() {
-        let cache = AdminTokenHashes::default();
+    fn admin_tokens_are_remembered_until_the_ttl() {
+        let cache = AdminTokens::default();
         assert!(cache.get().is_none());
-        cache.set(Arc::from(vec!["hash".to_owned()]));
-        assert_eq!(cache.get().as_deref(), Some(&["hash".to_owned()][..]));
+        let token = ActiveAdminToken { name: "vendor".into(), token_hash: "hash".into(), read_only: false };
+        cache.set(Arc::from(vec![token.clone()]));
+        assert_eq!(cache.get().as_deref(), Some(&[token][..]));
         cache.read.lock().unwrap().as_mut().unwrap().1 = Instant::now() - KEY_CACHE_TTL;
         assert!(cache.get().is_none(), "expired");
     }

@@ -2,6 +2,7 @@
 //!
 //! `track`: the registration and get-usage endpoints of the documented client;
 //! `usage`: a licensee's breakdown and export; `admin`: the vendor's view;
+//! `licences`: managing licences and reading the audit log;
 //! `health`: liveness and readiness; `auth`: Bearer credentials;
 //! `client_address`: who a request is rate-limited as; `rate_limit`: token
 //! buckets; `static_files`: the demo's pages, when served.
@@ -13,6 +14,7 @@ mod client_address;
 mod error;
 mod health;
 mod key_cache;
+mod licences;
 mod rate_limit;
 mod static_files;
 mod track;
@@ -39,7 +41,7 @@ pub use error::ApiError;
 pub use rate_limit::{Limited, RateLimits};
 
 use crate::report;
-use crate::store::{now_ms, Account, ActiveKey, BatchOptions, EventWriter, Store, StoreError};
+use crate::store::{now_ms, Account, ActiveAdminToken, ActiveKey, BatchOptions, EventWriter, Store, StoreError};
 
 /// How the server treats clients; `serve`'s flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +78,7 @@ pub struct AppState {
     options: Arc<ServerOptions>,
     rate_limits: Arc<RateLimits>,
     keys: Arc<key_cache::KeyCache>,
-    admin_tokens: Arc<key_cache::AdminTokenHashes>,
+    admin_tokens: Arc<key_cache::AdminTokens>,
     readiness: Arc<health::Readiness>,
 }
 
@@ -109,16 +111,18 @@ impl AppState {
         Ok(found)
     }
 
-    /// Whether `is_known` finds the presented token among the active admin
-    /// tokens' hashes: the cached ones first, then (a token created since they
-    /// were cached) the database's, read once.
-    async fn is_admin_token(&self, is_known: impl Fn(&[String]) -> bool) -> Result<bool, ApiError> {
-        if self.admin_tokens.get().is_some_and(|hashes| is_known(&hashes)) {
-            return Ok(true);
+    /// What `find` finds among the active admin tokens: the cached ones first,
+    /// then (a token created since they were cached) the database's, read once.
+    async fn find_admin_token<T>(
+        &self,
+        find: impl Fn(&[ActiveAdminToken]) -> Option<T>,
+    ) -> Result<Option<T>, ApiError> {
+        if let Some(found) = self.admin_tokens.get().and_then(|tokens| find(&tokens)) {
+            return Ok(Some(found));
         }
-        let hashes: Arc<[String]> = self.store.active_admin_token_hashes().await?.into();
-        self.admin_tokens.set(hashes.clone());
-        Ok(is_known(&hashes))
+        let tokens: Arc<[ActiveAdminToken]> = self.store.active_admin_tokens().await?.into();
+        self.admin_tokens.set(tokens.clone());
+        Ok(find(&tokens))
     }
 
     /// The rate limits, for the housekeeping task that forgets idle clients.
@@ -154,6 +158,7 @@ pub fn app_serving(state: AppState, static_dir: Option<&Path>) -> Router {
         .merge(track::router())
         .merge(usage::router())
         .merge(admin::router())
+        .merge(licences::router())
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         // Counts are private and change with every event: never cache them.
@@ -178,7 +183,7 @@ pub fn app_serving(state: AppState, static_dir: Option<&Path>) -> Router {
 fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::POST, Method::GET])
+        .allow_methods([Method::POST, Method::GET, Method::PATCH])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
         .expose_headers([header::RETRY_AFTER, header::CONTENT_DISPOSITION])
         .max_age(Duration::from_secs(24 * 60 * 60))
@@ -215,6 +220,15 @@ pub(crate) async fn not_found(uri: Uri) -> ApiError {
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    let allowed = if uri.path().starts_with("/api/track/") { "POST" } else { "GET" };
+    let path = uri.path();
+    let allowed = if path.starts_with("/api/track/") || path.ends_with("/rotate") || path.ends_with("/revoke") {
+        "POST"
+    } else if path == "/api/admin/licenses" {
+        "GET or POST"
+    } else if path.starts_with("/api/admin/licenses/") {
+        "GET or PATCH"
+    } else {
+        "GET"
+    };
     ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned(), allowed }
 }

@@ -13,6 +13,7 @@
 
 mod counting;
 mod event;
+mod licences;
 mod origin_cap;
 mod plan;
 mod postgres;
@@ -30,10 +31,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use counting::ViewCounts;
 pub use event::{NewEvent, Recorded};
+pub use licences::{Actor, LicenceChange, MAX_GRACE_SECS, MAX_NAME_LEN};
 pub use origin_cap::{DEFAULT_MAX_NEW_ORIGINS_PER_DAY, FOLDED_ORIGIN};
 pub use rows::CountRow;
 pub use shape::{CountRequest, Shape};
-pub use storage::{ActiveKey, AdminTokenInfo, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup, NewKey, Storage};
+pub use storage::{
+    ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup,
+    KeyPairInfo, NewKey, ScriptStatement, SqlValue, Storage,
+};
 pub use writer::{BatchOptions, EventWriter};
 
 /// Which database engine a URL names.
@@ -57,6 +62,17 @@ pub enum StoreError {
     /// No active key has that name.
     #[error("no active key is named `{0}`")]
     NoSuchKey(String),
+    /// No active licence has this id.
+    #[error("no active licence has id {0}")]
+    NoSuchLicence(i64),
+    /// A name or other field of a licence or token breaks its rule.
+    #[error("{field}: {rule}")]
+    InvalidField {
+        /// The field, as the API names it.
+        field: &'static str,
+        /// What it must be.
+        rule: String,
+    },
     /// An admin token with that name exists already.
     #[error("an admin token named `{0}` already exists")]
     DuplicateTokenName(String),
@@ -204,7 +220,7 @@ impl Store {
     /// # Errors
     /// A database failure.
     pub async fn find_by_public_key(&self, public_key: &str) -> Result<Option<ActiveKey>, StoreError> {
-        self.storage.find_active_key(KeyLookup::PublicKey(public_key)).await
+        self.storage.find_active_key(KeyLookup::PublicKey(public_key), now_ms()).await
     }
 
     /// The active key pair whose secret key hashes to `secret_key_hash`.
@@ -212,7 +228,7 @@ impl Store {
     /// # Errors
     /// A database failure.
     pub async fn find_by_secret_key_hash(&self, secret_key_hash: &str) -> Result<Option<ActiveKey>, StoreError> {
-        self.storage.find_active_key(KeyLookup::SecretKeyHash(secret_key_hash)).await
+        self.storage.find_active_key(KeyLookup::SecretKeyHash(secret_key_hash), now_ms()).await
     }
 }
 
@@ -246,13 +262,13 @@ pub fn now_ms() -> i64 {
     i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// `Ok` when an update touched a row, `missing` when nothing matched.
-fn one_row_or(rows_affected: u64, missing: StoreError) -> Result<(), StoreError> {
-    if rows_affected == 0 {
-        Err(missing)
-    } else {
-        Ok(())
-    }
+/// An audit row as an engine read it: id, time, actor, action, subject, details (JSON text).
+type AuditRow = (i64, i64, String, String, String, String);
+
+fn audit_entry((id, at_ms, actor, action, subject, details): AuditRow) -> Result<AuditEntry, StoreError> {
+    let details = serde_json::from_str(&details)
+        .map_err(|err| StoreError::Corrupt(format!("audit entry {id} has details that are not JSON: {err}")))?;
+    Ok(AuditEntry { id, at_ms, actor, action, subject, details })
 }
 
 /// Limits are stored as BIGINT; anything above `i64::MAX` is no limit in practice.

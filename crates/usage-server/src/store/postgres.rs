@@ -14,8 +14,11 @@ use super::rollup::rollup_deltas;
 use super::rows::classification_named;
 use super::sealed::writes_sealed_buckets;
 use super::sql;
-use super::storage::{ActiveKey, AdminTokenInfo, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup, NewKey, Storage};
-use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
+use super::storage::{
+    ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup,
+    KeyPairInfo, ScriptStatement, SqlValue, Storage,
+};
+use super::{audit_entry, limit_from_db, now_ms, Engine, KeyId, NewEvent, Recorded, StoreError};
 use crate::allowed_origins::AllowedOrigins;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -82,6 +85,7 @@ fn key_info(row: &PgRow) -> Result<KeyInfo, sqlx::Error> {
         id: KeyId(row.try_get("id")?),
         name: row.try_get("name")?,
         public_key: row.try_get("public_key")?,
+        keys: Vec::new(),
         monthly_limit: limit_from_db(row.try_get("monthly_limit")?),
         allowed_origins: AllowedOrigins::from_stored(row.try_get::<Option<String>, _>("allowed_origins")?.as_deref()),
         created_at_ms: row.try_get("created_at_ms")?,
@@ -111,17 +115,28 @@ impl Storage for PostgresStorage {
         self.pool.close().await;
     }
 
-    async fn create_key(&self, key: NewKey) -> Result<(), StoreError> {
-        sqlx::query(sql::INSERT_KEY)
-            .bind(&key.name)
-            .bind(&key.public_key)
-            .bind(&key.secret_key_hash)
-            .bind(limit_to_db(key.monthly_limit))
-            .bind(key.allowed_origins.to_stored())
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(|err| unique_or(err, StoreError::DuplicateKeyName(key.name.clone())))?;
+    async fn run_script(&self, script: Vec<ScriptStatement>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for statement in script {
+            let mut query = sqlx::query(statement.sql);
+            for value in statement.params {
+                query = match value {
+                    SqlValue::Int(value) => query.bind(value),
+                    SqlValue::Text(value) => query.bind(value),
+                    SqlValue::Bool(value) => query.bind(value),
+                };
+            }
+            let result = query.execute(&mut *tx).await.map_err(|err| match statement.duplicate {
+                Some(duplicate) => unique_or(err, duplicate),
+                None => err.into(),
+            })?;
+            if result.rows_affected() == 0 {
+                if let Some(err) = statement.none_changed {
+                    return Err(err); // dropping `tx` rolls it back
+                }
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -130,27 +145,25 @@ impl Storage for PostgresStorage {
         Ok(rows.iter().map(key_info).collect::<Result<_, _>>()?)
     }
 
-    async fn revoke_key(&self, name: &str) -> Result<(), StoreError> {
-        let result = sqlx::query(sql::REVOKE_KEY).bind(now_ms()).bind(name).execute(&self.pool).await?;
-        one_row_or(result.rows_affected(), StoreError::NoSuchKey(name.to_owned()))
+    async fn list_key_pairs(&self, now_ms: i64) -> Result<Vec<KeyPairInfo>, StoreError> {
+        let rows = sqlx::query(sql::LIST_KEY_PAIRS).bind(now_ms).fetch_all(&self.pool).await?;
+        let pair = |row: &PgRow| -> Result<KeyPairInfo, sqlx::Error> {
+            Ok(KeyPairInfo {
+                licence_id: KeyId(row.try_get("licence_id")?),
+                public_key: row.try_get("public_key")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+                expires_at_ms: row.try_get("expires_at_ms")?,
+            })
+        };
+        Ok(rows.iter().map(pair).collect::<Result<_, _>>()?)
     }
 
-    async fn set_monthly_limit(&self, name: &str, monthly_limit: Option<u64>) -> Result<(), StoreError> {
-        let result =
-            sqlx::query(sql::SET_MONTHLY_LIMIT).bind(limit_to_db(monthly_limit)).bind(name).execute(&self.pool).await?;
-        one_row_or(result.rows_affected(), StoreError::NoSuchKey(name.to_owned()))
-    }
-
-    async fn set_allowed_origins(&self, name: &str, allowed: &AllowedOrigins) -> Result<(), StoreError> {
-        let result =
-            sqlx::query(sql::SET_ALLOWED_ORIGINS).bind(allowed.to_stored()).bind(name).execute(&self.pool).await?;
-        one_row_or(result.rows_affected(), StoreError::NoSuchKey(name.to_owned()))
-    }
-
-    async fn find_active_key(&self, lookup: KeyLookup<'_>) -> Result<Option<ActiveKey>, StoreError> {
+    async fn find_active_key(&self, lookup: KeyLookup<'_>, now_ms: i64) -> Result<Option<ActiveKey>, StoreError> {
         let (column, value) = lookup.column_and_value();
         let statement = sql::find_active_key(column);
-        let Some(row) = sqlx::query(&statement).bind(value).fetch_optional(&self.pool).await? else { return Ok(None) };
+        let Some(row) = sqlx::query(&statement).bind(value).bind(now_ms).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
         Ok(Some(ActiveKey {
             id: KeyId(row.try_get("id")?),
             monthly_limit: limit_from_db(row.try_get("monthly_limit")?),
@@ -160,17 +173,6 @@ impl Storage for PostgresStorage {
         }))
     }
 
-    async fn create_admin_token(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query(sql::INSERT_ADMIN_TOKEN)
-            .bind(name)
-            .bind(token_hash)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(|err| unique_or(err, StoreError::DuplicateTokenName(name.to_owned())))?;
-        Ok(())
-    }
-
     async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenInfo>, StoreError> {
         let rows = sqlx::query(sql::LIST_ADMIN_TOKENS).fetch_all(&self.pool).await?;
         let token = |row: &PgRow| -> Result<AdminTokenInfo, sqlx::Error> {
@@ -178,19 +180,38 @@ impl Storage for PostgresStorage {
                 name: row.try_get("name")?,
                 created_at_ms: row.try_get("created_at_ms")?,
                 revoked_at_ms: row.try_get("revoked_at_ms")?,
+                read_only: row.try_get("read_only")?,
             })
         };
         Ok(rows.iter().map(token).collect::<Result<_, _>>()?)
     }
 
-    async fn revoke_admin_token(&self, name: &str) -> Result<(), StoreError> {
-        let result = sqlx::query(sql::REVOKE_ADMIN_TOKEN).bind(now_ms()).bind(name).execute(&self.pool).await?;
-        one_row_or(result.rows_affected(), StoreError::NoSuchToken(name.to_owned()))
+    async fn active_admin_tokens(&self) -> Result<Vec<ActiveAdminToken>, StoreError> {
+        let rows = sqlx::query(sql::ACTIVE_ADMIN_TOKENS).fetch_all(&self.pool).await?;
+        let token = |row: &PgRow| -> Result<ActiveAdminToken, sqlx::Error> {
+            Ok(ActiveAdminToken {
+                name: row.try_get("name")?,
+                token_hash: row.try_get("token_hash")?,
+                read_only: row.try_get("read_only")?,
+            })
+        };
+        Ok(rows.iter().map(token).collect::<Result<_, _>>()?)
     }
 
-    async fn active_admin_token_hashes(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(sql::ACTIVE_ADMIN_TOKEN_HASHES).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(|row| row.try_get("token_hash")).collect::<Result<_, _>>()?)
+    async fn audit_log(&self, before_id: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(sql::LIST_AUDIT).bind(before_id).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                audit_entry((
+                    row.try_get("id")?,
+                    row.try_get("at_ms")?,
+                    row.try_get("actor")?,
+                    row.try_get("action")?,
+                    row.try_get("subject")?,
+                    row.try_get("details")?,
+                ))
+            })
+            .collect()
     }
 
     async fn record_events(

@@ -11,24 +11,56 @@ use super::Account;
 
 pub const INSERT_KEY: &str = "INSERT INTO api_keys \
      (name, public_key, secret_key_hash, monthly_limit, allowed_origins, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)";
+/// A key pair `$2`/`$3` made at `$4` for the licence named `$1`.
+pub const INSERT_KEY_PAIR: &str = "INSERT INTO key_pairs (licence_id, public_key, secret_key_hash, created_at_ms) \
+     SELECT id, $2, $3, $4 FROM api_keys WHERE name = $1 AND revoked_at_ms IS NULL";
+/// A key pair `$2`/`$3` made at `$4` for the active licence with id `$1`.
+pub const INSERT_KEY_PAIR_FOR_ID: &str =
+    "INSERT INTO key_pairs (licence_id, public_key, secret_key_hash, created_at_ms) \
+     SELECT id, $2, $3, $4 FROM api_keys WHERE id = $1 AND revoked_at_ms IS NULL";
+/// Licence `$2`'s pairs still accepted at `$1` stop being accepted at `$1 + $3`;
+/// run before the new pair is added.
+pub const EXPIRE_KEY_PAIRS: &str = "UPDATE key_pairs SET expires_at_ms = $1 + $3 \
+     WHERE licence_id = $2 AND (expires_at_ms IS NULL OR expires_at_ms > $1 + $3)";
 pub const LIST_KEYS: &str =
     "SELECT id, name, public_key, monthly_limit, allowed_origins, created_at_ms, revoked_at_ms \
                              FROM api_keys ORDER BY id";
-pub const REVOKE_KEY: &str = "UPDATE api_keys SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
-pub const SET_MONTHLY_LIMIT: &str = "UPDATE api_keys SET monthly_limit = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
+/// The key pairs accepted at `$1`, by licence, oldest first.
+pub const LIST_KEY_PAIRS: &str = "SELECT licence_id, public_key, created_at_ms, expires_at_ms FROM key_pairs \
+     WHERE expires_at_ms IS NULL OR expires_at_ms > $1 ORDER BY licence_id, id";
+pub const REVOKE_KEY: &str = "UPDATE api_keys SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL";
+pub const RENAME_KEY: &str = "UPDATE api_keys SET name = $1 WHERE id = $2 AND revoked_at_ms IS NULL";
+pub const SET_MONTHLY_LIMIT: &str = "UPDATE api_keys SET monthly_limit = $1 WHERE id = $2 AND revoked_at_ms IS NULL";
 pub const SET_ALLOWED_ORIGINS: &str =
-    "UPDATE api_keys SET allowed_origins = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
+    "UPDATE api_keys SET allowed_origins = $1 WHERE id = $2 AND revoked_at_ms IS NULL";
 
-/// The active key whose `column` (`public_key` or `secret_key_hash`) is `$1`.
+/// The active licence whose pair's `column` (`public_key` or `secret_key_hash`)
+/// is `$1`, when that pair is still accepted at `$2`.
 pub fn find_active_key(column: &str) -> String {
-    format!("SELECT id, monthly_limit, allowed_origins FROM api_keys WHERE {column} = $1 AND revoked_at_ms IS NULL")
+    format!(
+        "SELECT l.id, l.monthly_limit, l.allowed_origins FROM key_pairs p JOIN api_keys l ON l.id = p.licence_id \
+         WHERE p.{column} = $1 AND l.revoked_at_ms IS NULL AND (p.expires_at_ms IS NULL OR p.expires_at_ms > $2)"
+    )
 }
 
-pub const INSERT_ADMIN_TOKEN: &str = "INSERT INTO admin_tokens (name, token_hash, created_at_ms) VALUES ($1, $2, $3)";
-pub const LIST_ADMIN_TOKENS: &str = "SELECT name, created_at_ms, revoked_at_ms FROM admin_tokens ORDER BY id";
+pub const INSERT_ADMIN_TOKEN: &str =
+    "INSERT INTO admin_tokens (name, token_hash, created_at_ms, read_only) VALUES ($1, $2, $3, $4)";
+pub const LIST_ADMIN_TOKENS: &str =
+    "SELECT name, created_at_ms, revoked_at_ms, read_only FROM admin_tokens ORDER BY id";
 pub const REVOKE_ADMIN_TOKEN: &str =
     "UPDATE admin_tokens SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL";
-pub const ACTIVE_ADMIN_TOKEN_HASHES: &str = "SELECT token_hash FROM admin_tokens WHERE revoked_at_ms IS NULL";
+pub const ACTIVE_ADMIN_TOKENS: &str =
+    "SELECT name, token_hash, read_only FROM admin_tokens WHERE revoked_at_ms IS NULL";
+
+/// An audit entry: at `$1`, actor `$2`, action `$3`, subject `$4`, details `$5` (JSON).
+pub const INSERT_AUDIT: &str =
+    "INSERT INTO audit_log (at_ms, actor, action, subject, details) VALUES ($1, $2, $3, $4, $5)";
+/// An audit entry about licence `$4`, named by its id: as [`INSERT_AUDIT`].
+pub const INSERT_LICENCE_AUDIT: &str = "INSERT INTO audit_log (at_ms, actor, action, subject, details) \
+     SELECT $1, $2, $3, name, $5 FROM api_keys WHERE id = $4";
+/// Up to `$2` audit entries with ids below `$1`, newest first.
+pub const LIST_AUDIT: &str =
+    "SELECT id, at_ms, actor, action, subject, details FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2";
 
 /// Whether account `$1` has been counted from origin `$2` before.
 pub const KNOWN_ORIGIN: &str = "SELECT 1 FROM known_origins WHERE key_id = $1 AND origin = $2";

@@ -20,8 +20,11 @@ use super::rollup::{rollup_deltas, Rollup};
 use super::rows::classification_named;
 use super::sealed::writes_sealed_buckets;
 use super::sql;
-use super::storage::{ActiveKey, AdminTokenInfo, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup, NewKey, Storage};
-use super::{limit_from_db, limit_to_db, now_ms, one_row_or, Engine, KeyId, NewEvent, Recorded, StoreError};
+use super::storage::{
+    ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup,
+    KeyPairInfo, ScriptStatement, SqlValue, Storage,
+};
+use super::{audit_entry, limit_from_db, now_ms, Engine, KeyId, NewEvent, Recorded, StoreError};
 use crate::allowed_origins::AllowedOrigins;
 use crate::telemetry::LogThrottle;
 
@@ -439,11 +442,25 @@ fn admit_origins(
     Ok(refused)
 }
 
+/// A script's value as rusqlite binds it.
+struct SqliteValue<'a>(&'a SqlValue);
+
+impl rusqlite::ToSql for SqliteValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self.0 {
+            SqlValue::Int(value) => value.to_sql(),
+            SqlValue::Text(value) => value.to_sql(),
+            SqlValue::Bool(value) => value.to_sql(),
+        }
+    }
+}
+
 fn key_info(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyInfo> {
     Ok(KeyInfo {
         id: KeyId(row.get("id")?),
         name: row.get("name")?,
         public_key: row.get("public_key")?,
+        keys: Vec::new(),
         monthly_limit: limit_from_db(row.get("monthly_limit")?),
         allowed_origins: AllowedOrigins::from_stored(row.get::<_, Option<String>>("allowed_origins")?.as_deref()),
         created_at_ms: row.get("created_at_ms")?,
@@ -490,21 +507,24 @@ impl Storage for SqliteStorage {
         }
     }
 
-    async fn create_key(&self, key: NewKey) -> Result<(), StoreError> {
+    async fn run_script(&self, script: Vec<ScriptStatement>) -> Result<(), StoreError> {
         self.write(move |connection| {
-            connection
-                .execute(
-                    &numbered(sql::INSERT_KEY),
-                    params![
-                        key.name,
-                        key.public_key,
-                        key.secret_key_hash,
-                        limit_to_db(key.monthly_limit),
-                        key.allowed_origins.to_stored(),
-                        now_ms()
-                    ],
-                )
-                .map_err(|err| unique_or(err, StoreError::DuplicateKeyName(key.name.clone())))?;
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for statement in script {
+                let changed = tx
+                    .prepare_cached(&numbered(statement.sql))?
+                    .execute(params_from_iter(statement.params.iter().map(SqliteValue)))
+                    .map_err(|err| match statement.duplicate {
+                        Some(duplicate) => unique_or(err, duplicate),
+                        None => err.into(),
+                    })?;
+                if changed == 0 {
+                    if let Some(err) = statement.none_changed {
+                        return Err(err);
+                    }
+                }
+            }
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -519,40 +539,30 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn revoke_key(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |connection| {
-            let changed = connection.execute(&numbered(sql::REVOKE_KEY), params![now_ms(), name])?;
-            one_row_or(changed as u64, StoreError::NoSuchKey(name))
+    async fn list_key_pairs(&self, now_ms: i64) -> Result<Vec<KeyPairInfo>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&numbered(sql::LIST_KEY_PAIRS))?;
+            let pairs = statement
+                .query_map([now_ms], |row| {
+                    Ok(KeyPairInfo {
+                        licence_id: KeyId(row.get("licence_id")?),
+                        public_key: row.get("public_key")?,
+                        created_at_ms: row.get("created_at_ms")?,
+                        expires_at_ms: row.get("expires_at_ms")?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(pairs)
         })
         .await
     }
 
-    async fn set_monthly_limit(&self, name: &str, monthly_limit: Option<u64>) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |connection| {
-            let changed =
-                connection.execute(&numbered(sql::SET_MONTHLY_LIMIT), params![limit_to_db(monthly_limit), name])?;
-            one_row_or(changed as u64, StoreError::NoSuchKey(name))
-        })
-        .await
-    }
-
-    async fn set_allowed_origins(&self, name: &str, allowed: &AllowedOrigins) -> Result<(), StoreError> {
-        let (name, stored) = (name.to_owned(), allowed.to_stored());
-        self.write(move |connection| {
-            let changed = connection.execute(&numbered(sql::SET_ALLOWED_ORIGINS), params![stored, name])?;
-            one_row_or(changed as u64, StoreError::NoSuchKey(name))
-        })
-        .await
-    }
-
-    async fn find_active_key(&self, lookup: KeyLookup<'_>) -> Result<Option<ActiveKey>, StoreError> {
+    async fn find_active_key(&self, lookup: KeyLookup<'_>, now_ms: i64) -> Result<Option<ActiveKey>, StoreError> {
         let (column, value) = lookup.column_and_value();
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(&numbered(&sql::find_active_key(column)))?;
             let found = statement
-                .query_row([value], |row| {
+                .query_row(params![value, now_ms], |row| {
                     Ok(ActiveKey {
                         id: KeyId(row.get("id")?),
                         monthly_limit: limit_from_db(row.get("monthly_limit")?),
@@ -567,17 +577,6 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn create_admin_token(&self, name: &str, token_hash: &str) -> Result<(), StoreError> {
-        let (name, token_hash) = (name.to_owned(), token_hash.to_owned());
-        self.write(move |connection| {
-            connection
-                .execute(&numbered(sql::INSERT_ADMIN_TOKEN), params![name, token_hash, now_ms()])
-                .map_err(|err| unique_or(err, StoreError::DuplicateTokenName(name.clone())))?;
-            Ok(())
-        })
-        .await
-    }
-
     async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenInfo>, StoreError> {
         self.read(|connection| {
             let mut statement = connection.prepare_cached(sql::LIST_ADMIN_TOKENS)?;
@@ -587,6 +586,7 @@ impl Storage for SqliteStorage {
                         name: row.get("name")?,
                         created_at_ms: row.get("created_at_ms")?,
                         revoked_at_ms: row.get("revoked_at_ms")?,
+                        read_only: row.get("read_only")?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
@@ -595,20 +595,39 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn revoke_admin_token(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |connection| {
-            let changed = connection.execute(&numbered(sql::REVOKE_ADMIN_TOKEN), params![now_ms(), name])?;
-            one_row_or(changed as u64, StoreError::NoSuchToken(name))
+    async fn active_admin_tokens(&self) -> Result<Vec<ActiveAdminToken>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(sql::ACTIVE_ADMIN_TOKENS)?;
+            let tokens = statement
+                .query_map([], |row| {
+                    Ok(ActiveAdminToken {
+                        name: row.get("name")?,
+                        token_hash: row.get("token_hash")?,
+                        read_only: row.get("read_only")?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(tokens)
         })
         .await
     }
 
-    async fn active_admin_token_hashes(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare_cached(sql::ACTIVE_ADMIN_TOKEN_HASHES)?;
-            let hashes = statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
-            Ok(hashes)
+    async fn audit_log(&self, before_id: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&numbered(sql::LIST_AUDIT))?;
+            let rows = statement
+                .query_map([before_id, limit], |row| {
+                    Ok((
+                        row.get("id")?,
+                        row.get("at_ms")?,
+                        row.get("actor")?,
+                        row.get("action")?,
+                        row.get("subject")?,
+                        row.get::<_, String>("details")?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(audit_entry).collect()
         })
         .await
     }

@@ -38,17 +38,20 @@ pub struct CountsRow {
     pub counts: [i64; 3],
 }
 
-/// A key pair as listed by `keys list`: never the secret.
+/// A licence as `keys list` and `GET /api/admin/licenses` show it: never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyInfo {
-    /// The row id.
-    #[serde(skip)]
+    /// The licence's id: its usage is counted under it, whatever its keys.
+    #[serde(serialize_with = "serialize_key_id")]
     pub id: KeyId,
     /// The unique name.
     pub name: String,
-    /// The public key.
+    /// The public key of its newest key pair.
     pub public_key: String,
+    /// Its key pairs that are still accepted, oldest first: one, or two during a
+    /// rotation's grace time.
+    pub keys: Vec<KeyPairInfo>,
     /// Billable events per calendar month (UTC), if limited.
     pub monthly_limit: Option<u64>,
     /// The origins it counts toward its licence from; empty: any.
@@ -58,6 +61,25 @@ pub struct KeyInfo {
     pub created_at_ms: i64,
     /// Revocation time, if revoked.
     pub revoked_at_ms: Option<i64>,
+}
+
+/// A licence's key pair, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyPairInfo {
+    /// The licence it belongs to.
+    #[serde(skip)]
+    pub licence_id: KeyId,
+    /// The public key.
+    pub public_key: String,
+    /// When it was made, ms since the epoch.
+    pub created_at_ms: i64,
+    /// When it stops being accepted (the end of a rotation's grace time); `None`: no end.
+    pub expires_at_ms: Option<i64>,
+}
+
+fn serialize_key_id<S: serde::Serializer>(id: &KeyId, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_i64(id.0)
 }
 
 fn serialize_patterns<S: serde::Serializer>(allowed: &AllowedOrigins, serializer: S) -> Result<S::Ok, S::Error> {
@@ -75,7 +97,7 @@ pub struct ActiveKey {
     pub allowed_origins: Arc<AllowedOrigins>,
 }
 
-/// A new key pair: the secret only as its hash.
+/// A new licence and its first key pair: the secret only as its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKey {
     /// The unique name.
@@ -119,6 +141,63 @@ pub struct AdminTokenInfo {
     pub created_at_ms: i64,
     /// Revocation time, if revoked.
     pub revoked_at_ms: Option<i64>,
+    /// Whether it may only read (dashboards, reporting).
+    pub read_only: bool,
+}
+
+/// An active admin token as a request is checked against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveAdminToken {
+    /// Its name: who a change is recorded as.
+    pub name: String,
+    /// The SHA-256 hash of the token.
+    pub token_hash: String,
+    /// Whether it may only read.
+    pub read_only: bool,
+}
+
+/// One recorded change to licences or admin tokens.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Its place in the log: later entries have larger ids.
+    pub id: i64,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+    /// Who: `cli`, or `token:NAME` for an admin token.
+    pub actor: String,
+    /// What: `license.created`, `license.changed`, `license.rotated`,
+    /// `license.revoked`, `admin-token.created`, `admin-token.revoked`.
+    pub action: String,
+    /// The licence's or token's name.
+    pub subject: String,
+    /// The change's particulars (the new limit, the new public key…).
+    pub details: serde_json::Value,
+}
+
+/// A value bound to a statement of a transaction script (see [`Storage::run_script`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    /// An integer, or NULL.
+    Int(Option<i64>),
+    /// A text, or NULL.
+    Text(Option<String>),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// One statement of a transaction script.
+#[derive(Debug)]
+pub struct ScriptStatement {
+    /// The statement (`$n` placeholders), from `sql`.
+    pub sql: &'static str,
+    /// `$1`, `$2`, … in order.
+    pub params: Vec<SqlValue>,
+    /// The error to fail with, rolling everything back, when it changes no row;
+    /// `None`: no row is fine.
+    pub none_changed: Option<StoreError>,
+    /// The error to fail with when it breaks a unique constraint.
+    pub duplicate: Option<StoreError>,
 }
 
 /// What [`Storage::counts`] found.
@@ -147,38 +226,31 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Lets go of idle connections; what is running finishes.
     async fn close(&self);
 
-    /// Stores a new key pair. [`StoreError::DuplicateKeyName`] when the name is taken.
-    async fn create_key(&self, key: NewKey) -> Result<(), StoreError>;
+    /// Runs `script` in one transaction: each statement in order; the first that
+    /// fails (or changes no row when it must) rolls all of it back. Every change
+    /// to licences and admin tokens goes through here, with its audit entry in the
+    /// same transaction (see `licences`).
+    async fn run_script(&self, script: Vec<ScriptStatement>) -> Result<(), StoreError>;
 
-    /// Every key pair, oldest first.
+    /// Every licence, oldest first, with `keys` empty and `public_key` its first
+    /// pair's (see `Store::licences`, which completes them).
     async fn list_keys(&self) -> Result<Vec<KeyInfo>, StoreError>;
 
-    /// Revokes the active key pair `name`. [`StoreError::NoSuchKey`] when there is none.
-    async fn revoke_key(&self, name: &str) -> Result<(), StoreError>;
+    /// The key pairs still accepted at `now_ms`, by licence, oldest first.
+    async fn list_key_pairs(&self, now_ms: i64) -> Result<Vec<KeyPairInfo>, StoreError>;
 
-    /// Sets (or with `None` removes) the monthly limit of the active key pair `name`.
-    /// [`StoreError::NoSuchKey`] when there is none.
-    async fn set_monthly_limit(&self, name: &str, monthly_limit: Option<u64>) -> Result<(), StoreError>;
-
-    /// Sets the origins the active key pair `name` counts toward its licence
-    /// from (empty: any). [`StoreError::NoSuchKey`] when there is none.
-    async fn set_allowed_origins(&self, name: &str, allowed: &AllowedOrigins) -> Result<(), StoreError>;
-
-    /// The active key pair a request names, if any.
-    async fn find_active_key(&self, lookup: KeyLookup<'_>) -> Result<Option<ActiveKey>, StoreError>;
-
-    /// Stores a new admin token's hash. [`StoreError::DuplicateTokenName`] when the name is taken.
-    async fn create_admin_token(&self, name: &str, token_hash: &str) -> Result<(), StoreError>;
+    /// The active licence a request's key names, if its pair is still accepted at `now_ms`.
+    async fn find_active_key(&self, lookup: KeyLookup<'_>, now_ms: i64) -> Result<Option<ActiveKey>, StoreError>;
 
     /// Every admin token, oldest first.
     async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenInfo>, StoreError>;
 
-    /// Revokes the active admin token `name`. [`StoreError::NoSuchToken`] when there is none.
-    async fn revoke_admin_token(&self, name: &str) -> Result<(), StoreError>;
+    /// Every active admin token (a vendor has a handful), so that a presented
+    /// token can be compared against each hash in constant time.
+    async fn active_admin_tokens(&self) -> Result<Vec<ActiveAdminToken>, StoreError>;
 
-    /// The hashes of every active admin token (a vendor has a handful), so that a
-    /// presented token can be compared against each in constant time.
-    async fn active_admin_token_hashes(&self) -> Result<Vec<String>, StoreError>;
+    /// Up to `limit` audit entries with ids below `before_id`, newest first.
+    async fn audit_log(&self, before_id: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Stores `events` (already in `(account, eventId)` order) in one durable
     /// transaction with their rollup deltas: each once per account and event id,

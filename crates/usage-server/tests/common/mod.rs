@@ -75,6 +75,15 @@ pub fn create_key_with(database_url: &str, name: &str, extra: &[&str]) -> Keys {
     }
 }
 
+/// `admin create-token --name NAME --read-only`; returns the token.
+pub fn create_read_only_token(database_url: &str, name: &str) -> String {
+    let (ok, stdout, stderr) = cli(database_url, &["admin", "create-token", "--name", name, "--read-only"]);
+    assert!(ok, "admin create-token --read-only failed: {stderr}");
+    let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["readOnly"], true);
+    line["token"].as_str().unwrap().to_owned()
+}
+
 /// `admin create-token --name NAME`; returns the token.
 pub fn create_admin_token(database_url: &str, name: &str) -> String {
     let (ok, stdout, stderr) = cli(database_url, &["admin", "create-token", "--name", name]);
@@ -262,6 +271,24 @@ impl TestServer {
         classification
     }
 
+    /// Sends `method path` with `Authorization: Bearer credential` and a JSON
+    /// body (if any); returns status and JSON.
+    pub async fn call(&self, method: &str, path: &str, credential: &str, body: Option<Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .header("authorization", format!("Bearer {credential}"));
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        (status, json)
+    }
+
     /// GETs `path?query` with `Authorization: Bearer credential` (if any).
     pub async fn get(&self, path: &str, query: &str, credential: Option<&str>) -> Answer {
         let separator = if query.is_empty() { "" } else { "?" };
@@ -335,5 +362,6 @@ pub fn uuid() -> String {
     usage_core::EventId::from_random_bytes(bytes).to_string()
 }
 pub mod internet;
+pub mod licences;
 pub mod postgres;
 pub mod vendor;
