@@ -12,6 +12,8 @@
 #     + MiniBrowser and GStreamer plugins, Xvfb    gstreamer1.0-*, xvfb, xauth): the
 #                                                  other two engines
 #   geckodriver (pinned)                          cargo install
+#   Schemathesis, openapi-spec-validator (pinned  python3 -m venv tools/python + pip
+#     in tools/requirements.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,5 +78,13 @@ if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -x tools/node_modules/.bin/e
   [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
   log "installing pinned npm tools (binaryen, esbuild)"
   npm ci --prefix tools --no-audit --no-fund --loglevel=error
+fi
+
+# --- Python tools (pinned in tools/requirements.txt): Schemathesis, openapi-spec-validator
+if [ ! -x tools/python/bin/schemathesis ] || [ tools/requirements.txt -nt tools/python/.installed ]; then
+  log "installing pinned Python tools (schemathesis, openapi-spec-validator; about a minute)"
+  python3 -m venv tools/python || { as_root apt-get install -y -qq python3-venv >/dev/null && python3 -m venv tools/python; }
+  tools/python/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
+  touch tools/python/.installed
 fi
 log "ready"

@@ -3,7 +3,8 @@
 #   0. cargo fmt --check and clippy (native and wasm32), warnings as errors; the
 #      layers (no import circle, no JavaScript binding below the wasm shell)
 #   1. native: usage-core, usage-client (the module's rules), usage-server (real
-#      binary, SQLite and PostgreSQL)
+#      binary, SQLite and PostgreSQL); the server's OpenAPI document validated and
+#      Schemathesis run against the real server from it
 #   2. the WebAssembly module (tests/web.rs) in Node, and in a page and a dedicated
 #      worker of each engine: headless Chromium, headless Firefox ESR and WebKitGTK's
 #      MiniBrowser (under Xvfb), against the real usage server and a fault-injecting
@@ -41,6 +42,9 @@ done
 
 step "native tests (cargo test --workspace)"
 cargo test --workspace --locked
+
+step "the HTTP API against its OpenAPI document (openapi-spec-validator, Schemathesis)"
+tests/schemathesis/run.sh target/debug/usage-server
 
 step "npm package (scripts/build-pkg.sh) within its size budget (size-budget.txt)"
 ./scripts/build-pkg.sh

@@ -7,6 +7,7 @@ use crate::host::Origin;
 /// How an event counts towards a licence. Only [`Classification::Billable`] is billed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Classification {
     /// A successful event on a production origin.
     Billable,

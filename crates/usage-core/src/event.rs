@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// What happened. The wire names are those of the documented `@remotion/licensing` API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventKind {
     /// A conversion that ran in the browser on WebCodecs.
     WebcodecConversion,

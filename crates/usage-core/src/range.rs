@@ -25,6 +25,7 @@ pub const MAX_HOURLY_RANGE_MS: i64 = 7 * MS_PER_DAY;
 /// The size of a breakdown's time buckets; buckets start at UTC midnights or hours.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Granularity {
     /// One bucket per UTC day (the default).
     #[default]

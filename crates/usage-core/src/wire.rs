@@ -19,6 +19,7 @@ use crate::{classify, resolve_since, Classification, EventId, EventKind, Granula
 /// The body of a usage registration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterUsagePointRequest {
     /// What happened.
     pub event: EventKind,
@@ -27,11 +28,16 @@ pub struct RegisterUsagePointRequest {
     pub api_key: Option<String>,
     /// The page's origin; `null` from a backend.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 300))]
     pub host: Option<String>,
     /// Whether the conversion succeeded.
     pub succeeded: bool,
     /// A client-generated UUID that makes retries count once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+    )]
     pub event_id: Option<String>,
     /// Whether a render produced a still image (sent by current Remotion clients).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +107,7 @@ impl Registration {
 /// The answer to a registration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterUsagePointResponse {
     /// Always `true` here; errors use [`ErrorResponse`].
     pub success: bool,
@@ -148,6 +155,7 @@ pub const MAX_REGISTRATIONS_PER_BATCH: usize = 100;
 
 /// The answer to a batch of registrations: one result per registration, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterUsagePointsResponse {
     /// `true`: the batch was read; each result says what became of its registration.
     pub success: bool,
@@ -158,6 +166,7 @@ pub struct RegisterUsagePointsResponse {
 /// What became of one registration of a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BatchResult {
     /// Counted (or counted before, for a repeated `eventId`), as the single
     /// endpoint answers it.
@@ -204,13 +213,60 @@ impl BatchResult {
 /// The body of a usage query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetUsageRequest {
     /// The secret key (`rm_sec_…`).
     #[serde(default)]
     pub api_key: Option<String>,
     /// Milliseconds since the epoch; `null` for the start of the current month.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_ms")]
     pub since: Option<i64>,
+}
+
+/// A time in milliseconds: a whole number, written as an integer or (as some
+/// JSON writers do) with a zero fraction, `1795000000000.0`.
+fn whole_ms<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    Option::<serde_json::Number>::deserialize(deserializer)?
+        .map(|number| {
+            whole::of(&number).ok_or_else(|| {
+                D::Error::custom(format!("must be a whole number of milliseconds since 1970 (got {number})"))
+            })
+        })
+        .transpose()
+}
+
+/// Reading whole numbers that a JSON writer may send with a zero fraction
+/// (`120.0`: JSON Schema's `integer` allows it), for `#[serde(deserialize_with)]`.
+pub mod whole {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    /// The number as an `i64`, if it is whole and fits.
+    pub fn of(number: &serde_json::Number) -> Option<i64> {
+        number.as_i64().or_else(|| {
+            number.as_f64().filter(|n| n.fract() == 0.0 && n.abs() < 9_223_372_036_854_775_807.0).map(|n| n as i64)
+        })
+    }
+
+    /// A whole number.
+    ///
+    /// # Errors
+    /// Not a number, or not a whole one that fits 64 bits.
+    pub fn i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        let number = serde_json::Number::deserialize(deserializer)?;
+        of(&number).ok_or_else(|| D::Error::custom(format!("must be a whole number (got {number})")))
+    }
+
+    /// A whole number or `null`.
+    ///
+    /// # Errors
+    /// As [`i64`].
+    pub fn option_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(deserializer)?
+            .map(|number| of(&number).ok_or_else(|| D::Error::custom(format!("must be a whole number (got {number})"))))
+            .transpose()
+    }
 }
 
 /// A usage query that passed every check.
@@ -244,6 +300,7 @@ impl GetUsageRequest {
 
 /// Counts for one kind of event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageCounts {
     /// Successful events on production origins.
     pub billable: u64,
@@ -279,6 +336,7 @@ impl UsageCounts {
 /// Counts per kind of event, as get-usage has always answered them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KindCounts {
     /// `webcodec-conversion` and `web-render` events.
     pub webcodec_conversions: UsageCounts,
@@ -313,6 +371,7 @@ impl KindCounts {
 /// A licence key's monthly limit and where this calendar month (UTC) stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LimitStatus {
     /// Billable events (all kinds) the licence covers per calendar month.
     pub monthly_billable: u64,
@@ -342,6 +401,7 @@ impl LimitStatus {
 /// The answer to a usage query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GetUsageResponse {
     /// Always `true` here; errors use [`ErrorResponse`].
     pub success: bool,
@@ -363,6 +423,7 @@ impl GetUsageResponse {
 /// One time bucket of a breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeriesBucket {
     /// The bucket's first instant (a UTC midnight or hour), ms since the epoch.
     pub start: i64,
@@ -373,6 +434,7 @@ pub struct SeriesBucket {
 
 /// Events from one origin (all kinds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OriginCounts {
     /// The normalised origin; `null` for events that carried none.
     pub origin: Option<String>,
@@ -384,6 +446,7 @@ pub struct OriginCounts {
 /// `GET /api/usage/breakdown`: a licensee's usage by time and origin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BreakdownResponse {
     /// Always `true` here.
     pub success: bool,
@@ -417,6 +480,7 @@ pub struct BreakdownResponse {
 /// One licence key in the vendor's view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicenseUsage {
     /// The key pair's name.
     pub name: String,
@@ -441,6 +505,7 @@ pub struct LicenseUsage {
 /// Unlicensed or free-license usage in the vendor's view.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UnpaidUsage {
     /// Its events in the range.
     pub totals: KindCounts,
@@ -453,6 +518,7 @@ pub struct UnpaidUsage {
 
 /// Events from one origin under one licence, in the vendor's view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicensedOriginCounts {
     /// The normalised origin; `null` for events that carried none.
     pub origin: Option<String>,
@@ -469,6 +535,7 @@ pub struct LicensedOriginCounts {
 /// `GET /api/admin/usage`: every licence, and the sites using the product without one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUsageResponse {
     /// Always `true` here.
     pub success: bool,
@@ -492,6 +559,7 @@ pub struct AdminUsageResponse {
 
 /// Every error answer: `{"success":false,"error":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorResponse {
     /// Always `false`.
     pub success: bool,
@@ -554,6 +622,18 @@ mod tests {
         let r = register(r#"{"event":"cloud-render","apiKey":"rm_pub_x","host":null,"succeeded":true}"#).unwrap();
         assert_eq!(r.claimed_origin, None);
         assert_eq!(r.classification(None), Classification::Billable);
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_zero_fraction() {
+        let since = |json: &str| GetUsageRequest::from_json(json.as_bytes()).map(|request| request.since);
+        assert_eq!(since(r#"{"apiKey":"rm_sec_x","since":1795000000000}"#).unwrap(), Some(1_795_000_000_000));
+        assert_eq!(since(r#"{"apiKey":"rm_sec_x","since":1795000000000.0}"#).unwrap(), Some(1_795_000_000_000));
+        assert_eq!(since(r#"{"apiKey":"rm_sec_x","since":null}"#).unwrap(), None);
+        let err = since(r#"{"apiKey":"rm_sec_x","since":1.5}"#).unwrap_err().to_string();
+        assert!(err.starts_with("since: must be a whole number of milliseconds since 1970 (got 1.5)"), "{err}");
+        let err = since(r#"{"apiKey":"rm_sec_x","since":"soon"}"#).unwrap_err().to_string();
+        assert!(err.starts_with("since: invalid type: string"), "{err}");
     }
 
     #[test]

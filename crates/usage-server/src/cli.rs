@@ -19,6 +19,10 @@ use crate::store::{Actor, BatchOptions, LicenceChange, NewKey, Store, StoreError
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Openapi => {
+            println!("{}", crate::http::openapi_document().to_pretty_json()?);
+            Ok(())
+        }
         Command::Keys(KeysCommand::Create { name, monthly_limit, allowed_origins, database }) => {
             let allowed_origins = AllowedOrigins::parse(&allowed_origins)?;
             let store = open(&database.database_url).await?;

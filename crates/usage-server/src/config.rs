@@ -18,7 +18,7 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API until SIGINT or SIGTERM.
     Serve(ServeArgs),
-    /// Create, list and revoke licence keys; set their monthly limits.
+    /// Create, list, rotate and revoke licences; set their limits and allowed origins.
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Create, list and revoke the vendor's admin tokens.
@@ -27,6 +27,8 @@ pub enum Command {
     /// Fill a database with synthetic events for benchmarks, through the store's
     /// real write path (rollups included); run it again to add more.
     BenchLoad(BenchLoadArgs),
+    /// Print the OpenAPI 3.1 document of the HTTP API (what `GET /api/openapi.json` serves).
+    Openapi,
 }
 
 /// Options of `bench-load`.

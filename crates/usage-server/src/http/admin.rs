@@ -4,23 +4,34 @@
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use usage_core::wire::AdminUsageResponse;
 use usage_core::{month_period_utc_ms, UsageRange};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::ApiError;
+use super::openapi::ReadRefused;
+use super::usage::RangeQuery;
 use super::{auth, csv_download, AppState};
 use crate::report::{self, Counted, KeyLimits};
 use crate::store::{now_ms, ViewCounts};
 
 /// The admin routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/admin/usage", get(usage)).route("/api/admin/export.csv", get(export_csv))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(usage)).routes(routes!(export_csv))
 }
 
 /// Every licence with its totals and limit, unlicensed and free-license usage by
 /// origin, the series of everything, and the busiest (origin, licence) pairs.
+#[utoipa::path(
+    get,
+    path = "/api/admin/usage", operation_id = "getAdminUsage",
+    tag = "admin",
+    params(RangeQuery),
+    security(("adminToken" = [])),
+    responses((status = 200, description = "Every licence, unpaid usage by origin, the series of everything", body = AdminUsageResponse), ReadRefused)
+)]
 async fn usage(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -39,6 +50,17 @@ async fn usage(
 }
 
 /// Every account's counts as CSV rows `day,license,origin,event,classification,count`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/export.csv", operation_id = "exportAdminCsv",
+    tag = "admin",
+    params(RangeQuery),
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "CSV rows `day,license,origin,event,classification,count`", content_type = "text/csv", body = String),
+        ReadRefused
+    )
+)]
 async fn export_csv(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -51,9 +51,12 @@ pub enum ApiError {
     /// A read-only admin token asked for a change (403).
     #[error("this admin token is read-only: it cannot change licences; use a token made without --read-only")]
     ReadOnlyToken,
-    /// No active licence with that id (404).
-    #[error("no active license has id {0}")]
+    /// No licence with that id (404).
+    #[error("no license has id {0}")]
     NoSuchLicence(String),
+    /// A change to a revoked licence (409).
+    #[error("license {0} is revoked: it can be read, not changed")]
+    LicenceRevoked(i64),
     /// A licence or token name that is taken (409).
     #[error("name: `{0}` is taken by another license")]
     NameTaken(String),
@@ -109,6 +112,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Busy => ApiError::Busy,
             StoreError::NoSuchLicence(id) => ApiError::NoSuchLicence(id.to_string()),
+            StoreError::LicenceRevoked(id) => ApiError::LicenceRevoked(id),
             StoreError::DuplicateKeyName(name) => ApiError::NameTaken(name),
             StoreError::InvalidField { field, rule } => ApiError::InvalidField { field: field.to_owned(), rule },
             err if err.is_unavailable() => ApiError::Unavailable(err.into()),
@@ -143,6 +147,7 @@ impl ApiError {
             ApiError::UnknownKey(_) | ApiError::UnknownAdminToken => StatusCode::UNAUTHORIZED,
             ApiError::ReadOnlyToken => StatusCode::FORBIDDEN,
             ApiError::NoSuchLicence(_) => StatusCode::NOT_FOUND,
+            ApiError::LicenceRevoked(_) => StatusCode::CONFLICT,
             ApiError::NameTaken(_) => StatusCode::CONFLICT,
             ApiError::InvalidField { .. } => StatusCode::BAD_REQUEST,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,

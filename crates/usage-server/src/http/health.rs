@@ -8,8 +8,10 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use usage_core::wire::ErrorResponse;
 
 use super::error::ApiError;
 use super::AppState;
@@ -19,8 +21,8 @@ use super::AppState;
 const READINESS_TTL: Duration = Duration::from_secs(1);
 
 /// The health routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/livez", get(livez)).route("/readyz", get(readyz)).route("/healthz", get(healthz))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(livez)).routes(routes!(readyz)).routes(routes!(healthz))
 }
 
 /// The last readiness answer and when it was found; probes wait for one another.
@@ -48,17 +50,36 @@ impl Readiness {
     }
 }
 
+#[utoipa::path(get, path = "/livez", operation_id = "livez", tag = "health", responses((status = 200, description = "`ok`", body = String)))]
 async fn livez() -> &'static str {
     "ok"
 }
 
 /// 200 `ready`, or 503 with `Retry-After` and the reason.
+#[utoipa::path(
+    get,
+    path = "/readyz", operation_id = "readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "`ready`", body = String),
+        (status = 503, description = "Not ready, and why", body = ErrorResponse, headers(("Retry-After" = u64)))
+    )
+)]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state.readiness.check(&state).await.map_err(ApiError::NotReady)?;
     Ok("ready")
 }
 
 /// 200 once the database answers a read, 503 while it does not.
+#[utoipa::path(
+    get,
+    path = "/healthz", operation_id = "healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "`ok`: the database answers", body = String),
+        (status = 503, description = "The database does not answer", body = ErrorResponse, headers(("Retry-After" = u64)))
+    )
+)]
 async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     state.store.ping().await.map_err(|err| ApiError::Unavailable(err.into()))?;
     Ok("ok")

@@ -15,6 +15,7 @@ mod error;
 mod health;
 mod key_cache;
 mod licences;
+mod openapi;
 mod rate_limit;
 mod static_files;
 mod track;
@@ -153,12 +154,10 @@ pub fn app(state: AppState) -> Router {
 /// `serve --static DIR`) at every path the API does not use: `/` is
 /// `DIR/index.html`, `/dashboard/` is `DIR/dashboard/index.html`.
 pub fn app_serving(state: AppState, static_dir: Option<&Path>) -> Router {
-    let api = Router::new()
-        .merge(health::router())
-        .merge(track::router())
-        .merge(usage::router())
-        .merge(admin::router())
-        .merge(licences::router())
+    let (routes, document) = routes().split_for_parts();
+    let served = openapi::Served(Arc::new(openapi::document(document).to_json().unwrap_or_default()));
+    let api = routes
+        .route("/api/openapi.json", axum::routing::get(move || std::future::ready(served.clone())))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         // Counts are private and change with every event: never cache them.
@@ -174,6 +173,21 @@ pub fn app_serving(state: AppState, static_dir: Option<&Path>) -> Router {
     ))
     .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
     .layer(TraceLayer::new_for_http())
+}
+
+/// Every documented route, with its OpenAPI paths.
+fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(health::router())
+        .merge(track::router())
+        .merge(usage::router())
+        .merge(admin::router())
+        .merge(licences::router())
+}
+
+/// The OpenAPI document of every route, as `GET /api/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::document(routes().into_openapi())
 }
 
 /// Any origin may call the API: the module runs on customers' sites. No

@@ -6,29 +6,31 @@ use std::net::IpAddr;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::value::RawValue;
 use usage_core::wire::{
     BatchResult, GetUsageRequest, GetUsageResponse, RegisterUsagePointRequest, RegisterUsagePointResponse,
     RegisterUsagePointsResponse, MAX_REGISTRATIONS_PER_BATCH,
 };
 use usage_core::{Licence, Origin};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth;
 use super::body::{JsonBody, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES};
 use super::client_address::ClientAddress;
 use super::error::ApiError;
+use super::openapi::{QueryRefused, RegistrationBatch, RegistrationRefused};
 use super::AppState;
 use crate::report;
 use crate::store::{now_ms, Account, ActiveKey, KeyId, NewEvent};
 
 /// The tracking routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/track/register-usage-point", post(register_usage_point))
-        .route("/api/track/register-usage-points", post(register_usage_points))
-        .route("/api/track/get-usage", post(get_usage))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register_usage_point))
+        .routes(routes!(register_usage_points))
+        .routes(routes!(get_usage))
 }
 
 /// Counts one event, once per `eventId` within its licence key (or within the
@@ -36,6 +38,17 @@ pub fn router() -> Router<AppState> {
 ///
 /// A browser's `Origin` header outranks the `host` the body claims, so a
 /// production site cannot be counted as development by claiming localhost.
+#[utoipa::path(
+    post,
+    path = "/api/track/register-usage-point", operation_id = "registerUsagePoint",
+    tag = "track",
+    request_body(content = RegisterUsagePointRequest, description = "One event (also accepted as `text/plain`)"),
+    params(("Origin" = Option<String>, Header, max_length = 300, description = "Set by browsers; outranks the body's `host`")),
+    responses(
+        (status = 200, description = "Counted (a repeated `eventId` answers as first counted)", body = RegisterUsagePointResponse),
+        RegistrationRefused
+    )
+)]
 async fn register_usage_point(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -59,6 +72,17 @@ async fn register_usage_point(
 /// Counts up to 100 events sent together (a burst, or a queue re-sent after a
 /// time offline), each accepted or refused on its own by the rules of
 /// [`register_usage_point`], the accepted ones in one transaction.
+#[utoipa::path(
+    post,
+    path = "/api/track/register-usage-points", operation_id = "registerUsagePoints",
+    tag = "track",
+    request_body(content = RegistrationBatch, description = "1 to 100 events, at most 64 KiB"),
+    params(("Origin" = Option<String>, Header, max_length = 300, description = "Set by browsers; outranks each body's `host`")),
+    responses(
+        (status = 200, description = "One result per event, in order: counted, or refused with its own status", body = RegisterUsagePointsResponse),
+        RegistrationRefused
+    )
+)]
 async fn register_usage_points(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -181,6 +205,13 @@ fn batch_items(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
 }
 
 /// Counts per kind and classification since `since` (default: start of the month, UTC).
+#[utoipa::path(
+    post,
+    path = "/api/track/get-usage", operation_id = "getUsage",
+    tag = "track",
+    request_body(content = GetUsageRequest, description = "The secret key in the body, as the documented client sends it"),
+    responses((status = 200, description = "The counts since `since`", body = GetUsageResponse), QueryRefused)
+)]
 async fn get_usage(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,

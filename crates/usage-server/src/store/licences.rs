@@ -196,10 +196,10 @@ impl Store {
         if script.is_empty() {
             // Nothing to change: the licence as it is, if it is active.
             let licence = self.licence(id).await?;
-            return if licence.revoked_at_ms.is_none() { Ok(licence) } else { Err(missing()) };
+            return if licence.revoked_at_ms.is_none() { Ok(licence) } else { Err(StoreError::LicenceRevoked(id.0)) };
         }
         script.push(licence_audit(now_ms(), actor, "license.changed", id, &details.into()));
-        self.run_script(script).await?;
+        self.run_licence_script(id, script).await?;
         self.licence(id).await
     }
 
@@ -235,7 +235,7 @@ impl Store {
             ),
             licence_audit(now, actor, "license.rotated", id, &details),
         ];
-        self.run_script(script).await?;
+        self.run_licence_script(id, script).await?;
         self.licence(id).await
     }
 
@@ -250,8 +250,21 @@ impl Store {
             must_change(sql::REVOKE_KEY, vec![int(now), int(id.0)], StoreError::NoSuchLicence(id.0)),
             licence_audit(now, actor, "license.revoked", id, &json!({})),
         ];
-        self.run_script(script).await?;
+        self.run_licence_script(id, script).await?;
         self.licence(id).await
+    }
+
+    /// Runs a change to licence `id`; when it found no active licence, says
+    /// whether there is none or it is revoked.
+    async fn run_licence_script(&self, id: KeyId, script: Vec<ScriptStatement>) -> Result<(), StoreError> {
+        match self.run_script(script).await {
+            Err(StoreError::NoSuchLicence(_)) => match self.licence(id).await {
+                Ok(licence) if licence.revoked_at_ms.is_some() => Err(StoreError::LicenceRevoked(id.0)),
+                Ok(_) | Err(StoreError::NoSuchLicence(_)) => Err(StoreError::NoSuchLicence(id.0)),
+                Err(err) => Err(err),
+            },
+            result => result,
+        }
     }
 
     /// Stores a new admin token's hash.

@@ -62,9 +62,12 @@ pub enum StoreError {
     /// No active key has that name.
     #[error("no active key is named `{0}`")]
     NoSuchKey(String),
-    /// No active licence has this id.
-    #[error("no active licence has id {0}")]
+    /// No licence has this id.
+    #[error("no licence has id {0}")]
     NoSuchLicence(i64),
+    /// The licence is revoked: it can be read, not changed.
+    #[error("licence {0} is revoked: it cannot be changed")]
+    LicenceRevoked(i64),
     /// A name or other field of a licence or token breaks its rule.
     #[error("{field}: {rule}")]
     InvalidField {

@@ -39,11 +39,13 @@ pub struct CountsRow {
 }
 
 /// A licence as `keys list` and `GET /api/admin/licenses` show it: never a secret.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = License)]
 pub struct KeyInfo {
     /// The licence's id: its usage is counted under it, whatever its keys.
     #[serde(serialize_with = "serialize_key_id")]
+    #[schema(value_type = i64)]
     pub id: KeyId,
     /// The unique name.
     pub name: String,
@@ -56,6 +58,7 @@ pub struct KeyInfo {
     pub monthly_limit: Option<u64>,
     /// The origins it counts toward its licence from; empty: any.
     #[serde(serialize_with = "serialize_patterns")]
+    #[schema(value_type = Vec<String>)]
     pub allowed_origins: AllowedOrigins,
     /// Creation time, ms since the epoch.
     pub created_at_ms: i64,
@@ -64,7 +67,8 @@ pub struct KeyInfo {
 }
 
 /// A licence's key pair, without its secret.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = LicenseKey)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyPairInfo {
     /// The licence it belongs to.
@@ -157,7 +161,7 @@ pub struct ActiveAdminToken {
 }
 
 /// One recorded change to licences or admin tokens.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     /// Its place in the log: later entries have larger ids.
@@ -172,6 +176,7 @@ pub struct AuditEntry {
     /// The licence's or token's name.
     pub subject: String,
     /// The change's particulars (the new limit, the new public key…).
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
 

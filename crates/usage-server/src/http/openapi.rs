@@ -1,0 +1,206 @@
+//! The OpenAPI 3.1 document, generated from the handlers (`utoipa`): every route
+//! is registered through `utoipa_axum`, so what is served is what is documented.
+//! `GET /api/openapi.json` answers it.
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use usage_core::wire::ErrorResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi;
+use utoipa::{IntoResponses, Modify, OpenApi as _};
+
+/// The security schemes: a licensee's secret key and the vendor's admin token,
+/// both as `Authorization: Bearer`.
+pub const SECRET_KEY: &str = "secretKey";
+/// See [`SECRET_KEY`].
+pub const ADMIN_TOKEN: &str = "adminToken";
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "usage-telemetry server",
+        description = "Counts conversions of in-browser media tools once each, classifies them \
+                       (billable, development, failed) and answers licensees and the vendor. \
+                       Wire-compatible with the documented @remotion/licensing API. Every error \
+                       is `{\"success\":false,\"error\":\"…\"}` with a message that names the field \
+                       and the rule.",
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0")
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "track", description = "Registering usage and reading it back: the documented client's endpoints"),
+        (name = "usage", description = "A licensee's breakdown and export, with its secret key"),
+        (name = "admin", description = "The vendor's view and export, with an admin token"),
+        (name = "licenses", description = "Managing licences and reading the audit log, with an admin token"),
+        (name = "health", description = "Liveness and readiness")
+    )
+)]
+struct Base;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str| {
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description.to_owned())).build(),
+            )
+        };
+        components.add_security_scheme(SECRET_KEY, bearer("A licence's secret key, `rm_sec_…`"));
+        components.add_security_scheme(
+            ADMIN_TOKEN,
+            bearer("An admin token, `rm_adm_…`; read-only ones cannot change anything"),
+        );
+    }
+}
+
+/// The whole document: the base above with every registered route.
+pub fn document(routes: OpenApi) -> OpenApi {
+    let mut document = Base::openapi();
+    document.merge(routes);
+    document
+}
+
+/// `GET /api/openapi.json`: the document, as JSON.
+#[derive(Debug, Clone)]
+pub struct Served(pub std::sync::Arc<String>);
+
+impl IntoResponse for Served {
+    fn into_response(self) -> axum::response::Response {
+        ([(header::CONTENT_TYPE, "application/json")], self.0.as_str().to_owned()).into_response()
+    }
+}
+
+/// The body of `POST /api/track/register-usage-points`: 1 to 100 registrations,
+/// each read and answered on its own (a registration that breaks a rule gets its
+/// own error in the answer, and the others still count), so the batch takes any
+/// values; each should be a `RegisterUsagePointRequest`.
+pub struct RegistrationBatch;
+
+impl utoipa::PartialSchema for RegistrationBatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType};
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::AnyValue)
+                    .description(Some("A registration (see RegisterUsagePointRequest), answered on its own")),
+            )
+            .min_items(Some(1))
+            .max_items(Some(100))
+            .description(Some("1 to 100 registrations, at most 64 KiB in all, each answered on its own"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RegistrationBatch {}
+
+/// The refusals of a registration.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // documentation only: `ApiError` is what is answered
+pub enum RegistrationRefused {
+    /// The body breaks a rule: named with the field.
+    #[response(status = 400)]
+    Invalid(ErrorResponse),
+    /// An unknown or revoked key.
+    #[response(status = 401)]
+    UnknownKey(ErrorResponse),
+    /// A key of the wrong kind (a secret key or an admin token).
+    #[response(status = 403)]
+    WrongKind(ErrorResponse),
+    /// The body did not arrive in time.
+    #[response(status = 408)]
+    Timeout(ErrorResponse),
+    /// The body is too large.
+    #[response(status = 413)]
+    TooLarge(ErrorResponse),
+    /// Neither JSON nor plain text.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorResponse),
+    /// Over a rate limit; retry after `Retry-After` seconds.
+    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait")))]
+    RateLimited(ErrorResponse),
+    /// The database cannot be used now; nothing was stored.
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
+    Unavailable(ErrorResponse),
+}
+
+/// The refusals of a read with a credential.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // documentation only
+pub enum ReadRefused {
+    /// A query or body parameter breaks a rule: named with the field.
+    #[response(status = 400)]
+    Invalid(ErrorResponse),
+    /// A missing, malformed, unknown or revoked credential.
+    #[response(status = 401)]
+    Unauthorized(ErrorResponse),
+    /// A credential of the wrong kind.
+    #[response(status = 403)]
+    Forbidden(ErrorResponse),
+    /// The database cannot be used now.
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
+    Unavailable(ErrorResponse),
+}
+
+/// The refusals of a read whose credential and options are in a JSON body
+/// (`get-usage`, as the documented client sends it).
+#[derive(IntoResponses)]
+#[allow(dead_code)] // documentation only
+pub enum QueryRefused {
+    /// The body breaks a rule: named with the field.
+    #[response(status = 400)]
+    Invalid(ErrorResponse),
+    /// A missing, malformed, unknown or revoked secret key.
+    #[response(status = 401)]
+    Unauthorized(ErrorResponse),
+    /// A key of the wrong kind.
+    #[response(status = 403)]
+    Forbidden(ErrorResponse),
+    /// The body did not arrive in time.
+    #[response(status = 408)]
+    Timeout(ErrorResponse),
+    /// The body is too large.
+    #[response(status = 413)]
+    TooLarge(ErrorResponse),
+    /// Neither JSON nor plain text.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorResponse),
+    /// The database cannot be used now.
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
+    Unavailable(ErrorResponse),
+}
+
+/// The refusals of a change to licences.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // documentation only
+pub enum ChangeRefused {
+    /// The body breaks a rule: named with the field.
+    #[response(status = 400)]
+    Invalid(ErrorResponse),
+    /// A missing, malformed, unknown or revoked admin token.
+    #[response(status = 401)]
+    Unauthorized(ErrorResponse),
+    /// A licence key instead of an admin token, or a read-only token.
+    #[response(status = 403)]
+    Forbidden(ErrorResponse),
+    /// No licence has this id.
+    #[response(status = 404)]
+    NotFound(ErrorResponse),
+    /// The body did not arrive in time.
+    #[response(status = 408)]
+    Timeout(ErrorResponse),
+    /// The name is taken, or the licence is revoked.
+    #[response(status = 409)]
+    Conflict(ErrorResponse),
+    /// The body is too large.
+    #[response(status = 413)]
+    TooLarge(ErrorResponse),
+    /// Neither JSON nor plain text.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorResponse),
+    /// The database cannot be used now; nothing changed.
+    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
+    Unavailable(ErrorResponse),
+}
