@@ -261,7 +261,7 @@ pub mod whole {
     /// A whole number or `null`.
     ///
     /// # Errors
-    /// As [`i64`].
+    /// As [`i64()`].
     pub fn option_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
         Option::<serde_json::Number>::deserialize(deserializer)?
             .map(|number| of(&number).ok_or_else(|| D::Error::custom(format!("must be a whole number (got {number})"))))
