@@ -43,8 +43,12 @@ done
 step "native tests (cargo test --workspace)"
 cargo test --workspace --locked
 
-step "the HTTP API against its OpenAPI document (openapi-spec-validator, Schemathesis)"
+step "the HTTP API against its OpenAPI document (openapi-spec-validator, Schemathesis, docs/API.md)"
 tests/schemathesis/run.sh target/debug/usage-server
+openapi_json=$(mktemp)
+target/debug/usage-server openapi >"$openapi_json"
+node scripts/api-reference.mjs "$openapi_json" --check
+rm -f "$openapi_json"
 
 step "npm package (scripts/build-pkg.sh) within its size budget (size-budget.txt)"
 ./scripts/build-pkg.sh
