@@ -6,14 +6,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
-use usage_core::wire::{parse_object, whole};
+use usage_core::wire::{parse_object, whole, ErrorResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{self, Admin};
 use super::body::{JsonBody, OptionalJsonBody};
 use super::error::ApiError;
-use super::openapi::{ChangeRefused, ReadRefused};
+use super::openapi::{BodyRefused, ReadRefused};
 use super::AppState;
 use crate::allowed_origins::AllowedOrigins;
 use crate::keys::{hash_credential, NewKeyPair};
@@ -167,7 +167,7 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<
                 ("RevokeLicense" = (operation_id = "revokeLicense", parameters(("id" = "$response.body#/license/id"))))
             )
         ),
-        ChangeRefused
+        BodyRefused, (status = 409, description = "The name is taken", body = ErrorResponse)
     )
 )]
 async fn create(
@@ -200,7 +200,7 @@ async fn create(
     security(("adminToken" = [])),
     responses(
         (status = 200, description = "The licence", body = LicenceAnswer),
-        (status = 404, description = "No licence has this id", body = usage_core::wire::ErrorResponse),
+        (status = 404, description = "No licence has this id", body = ErrorResponse),
         ReadRefused
     )
 )]
@@ -222,7 +222,7 @@ async fn read(
     params(("id" = i64, Path, minimum = 1, description = "The licence's id")),
     request_body = ChangeLicence,
     security(("adminToken" = [])),
-    responses((status = 200, description = "The licence as changed", body = LicenceAnswer), ChangeRefused)
+    responses((status = 200, description = "The licence as changed", body = LicenceAnswer), BodyRefused, (status = 404, description = "No licence has this id", body = ErrorResponse), (status = 409, description = "The name is taken, or the licence is revoked", body = ErrorResponse))
 )]
 async fn change(
     State(state): State<AppState>,
@@ -251,7 +251,7 @@ async fn change(
     params(("id" = i64, Path, minimum = 1, description = "The licence's id")),
     request_body(content = Option<Rotate>, description = "Optional"),
     security(("adminToken" = [])),
-    responses((status = 200, description = "The new key pair, shown this once", body = NewKeysAnswer), ChangeRefused)
+    responses((status = 200, description = "The new key pair, shown this once", body = NewKeysAnswer), BodyRefused, (status = 404, description = "No licence has this id", body = ErrorResponse), (status = 409, description = "The name is taken, or the licence is revoked", body = ErrorResponse))
 )]
 async fn rotate(
     State(state): State<AppState>,
@@ -283,7 +283,7 @@ async fn rotate(
     tag = "licenses",
     params(("id" = i64, Path, minimum = 1, description = "The licence's id")),
     security(("adminToken" = [])),
-    responses((status = 200, description = "The licence, revoked", body = LicenceAnswer), ChangeRefused)
+    responses((status = 200, description = "The licence, revoked", body = LicenceAnswer), ReadRefused, (status = 404, description = "No licence has this id", body = ErrorResponse), (status = 409, description = "The licence is revoked already", body = ErrorResponse))
 )]
 async fn revoke(
     State(state): State<AppState>,

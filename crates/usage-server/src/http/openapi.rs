@@ -96,66 +96,20 @@ impl utoipa::PartialSchema for RegistrationBatch {
 
 impl utoipa::ToSchema for RegistrationBatch {}
 
-/// The refusals of a registration.
+/// The refusals of a request with a JSON body (the credential in a header, or in
+/// the body as get-usage's documented client sends it). Operations add what is
+/// theirs: 429 for registrations, 404 and 409 for changes to a licence.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // documentation only: `ApiError` is what is answered
-pub enum RegistrationRefused {
+pub enum BodyRefused {
     /// The body breaks a rule: named with the field.
-    #[response(status = 400)]
-    Invalid(ErrorResponse),
-    /// An unknown or revoked key.
-    #[response(status = 401)]
-    UnknownKey(ErrorResponse),
-    /// A key of the wrong kind (a secret key or an admin token).
-    #[response(status = 403)]
-    WrongKind(ErrorResponse),
-    /// The body did not arrive in time.
-    #[response(status = 408)]
-    Timeout(ErrorResponse),
-    /// The body is too large.
-    #[response(status = 413)]
-    TooLarge(ErrorResponse),
-    /// Neither JSON nor plain text.
-    #[response(status = 415)]
-    UnsupportedMediaType(ErrorResponse),
-    /// Over a rate limit; retry after `Retry-After` seconds.
-    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait")))]
-    RateLimited(ErrorResponse),
-    /// The database cannot be used now; nothing was stored.
-    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
-    Unavailable(ErrorResponse),
-}
-
-/// The refusals of a read with a credential.
-#[derive(IntoResponses)]
-#[allow(dead_code)] // documentation only
-pub enum ReadRefused {
-    /// A query or body parameter breaks a rule: named with the field.
     #[response(status = 400)]
     Invalid(ErrorResponse),
     /// A missing, malformed, unknown or revoked credential.
     #[response(status = 401)]
     Unauthorized(ErrorResponse),
-    /// A credential of the wrong kind.
-    #[response(status = 403)]
-    Forbidden(ErrorResponse),
-    /// The database cannot be used now.
-    #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
-    Unavailable(ErrorResponse),
-}
-
-/// The refusals of a read whose credential and options are in a JSON body
-/// (`get-usage`, as the documented client sends it).
-#[derive(IntoResponses)]
-#[allow(dead_code)] // documentation only
-pub enum QueryRefused {
-    /// The body breaks a rule: named with the field.
-    #[response(status = 400)]
-    Invalid(ErrorResponse),
-    /// A missing, malformed, unknown or revoked secret key.
-    #[response(status = 401)]
-    Unauthorized(ErrorResponse),
-    /// A key of the wrong kind.
+    /// A credential of the wrong kind (a secret key to register, a public key to
+    /// read, a licence key for an admin route), or a read-only admin token for a change.
     #[response(status = 403)]
     Forbidden(ErrorResponse),
     /// The body did not arrive in time.
@@ -167,40 +121,25 @@ pub enum QueryRefused {
     /// Neither JSON nor plain text.
     #[response(status = 415)]
     UnsupportedMediaType(ErrorResponse),
-    /// The database cannot be used now.
+    /// The database cannot be used now; nothing was stored.
     #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
     Unavailable(ErrorResponse),
 }
 
-/// The refusals of a change to licences.
+/// The refusals of a request without a body.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // documentation only
-pub enum ChangeRefused {
-    /// The body breaks a rule: named with the field.
+pub enum ReadRefused {
+    /// A query parameter breaks a rule: named with the field.
     #[response(status = 400)]
     Invalid(ErrorResponse),
-    /// A missing, malformed, unknown or revoked admin token.
+    /// A missing, malformed, unknown or revoked credential.
     #[response(status = 401)]
     Unauthorized(ErrorResponse),
-    /// A licence key instead of an admin token, or a read-only token.
+    /// A credential of the wrong kind, or a read-only admin token for a change.
     #[response(status = 403)]
     Forbidden(ErrorResponse),
-    /// No licence has this id.
-    #[response(status = 404)]
-    NotFound(ErrorResponse),
-    /// The body did not arrive in time.
-    #[response(status = 408)]
-    Timeout(ErrorResponse),
-    /// The name is taken, or the licence is revoked.
-    #[response(status = 409)]
-    Conflict(ErrorResponse),
-    /// The body is too large.
-    #[response(status = 413)]
-    TooLarge(ErrorResponse),
-    /// Neither JSON nor plain text.
-    #[response(status = 415)]
-    UnsupportedMediaType(ErrorResponse),
-    /// The database cannot be used now; nothing changed.
+    /// The database cannot be used now.
     #[response(status = 503, headers(("Retry-After" = u64, description = "Seconds to wait")))]
     Unavailable(ErrorResponse),
 }

@@ -9,8 +9,8 @@ use axum::http::{header, HeaderMap};
 use axum::Json;
 use serde_json::value::RawValue;
 use usage_core::wire::{
-    BatchResult, GetUsageRequest, GetUsageResponse, RegisterUsagePointRequest, RegisterUsagePointResponse,
-    RegisterUsagePointsResponse, MAX_REGISTRATIONS_PER_BATCH,
+    BatchResult, ErrorResponse, GetUsageRequest, GetUsageResponse, RegisterUsagePointRequest,
+    RegisterUsagePointResponse, RegisterUsagePointsResponse, MAX_REGISTRATIONS_PER_BATCH,
 };
 use usage_core::{Licence, Origin};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,7 +20,7 @@ use super::auth;
 use super::body::{JsonBody, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES};
 use super::client_address::ClientAddress;
 use super::error::ApiError;
-use super::openapi::{QueryRefused, RegistrationBatch, RegistrationRefused};
+use super::openapi::{BodyRefused, RegistrationBatch};
 use super::AppState;
 use crate::report;
 use crate::store::{now_ms, Account, ActiveKey, KeyId, NewEvent};
@@ -46,7 +46,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("Origin" = Option<String>, Header, max_length = 300, description = "Set by browsers; outranks the body's `host`")),
     responses(
         (status = 200, description = "Counted (a repeated `eventId` answers as first counted)", body = RegisterUsagePointResponse),
-        RegistrationRefused
+        BodyRefused,
+        (status = 429, description = "Over a rate limit; nothing was stored", body = ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait")))
     )
 )]
 async fn register_usage_point(
@@ -80,7 +81,8 @@ async fn register_usage_point(
     params(("Origin" = Option<String>, Header, max_length = 300, description = "Set by browsers; outranks each body's `host`")),
     responses(
         (status = 200, description = "One result per event, in order: counted, or refused with its own status", body = RegisterUsagePointsResponse),
-        RegistrationRefused
+        BodyRefused,
+        (status = 429, description = "Over a rate limit; nothing was stored", body = ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait")))
     )
 )]
 async fn register_usage_points(
@@ -210,7 +212,7 @@ fn batch_items(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
     path = "/api/track/get-usage", operation_id = "getUsage",
     tag = "track",
     request_body(content = GetUsageRequest, description = "The secret key in the body, as the documented client sends it"),
-    responses((status = 200, description = "The counts since `since`", body = GetUsageResponse), QueryRefused)
+    responses((status = 200, description = "The counts since `since`", body = GetUsageResponse), BodyRefused)
 )]
 async fn get_usage(
     State(state): State<AppState>,
