@@ -10,7 +10,7 @@ use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs};
 use crate::connections::ConnectionLimits;
 use crate::http::{app_serving, AppState, ServerOptions, TrustedProxies};
 use crate::keys::{hash_credential, new_admin_token, NewKeyPair};
-use crate::store::{Actor, BatchOptions, LicenceChange, NewKey, Store, StoreError};
+use crate::store::{Actor, BatchOptions, KeyInfo, LicenceChange, NewKey, Store, StoreError};
 
 /// Runs one command to completion.
 ///
@@ -31,8 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let public_key = pair.public_key.clone();
             let key = NewKey { name: name.clone(), public_key, secret_key_hash, monthly_limit, allowed_origins };
             let licence = store.create_licence(key, &Actor::Cli).await.map_err(cli_error)?;
-            let line = serde_json::json!({"id": licence.id.0, "name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
-            println!("{line}");
+            print_new_keys(&licence, &pair);
             store.close().await;
             Ok(())
         }
@@ -45,8 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .rotate_licence(licence.id, &pair.public_key, &hash, grace_secs, &Actor::Cli)
                 .await
                 .map_err(cli_error)?;
-            let line = serde_json::json!({"id": licence.id.0, "name": name, "publicKey": pair.public_key, "secretKey": pair.secret_key});
-            println!("{line}");
+            print_new_keys(&licence, &pair);
             eprintln!("key `{name}` has a new key pair; the previous keys are refused in {grace_secs} s");
             store.close().await;
             Ok(())
@@ -138,6 +136,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn open(url: &str) -> anyhow::Result<Store> {
     Store::open(url).await.with_context(|| format!("cannot open database {}", redact_password(url)))
+}
+
+/// The one line that shows a licence's new key pair, its secret key the only time.
+fn print_new_keys(licence: &KeyInfo, pair: &NewKeyPair) {
+    let line = serde_json::json!({
+        "id": licence.id.0, "name": licence.name, "publicKey": pair.public_key, "secretKey": pair.secret_key
+    });
+    println!("{line}");
 }
 
 /// A fresh key pair from the operating system's randomness.

@@ -53,8 +53,8 @@ impl AdminTokens {
     }
 
     /// Remembers the tokens just read from the database.
-    pub fn set(&self, hashes: Arc<[ActiveAdminToken]>) {
-        *self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((hashes, Instant::now()));
+    pub fn set(&self, tokens: Arc<[ActiveAdminToken]>) {
+        *self.read.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((tokens, Instant::now()));
     }
 }
 

@@ -210,7 +210,7 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<LicenceAnswer>, ApiError> {
     auth::admin(&state, &headers).await?;
-    let license = state.store.licence(licence_id(&id)?).await.map_err(|err| not_found(err, &id))?;
+    let license = state.store.licence(licence_id(&id)?).await?;
     Ok(Json(LicenceAnswer { success: true, license }))
 }
 
@@ -344,14 +344,6 @@ fn licence_id(text: &str) -> Result<KeyId, ApiError> {
         field: "id".to_owned(),
         rule: format!("must be a license's id, a whole number from 1 (got `{text}`)"),
     })
-}
-
-/// Reading a licence that does not exist is a 404, not a store failure.
-fn not_found(err: crate::store::StoreError, id: &str) -> ApiError {
-    match err {
-        crate::store::StoreError::NoSuchLicence(_) => ApiError::NoSuchLicence(id.to_owned()),
-        err => err.into(),
-    }
 }
 
 /// A monthly limit as stored: none, or 0 and up.

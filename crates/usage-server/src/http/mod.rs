@@ -155,7 +155,8 @@ pub fn app(state: AppState) -> Router {
 /// `DIR/index.html`, `/dashboard/` is `DIR/dashboard/index.html`.
 pub fn app_serving(state: AppState, static_dir: Option<&Path>) -> Router {
     let (routes, document) = routes().split_for_parts();
-    let served = openapi::Served(Arc::new(openapi::document(document).to_json().unwrap_or_default()));
+    // Serialised once; every answer shares the bytes.
+    let served = openapi::Served(openapi::document(document).to_json().unwrap_or_default().into());
     let api = routes
         .route("/api/openapi.json", axum::routing::get(move || std::future::ready(served.clone())))
         .method_not_allowed_fallback(method_not_allowed)

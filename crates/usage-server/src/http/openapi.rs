@@ -64,11 +64,11 @@ pub fn document(routes: OpenApi) -> OpenApi {
 
 /// `GET /api/openapi.json`: the document, as JSON.
 #[derive(Debug, Clone)]
-pub struct Served(pub std::sync::Arc<String>);
+pub struct Served(pub axum::body::Bytes);
 
 impl IntoResponse for Served {
     fn into_response(self) -> axum::response::Response {
-        ([(header::CONTENT_TYPE, "application/json")], self.0.as_str().to_owned()).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], self.0).into_response()
     }
 }
 
