@@ -6,11 +6,16 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::allowed_origins::AllowedOrigins;
-use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs};
+use crate::config::{AdminCommand, Cli, Command, KeysCommand, ServeArgs, WebhooksCommand};
 use crate::connections::ConnectionLimits;
 use crate::http::{app_serving, AppState, ServerOptions, TrustedProxies};
 use crate::keys::{hash_credential, new_admin_token, NewKeyPair};
-use crate::store::{Actor, BatchOptions, KeyInfo, LicenceChange, NewKey, Store, StoreError};
+use crate::store::{
+    Actor, BatchOptions, EndpointChange, KeyInfo, LicenceChange, NewEndpoint, NewKey, Store, StoreError,
+    WEBHOOK_RETENTION_DAYS,
+};
+use crate::webhook_sender::{SenderHandle, SenderOptions};
+use crate::webhooks::{new_endpoint_id, new_secret, EndpointUrl, EventType, EventTypes};
 
 /// Runs one command to completion.
 ///
@@ -123,6 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+        Command::Webhooks(command) => webhooks(command).await,
         Command::Keys(KeysCommand::Revoke { name, database }) => {
             let store = open(&database.database_url).await?;
             let licence = store.active_licence_named(&name).await?;
@@ -132,6 +138,67 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The `webhooks` commands: the same store code as `/api/admin/webhooks`.
+async fn webhooks(command: WebhooksCommand) -> anyhow::Result<()> {
+    let (database, toggle) = match &command {
+        WebhooksCommand::Create { database, .. }
+        | WebhooksCommand::List { database }
+        | WebhooksCommand::Delete { database, .. }
+        | WebhooksCommand::Deliveries { database, .. } => (database, None),
+        WebhooksCommand::Disable { id, database } => (database, Some((id, true))),
+        WebhooksCommand::Enable { id, database } => (database, Some((id, false))),
+    };
+    let store = open(&database.database_url).await?;
+    if let Some((id, disabled)) = toggle {
+        let change = EndpointChange { disabled: Some(disabled), ..EndpointChange::default() };
+        let endpoint = store.change_webhook_endpoint(id, change, &Actor::Cli).await?;
+        println!("{}", serde_json::to_string(&endpoint)?);
+    }
+    match command {
+        WebhooksCommand::Create { url, events, description, .. } => {
+            let url = EndpointUrl::parse(&url).map_err(|rule| anyhow::anyhow!("--url {rule}"))?;
+            let mut types = Vec::new();
+            for name in events.iter().filter(|name| !name.is_empty()) {
+                let known = EventType::ALL.map(EventType::as_str).join(", ");
+                types.push(
+                    EventType::parse(name)
+                        .ok_or_else(|| anyhow::anyhow!("--events: `{name}` is not an event type; use {known}"))?,
+                );
+            }
+            let secret = new_secret()?;
+            let endpoint = NewEndpoint {
+                id: new_endpoint_id()?,
+                url,
+                description,
+                event_types: EventTypes::new(types),
+                secret: secret.clone(),
+            };
+            let endpoint = store.create_webhook_endpoint(endpoint, &Actor::Cli).await.map_err(cli_error)?;
+            let mut line = serde_json::to_value(&endpoint)?;
+            line["secret"] = secret.into();
+            println!("{line}");
+        }
+        WebhooksCommand::List { .. } => {
+            for endpoint in store.webhook_endpoints().await? {
+                println!("{}", serde_json::to_string(&endpoint)?);
+            }
+        }
+        WebhooksCommand::Delete { id, .. } => {
+            store.delete_webhook_endpoint(&id, &Actor::Cli).await?;
+            eprintln!("deleted webhook endpoint {id}");
+        }
+        WebhooksCommand::Deliveries { id, limit, .. } => {
+            store.webhook_endpoint(&id).await?;
+            for delivery in store.list_webhook_deliveries(&id, i64::MAX, i64::from(limit)).await? {
+                println!("{}", serde_json::to_string(&delivery)?);
+            }
+        }
+        WebhooksCommand::Disable { .. } | WebhooksCommand::Enable { .. } => {}
+    }
+    store.close().await;
+    Ok(())
 }
 
 async fn open(url: &str) -> anyhow::Result<Store> {
@@ -156,6 +223,7 @@ fn cli_error(err: StoreError) -> anyhow::Error {
     match err {
         StoreError::InvalidField { field: "name", rule } => anyhow::anyhow!("--name {rule}"),
         StoreError::InvalidField { field: "graceSeconds", rule } => anyhow::anyhow!("--grace-secs {rule}"),
+        StoreError::InvalidField { field: "description", rule } => anyhow::anyhow!("--description {rule}"),
         err => err.into(),
     }
 }
@@ -199,6 +267,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     });
     tokio::spawn(prune_every_hour(store.clone(), args.retain_days));
+    let sender_options = SenderOptions { timeout: Duration::from_secs(args.webhook_timeout_secs) };
+    let sender = SenderHandle::spawn(store.clone(), sender_options).context("cannot start the webhook sender")?;
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
@@ -207,12 +277,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("usage-server listening on http://{addr}");
     let app = app_serving(state, args.static_dir.as_deref());
     crate::connections::serve(listener, app, limits, trusted_proxies, shutdown).await.context("server failed")?;
+    sender.stop().await;
     store.close().await;
     tracing::info!("usage-server stopped; every acknowledged event is stored");
     Ok(())
 }
 
-/// Deletes raw events older than `retain_days` now and every hour; rollups stay.
+/// Deletes raw events older than `retain_days` now and every hour (rollups
+/// stay), and settled webhook deliveries older than [`WEBHOOK_RETENTION_DAYS`].
 async fn prune_every_hour(store: Store, retain_days: u32) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(60 * 60));
     loop {
@@ -222,6 +294,10 @@ async fn prune_every_hour(store: Store, retain_days: u32) {
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, retain_days, "pruned raw events; rollups keep their counts"),
             Err(err) => tracing::warn!(error = %err, "pruning raw events failed; will retry in an hour"),
+        }
+        let cutoff = crate::store::now_ms() - WEBHOOK_RETENTION_DAYS * usage_core::MS_PER_DAY;
+        if let Err(err) = store.prune_webhooks_before(cutoff).await {
+            tracing::warn!(error = %err, "pruning webhook deliveries failed; will retry in an hour");
         }
     }
 }

@@ -24,6 +24,9 @@ pub enum Command {
     /// Create, list and revoke the vendor's admin tokens.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Add, list, pause, resume and delete webhook endpoints; read their deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Fill a database with synthetic events for benchmarks, through the store's
     /// real write path (rollups included); run it again to add more.
     BenchLoad(BenchLoadArgs),
@@ -130,6 +133,10 @@ pub struct ServeArgs {
     /// are kept. Older events are pruned every hour.
     #[arg(long, env = "USAGE_RETAIN_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(91..))]
     pub retain_days: u32,
+    /// Seconds a webhook endpoint has to answer an attempt before it counts as
+    /// failed (and is retried on the schedule in docs/API.md).
+    #[arg(long, env = "USAGE_WEBHOOK_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhook_timeout_secs: u64,
     /// Also serve the files of this directory (the built demo, `www/dist`) at every
     /// path the API does not use, from the same origin as the API.
     #[arg(long = "static", env = "USAGE_STATIC_DIR", value_name = "DIR")]
@@ -223,6 +230,67 @@ pub enum KeysCommand {
         name: String,
         /// Billable events per calendar month (UTC), or `none`.
         limit: MonthlyLimit,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// The `webhooks` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Add an endpoint and print it with its signing secret once, as a JSON line.
+    Create {
+        /// Where messages are POSTed: an http or https URL.
+        #[arg(long)]
+        url: String,
+        /// The event types it wants, comma-separated (`license.created,origin.unlicensed`); none: all.
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Print every endpoint as JSON lines, never its secret.
+    List {
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Pause an endpoint's attempts: its messages wait until it is enabled.
+    Disable {
+        /// The endpoint's id (`ep_…`).
+        id: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Resume an endpoint's attempts, waiting messages first.
+    Enable {
+        /// The endpoint's id (`ep_…`).
+        id: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Delete an endpoint: nothing more is sent to it.
+    Delete {
+        /// The endpoint's id (`ep_…`).
+        id: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Print an endpoint's deliveries as JSON lines, newest first.
+    Deliveries {
+        /// The endpoint's id (`ep_…`).
+        id: String,
+        /// How many, at most.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,

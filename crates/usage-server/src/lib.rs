@@ -18,3 +18,5 @@ pub mod keys;
 pub mod report;
 pub mod store;
 pub mod telemetry;
+pub mod webhook_sender;
+pub mod webhooks;

@@ -49,11 +49,16 @@ pub enum ApiError {
     #[error("request body could not be read")]
     UnreadableBody,
     /// A read-only admin token asked for a change (403).
-    #[error("this admin token is read-only: it cannot change licences; use a token made without --read-only")]
+    #[error(
+        "this admin token is read-only: it cannot change licences or webhooks; use a token made without --read-only"
+    )]
     ReadOnlyToken,
     /// No licence with that id (404).
     #[error("no license has id {0}")]
     NoSuchLicence(String),
+    /// No webhook endpoint with that id (404).
+    #[error("no webhook endpoint has id `{0}`")]
+    NoSuchEndpoint(String),
     /// A change to a revoked licence (409).
     #[error("license {0} is revoked: it can be read, not changed")]
     LicenceRevoked(i64),
@@ -73,7 +78,7 @@ pub enum ApiError {
         "no endpoint at {0}; the API is POST /api/track/register-usage-point, \
          POST /api/track/register-usage-points, POST /api/track/get-usage, \
          GET /api/usage/breakdown, GET /api/usage/export.csv, GET /api/admin/usage, GET /api/admin/export.csv, \
-         /api/admin/licenses and GET /api/admin/audit"
+         /api/admin/licenses, /api/admin/webhooks and GET /api/admin/audit"
     )]
     NotFound(String),
     /// A route hit with the wrong method.
@@ -112,6 +117,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Busy => ApiError::Busy,
             StoreError::NoSuchLicence(id) => ApiError::NoSuchLicence(id.to_string()),
+            StoreError::NoSuchEndpoint(id) => ApiError::NoSuchEndpoint(id),
             StoreError::LicenceRevoked(id) => ApiError::LicenceRevoked(id),
             StoreError::DuplicateKeyName(name) => ApiError::NameTaken(name),
             StoreError::InvalidField { field, rule } => ApiError::InvalidField { field: field.to_owned(), rule },
@@ -146,7 +152,7 @@ impl ApiError {
             },
             ApiError::UnknownKey(_) | ApiError::UnknownAdminToken => StatusCode::UNAUTHORIZED,
             ApiError::ReadOnlyToken => StatusCode::FORBIDDEN,
-            ApiError::NoSuchLicence(_) => StatusCode::NOT_FOUND,
+            ApiError::NoSuchLicence(_) | ApiError::NoSuchEndpoint(_) => StatusCode::NOT_FOUND,
             ApiError::LicenceRevoked(_) => StatusCode::CONFLICT,
             ApiError::NameTaken(_) => StatusCode::CONFLICT,
             ApiError::InvalidField { .. } => StatusCode::BAD_REQUEST,

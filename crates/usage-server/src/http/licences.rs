@@ -14,6 +14,7 @@ use super::auth::{self, Admin};
 use super::body::{JsonBody, OptionalJsonBody};
 use super::error::ApiError;
 use super::openapi::{BodyRefused, ReadRefused};
+use super::paging::Page;
 use super::AppState;
 use crate::allowed_origins::AllowedOrigins;
 use crate::keys::{hash_credential, NewKeyPair};
@@ -314,27 +315,9 @@ async fn audit(
     RawQuery(query): RawQuery,
 ) -> Result<Json<AuditAnswer>, ApiError> {
     auth::admin(&state, &headers).await?;
-    let (mut before, mut limit) = (i64::MAX, 100);
-    for (name, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
-        let number = |field: &str, min: i64, max: i64| {
-            value.parse::<i64>().ok().filter(|n| (min..=max).contains(n)).ok_or_else(|| ApiError::InvalidField {
-                field: field.to_owned(),
-                rule: format!("must be a whole number from {min} to {max} (got `{value}`)"),
-            })
-        };
-        match name.as_ref() {
-            "before" => before = number("before", 1, i64::MAX)?,
-            "limit" => limit = number("limit", 1, MAX_AUDIT_ENTRIES)?,
-            other => {
-                return Err(ApiError::InvalidField {
-                    field: other.to_owned(),
-                    rule: "is not a parameter of the audit log; use before and limit".to_owned(),
-                })
-            }
-        }
-    }
-    let entries = state.store.audit_log(before, limit).await?;
-    let next_before = entries.last().filter(|_| entries.len() as i64 == limit).map(|entry| entry.id);
+    let page = Page::parse(query.as_deref(), 100, MAX_AUDIT_ENTRIES, "the audit log")?;
+    let entries = state.store.audit_log(page.before, page.limit).await?;
+    let next_before = page.next_before(entries.iter().map(|entry| entry.id));
     Ok(Json(AuditAnswer { success: true, entries, next_before }))
 }
 

@@ -16,10 +16,12 @@ mod health;
 mod key_cache;
 mod licences;
 mod openapi;
+mod paging;
 mod rate_limit;
 mod static_files;
 mod track;
 mod usage;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -184,6 +186,7 @@ fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .merge(usage::router())
         .merge(admin::router())
         .merge(licences::router())
+        .merge(webhooks::router())
 }
 
 /// The OpenAPI document of every route, as `GET /api/openapi.json` serves it.

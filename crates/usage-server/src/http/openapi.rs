@@ -4,10 +4,16 @@
 
 use axum::http::header;
 use axum::response::IntoResponse;
+use serde_json::json;
 use usage_core::wire::ErrorResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::OpenApi;
-use utoipa::{IntoResponses, Modify, OpenApi as _};
+use utoipa::openapi::{OpenApi, RefOr, Schema};
+use utoipa::{IntoResponses, Modify, OpenApi as _, ToSchema};
+
+use crate::webhooks::{
+    EventType, LicenseChangedData, LicenseCreatedData, LicenseRevokedData, LicenseRotatedData, LimitThresholdData,
+    OriginNotAllowedData, UnlicensedOriginData,
+};
 
 /// The security schemes: a licensee's secret key and the vendor's admin token,
 /// both as `Authorization: Bearer`.
@@ -32,6 +38,8 @@ pub const ADMIN_TOKEN: &str = "adminToken";
         (name = "usage", description = "A licensee's breakdown and export, with its secret key"),
         (name = "admin", description = "The vendor's view and export, with an admin token"),
         (name = "licenses", description = "Managing licences and reading the audit log, with an admin token"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks): endpoints, their deliveries, \
+                                           and the messages sent (see `webhooks`)"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -55,11 +63,78 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The whole document: the base above with every registered route.
+/// The whole document: the base above with every registered route, and the
+/// webhooks the server sends.
 pub fn document(routes: OpenApi) -> OpenApi {
     let mut document = Base::openapi();
     document.merge(routes);
+    add_webhooks(&mut document);
     document
+}
+
+/// Each event type's `data` schema: its name and schema.
+fn webhook_data(event_type: EventType) -> (String, RefOr<Schema>) {
+    fn of<T: ToSchema>() -> (String, RefOr<Schema>) {
+        (T::name().into_owned(), T::schema())
+    }
+    match event_type {
+        EventType::LicenseCreated => of::<LicenseCreatedData>(),
+        EventType::LicenseChanged => of::<LicenseChangedData>(),
+        EventType::LicenseRotated => of::<LicenseRotatedData>(),
+        EventType::LicenseRevoked => of::<LicenseRevokedData>(),
+        EventType::LimitApproaching | EventType::LimitReached => of::<LimitThresholdData>(),
+        EventType::OriginNotAllowed => of::<OriginNotAllowedData>(),
+        EventType::UnlicensedOrigin => of::<UnlicensedOriginData>(),
+    }
+}
+
+/// OpenAPI 3.1's `webhooks`: one POST per event type, with the Standard Webhooks
+/// headers and the body's schema.
+fn add_webhooks(document: &mut OpenApi) {
+    let header = |name: &str, description: &str| {
+        json!({ "name": name, "in": "header", "required": true, "description": description,
+                "schema": { "type": "string" } })
+    };
+    let headers = [
+        header("webhook-id", "The message's id, `msg_…`: the same on every attempt; deduplicate by it"),
+        header("webhook-timestamp", "When this attempt was signed, in seconds since the epoch"),
+        header(
+            "webhook-signature",
+            "`v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` keyed with the \
+             endpoint's `whsec_` secret (Standard Webhooks)",
+        ),
+    ];
+    let components = document.components.get_or_insert_with(Default::default);
+    let mut webhooks = serde_json::Map::new();
+    for event_type in EventType::ALL {
+        let (name, schema) = webhook_data(event_type);
+        components.schemas.insert(name.clone(), schema);
+        let body = json!({
+            "type": "object",
+            "required": ["type", "timestamp", "data"],
+            "properties": {
+                "type": { "type": "string", "enum": [event_type.as_str()] },
+                "timestamp": { "type": "string", "format": "date-time", "description": "When it happened (UTC)" },
+                "data": { "$ref": format!("#/components/schemas/{name}") }
+            }
+        });
+        let operation = json!({
+            "operationId": format!("webhook:{event_type}"),
+            "summary": event_type.description(),
+            "tags": ["webhooks"],
+            "parameters": headers,
+            "requestBody": { "required": true, "content": { "application/json": { "schema": body } } },
+            "responses": { "2XX": { "description": "Delivered. Anything else, or no answer within the timeout \
+                                                    (`--webhook-timeout-secs`), is retried with backoff for more \
+                                                    than a day" } }
+        });
+        webhooks.insert(event_type.as_str().to_owned(), json!({ "post": operation }));
+    }
+    // Built as JSON: the shape is OpenAPI's own, and reads back into utoipa's types.
+    match serde_json::from_value(serde_json::Value::Object(webhooks)) {
+        Ok(webhooks) => document.webhooks = Some(webhooks),
+        Err(err) => panic!("the webhooks section does not read back: {err}"),
+    }
 }
 
 /// `GET /api/openapi.json`: the document, as JSON.

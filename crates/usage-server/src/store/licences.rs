@@ -11,9 +11,11 @@ use std::fmt;
 
 use serde_json::json;
 
+use super::outbox::{self, About};
 use super::storage::{KeyInfo, KeyPairInfo, NewKey, ScriptStatement, SqlValue};
 use super::{limit_to_db, now_ms, sql, KeyId, Store, StoreError};
 use crate::allowed_origins::AllowedOrigins;
+use crate::webhooks::{EventType, LicenseChangedData, LicenseCreatedData, LicenseRevokedData, LicenseRotatedData};
 
 /// The longest licence or admin token name.
 pub const MAX_NAME_LEN: usize = 100;
@@ -73,12 +75,12 @@ fn text(value: impl Into<String>) -> SqlValue {
 }
 
 /// A statement that may change no row and breaks no unique constraint.
-fn statement(sql: &'static str, params: Vec<SqlValue>) -> ScriptStatement {
+pub(super) fn statement(sql: &'static str, params: Vec<SqlValue>) -> ScriptStatement {
     ScriptStatement { sql, params, none_changed: None, duplicate: None }
 }
 
 /// A statement that must change a row, else `missing`.
-fn must_change(sql: &'static str, params: Vec<SqlValue>, missing: StoreError) -> ScriptStatement {
+pub(super) fn must_change(sql: &'static str, params: Vec<SqlValue>, missing: StoreError) -> ScriptStatement {
     ScriptStatement { none_changed: Some(missing), ..statement(sql, params) }
 }
 
@@ -136,7 +138,7 @@ impl Store {
             "allowedOrigins": licence.allowed_origins.patterns(),
             "publicKey": licence.public_key,
         });
-        let script = vec![
+        let mut script = vec![
             ScriptStatement {
                 duplicate: Some(StoreError::DuplicateKeyName(licence.name.clone())),
                 ..statement(
@@ -157,6 +159,14 @@ impl Store {
             ),
             audit(now, actor, "license.created", &licence.name, &details),
         ];
+        let data = LicenseCreatedData {
+            license_id: 0, // the new row's id, put in when the message is sent
+            name: licence.name.clone(),
+            public_key: licence.public_key.clone(),
+            monthly_limit: licence.monthly_limit,
+            allowed_origins: licence.allowed_origins.patterns().to_vec(),
+        };
+        script.extend(outbox::message(EventType::LicenseCreated, About::LicenceNamed(&licence.name), &data, now)?);
         self.run_script(script).await?;
         self.active_licence_named(&licence.name).await
     }
@@ -198,7 +208,17 @@ impl Store {
             let licence = self.licence(id).await?;
             return if licence.revoked_at_ms.is_none() { Ok(licence) } else { Err(StoreError::LicenceRevoked(id.0)) };
         }
-        script.push(licence_audit(now_ms(), actor, "license.changed", id, &details.into()));
+        let now = now_ms();
+        let before = self.licence(id).await?;
+        let data = LicenseChangedData {
+            license_id: id.0,
+            name: change.name.unwrap_or(before.name),
+            monthly_limit: change.monthly_limit.unwrap_or(before.monthly_limit),
+            allowed_origins: change.allowed_origins.unwrap_or(before.allowed_origins).patterns().to_vec(),
+            changed: details.keys().cloned().collect(),
+        };
+        script.push(licence_audit(now, actor, "license.changed", id, &details.into()));
+        script.extend(outbox::message(EventType::LicenseChanged, About::Licence(id.0), &data, now)?);
         self.run_licence_script(id, script).await?;
         self.licence(id).await
     }
@@ -226,7 +246,14 @@ impl Store {
         let now = now_ms();
         let grace_ms = i64::try_from(grace_secs).unwrap_or(i64::MAX / 2_000) * 1000;
         let details = json!({ "publicKey": public_key, "previousKeysExpireAt": now + grace_ms });
-        let script = vec![
+        let data = LicenseRotatedData {
+            license_id: id.0,
+            name: self.licence(id).await?.name,
+            public_key: public_key.to_owned(),
+            previous_keys_expire_at_ms: now + grace_ms,
+        };
+        let message = outbox::message(EventType::LicenseRotated, About::Licence(id.0), &data, now)?;
+        let mut script = vec![
             statement(sql::EXPIRE_KEY_PAIRS, vec![int(now), int(id.0), int(grace_ms)]),
             must_change(
                 sql::INSERT_KEY_PAIR_FOR_ID,
@@ -235,6 +262,7 @@ impl Store {
             ),
             licence_audit(now, actor, "license.rotated", id, &details),
         ];
+        script.extend(message);
         self.run_licence_script(id, script).await?;
         self.licence(id).await
     }
@@ -246,10 +274,12 @@ impl Store {
     /// [`StoreError::NoSuchLicence`], or a database failure.
     pub async fn revoke_licence(&self, id: KeyId, actor: &Actor) -> Result<KeyInfo, StoreError> {
         let now = now_ms();
-        let script = vec![
+        let data = LicenseRevokedData { license_id: id.0, name: self.licence(id).await?.name, revoked_at_ms: now };
+        let mut script = vec![
             must_change(sql::REVOKE_KEY, vec![int(now), int(id.0)], StoreError::NoSuchLicence(id.0)),
             licence_audit(now, actor, "license.revoked", id, &json!({})),
         ];
+        script.extend(outbox::message(EventType::LicenseRevoked, About::Licence(id.0), &data, now)?);
         self.run_licence_script(id, script).await?;
         self.licence(id).await
     }
@@ -308,7 +338,13 @@ impl Store {
 }
 
 /// The audit entry of a change to `subject`, named.
-fn audit(now: i64, actor: &Actor, action: &str, subject: &str, details: &serde_json::Value) -> ScriptStatement {
+pub(super) fn audit(
+    now: i64,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    details: &serde_json::Value,
+) -> ScriptStatement {
     statement(
         sql::INSERT_AUDIT,
         vec![int(now), text(actor.to_string()), text(action), text(subject), text(details.to_string())],

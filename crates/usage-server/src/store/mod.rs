@@ -15,6 +15,7 @@ mod counting;
 mod event;
 mod licences;
 mod origin_cap;
+mod outbox;
 mod plan;
 mod postgres;
 mod rollup;
@@ -24,6 +25,7 @@ mod shape;
 mod sql;
 mod sqlite;
 mod storage;
+mod webhooks;
 mod writer;
 
 use std::sync::Arc;
@@ -36,9 +38,11 @@ pub use origin_cap::{DEFAULT_MAX_NEW_ORIGINS_PER_DAY, FOLDED_ORIGIN};
 pub use rows::CountRow;
 pub use shape::{CountRequest, Shape};
 pub use storage::{
-    ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup,
-    KeyPairInfo, NewKey, ScriptStatement, SqlValue, Storage,
+    ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, ClaimedDelivery, Counts, CountsQuery, CountsRow,
+    DeliveryInfo, DeliveryStatus, KeyInfo, KeyLookup, KeyPairInfo, NewKey, ScriptStatement, SqlValue, Storage,
+    WebhookEndpoint,
 };
+pub use webhooks::{AttemptOutcome, EndpointChange, NewEndpoint, WEBHOOK_RETENTION_DAYS};
 pub use writer::{BatchOptions, EventWriter};
 
 /// Which database engine a URL names.
@@ -79,6 +83,9 @@ pub enum StoreError {
     /// An admin token with that name exists already.
     #[error("an admin token named `{0}` already exists")]
     DuplicateTokenName(String),
+    /// No webhook endpoint (not deleted) has this id.
+    #[error("no webhook endpoint has id `{0}`")]
+    NoSuchEndpoint(String),
     /// No active admin token has that name.
     #[error("no active admin token is named `{0}`")]
     NoSuchToken(String),

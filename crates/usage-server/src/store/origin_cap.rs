@@ -25,6 +25,16 @@ pub const FOLDED_ORIGIN: &str = "(other origins)";
 /// fewer rows than a flood of invented origins would add.
 pub const DEFAULT_MAX_NEW_ORIGINS_PER_DAY: u32 = 1000;
 
+/// What admitting a batch's origins came to: (account, origin) pairs, sorted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Admission {
+    /// Refused (the account's new origins for the day are taken): their events
+    /// are counted under [`FOLDED_ORIGIN`].
+    pub refused: Vec<(i64, String)>,
+    /// Counted for the first time: what the webhook messages of new origins are about.
+    pub new: Vec<(i64, String)>,
+}
+
 /// Each (account, origin) pair of a batch, sorted, with the UTC day of its
 /// first event there: what must be known or admitted before the batch counts.
 pub fn pairs(events: &[NewEvent]) -> BTreeMap<(i64, String), i64> {

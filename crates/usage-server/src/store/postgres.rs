@@ -9,17 +9,17 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
-use super::origin_cap;
 use super::rollup::rollup_deltas;
 use super::rows::classification_named;
 use super::sealed::writes_sealed_buckets;
-use super::sql;
 use super::storage::{
-    ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup,
-    KeyPairInfo, ScriptStatement, SqlValue, Storage,
+    ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, ClaimedDelivery, Counts, CountsQuery, CountsRow,
+    DeliveryInfo, KeyInfo, KeyLookup, KeyPairInfo, ScriptStatement, SqlValue, Storage, WebhookEndpoint,
 };
 use super::{audit_entry, limit_from_db, now_ms, Engine, KeyId, NewEvent, Recorded, StoreError};
+use super::{origin_cap, outbox, sql, DeliveryStatus};
 use crate::allowed_origins::AllowedOrigins;
+use crate::webhooks::{EventTypes, Threshold};
 
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -80,6 +80,100 @@ fn unique_or(err: sqlx::Error, duplicate: StoreError) -> StoreError {
     }
 }
 
+type Transaction = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// Runs one statement of a script inside `tx`; how many rows it changed.
+async fn execute(tx: &mut Transaction, statement: ScriptStatement) -> Result<u64, StoreError> {
+    let mut query = sqlx::query(statement.sql);
+    for value in statement.params {
+        query = match value {
+            SqlValue::Int(value) => query.bind(value),
+            SqlValue::Text(value) => query.bind(value),
+            SqlValue::Bool(value) => query.bind(value),
+        };
+    }
+    let changed = query
+        .execute(&mut **tx)
+        .await
+        .map_err(|err| match statement.duplicate {
+            Some(duplicate) => unique_or(err, duplicate),
+            None => err.into(),
+        })?
+        .rows_affected();
+    match statement.none_changed {
+        Some(err) if changed == 0 => Err(err),
+        _ => Ok(changed),
+    }
+}
+
+/// The (account, origin) pairs of `events` that are neither known nor admitted
+/// as new today (none when `max_new_origins` is 0: no cap), and those admitted
+/// as new, each in sorted order.
+async fn admit_origins(
+    tx: &mut Transaction,
+    events: &[NewEvent],
+    max_new_origins: u32,
+) -> Result<origin_cap::Admission, StoreError> {
+    let mut admission = origin_cap::Admission::default();
+    for ((account, origin), day) in origin_cap::pairs(events) {
+        let known = sqlx::query(sql::KNOWN_ORIGIN).bind(account).bind(&origin).fetch_optional(&mut **tx).await?;
+        if known.is_some() {
+            continue;
+        }
+        let has_place = max_new_origins == 0
+            || sqlx::query(sql::TAKE_NEW_ORIGIN_PLACE)
+                .bind(account)
+                .bind(day)
+                .bind(i64::from(max_new_origins))
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some();
+        if has_place {
+            sqlx::query(sql::INSERT_KNOWN_ORIGIN).bind(account).bind(&origin).bind(day).execute(&mut **tx).await?;
+            admission.new.push((account, origin));
+        } else {
+            admission.refused.push((account, origin));
+        }
+    }
+    Ok(admission)
+}
+
+/// The webhook messages a batch causes, in its transaction: its new unlicensed
+/// and not-allowed origins, and the monthly-limit thresholds it crossed. Each
+/// threshold's mark waits for a concurrent batch that marks the same one, and
+/// then changes nothing: one message per crossing, however many servers count.
+async fn write_webhook_messages(
+    tx: &mut Transaction,
+    events: &[NewEvent],
+    recorded: &[Recorded],
+    new_pairs: &[(i64, String)],
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    for statement in outbox::new_origin_messages(new_pairs, now)? {
+        execute(tx, statement).await?;
+    }
+    for month in outbox::billable_months(events, recorded) {
+        let found = sqlx::query(sql::LICENCE_MONTH_BILLABLE)
+            .bind(month.licence_id)
+            .bind(month.start_ms)
+            .bind(month.end_ms)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some(row) = found else { continue };
+        let name: String = row.try_get("name")?;
+        let limit = u64::try_from(row.try_get::<i64, _>("monthly_limit")?).unwrap_or(0);
+        let billable = u64::try_from(row.try_get::<i64, _>("billable")?).unwrap_or(0);
+        for threshold in Threshold::reached(limit, billable) {
+            if execute(tx, outbox::mark_crossed(month, threshold)).await? == 1 {
+                for statement in outbox::crossing_message(month, &name, limit, billable, threshold, now)? {
+                    execute(tx, statement).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn key_info(row: &PgRow) -> Result<KeyInfo, sqlx::Error> {
     Ok(KeyInfo {
         id: KeyId(row.try_get("id")?),
@@ -118,23 +212,7 @@ impl Storage for PostgresStorage {
     async fn run_script(&self, script: Vec<ScriptStatement>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for statement in script {
-            let mut query = sqlx::query(statement.sql);
-            for value in statement.params {
-                query = match value {
-                    SqlValue::Int(value) => query.bind(value),
-                    SqlValue::Text(value) => query.bind(value),
-                    SqlValue::Bool(value) => query.bind(value),
-                };
-            }
-            let result = query.execute(&mut *tx).await.map_err(|err| match statement.duplicate {
-                Some(duplicate) => unique_or(err, duplicate),
-                None => err.into(),
-            })?;
-            if result.rows_affected() == 0 {
-                if let Some(err) = statement.none_changed {
-                    return Err(err); // dropping `tx` rolls it back
-                }
-            }
+            execute(&mut tx, statement).await?; // on failure, dropping `tx` rolls it back
         }
         tx.commit().await?;
         Ok(())
@@ -220,32 +298,8 @@ impl Storage for PostgresStorage {
         max_new_origins: u32,
     ) -> Result<Vec<Recorded>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        if max_new_origins > 0 {
-            let mut refused = Vec::new();
-            for ((account, origin), day) in origin_cap::pairs(&events) {
-                let known = sqlx::query(sql::KNOWN_ORIGIN).bind(account).bind(&origin).fetch_optional(&mut *tx).await?;
-                if known.is_some() {
-                    continue;
-                }
-                let took = sqlx::query(sql::TAKE_NEW_ORIGIN_PLACE)
-                    .bind(account)
-                    .bind(day)
-                    .bind(i64::from(max_new_origins))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if took.is_some() {
-                    sqlx::query(sql::INSERT_KNOWN_ORIGIN)
-                        .bind(account)
-                        .bind(&origin)
-                        .bind(day)
-                        .execute(&mut *tx)
-                        .await?;
-                } else {
-                    refused.push((account, origin));
-                }
-            }
-            origin_cap::fold(&mut events, &refused);
-        }
+        let admission = admit_origins(&mut tx, &events, max_new_origins).await?;
+        origin_cap::fold(&mut events, &admission.refused);
         let mut recorded = Vec::with_capacity(events.len());
         for chunk in events.chunks(EVENTS_PER_STATEMENT) {
             // RETURNING names the rows that were new; with ids sorted, the first of
@@ -305,8 +359,94 @@ impl Storage for PostgresStorage {
         if writes_sealed_buckets(&events, now_ms()) {
             sqlx::query(sql::BUMP_ROLLUP_GENERATION).execute(&mut *tx).await?;
         }
+        if sqlx::query(sql::ANY_WEBHOOK_ENDPOINT).fetch_optional(&mut *tx).await?.is_some() {
+            write_webhook_messages(&mut tx, &events, &recorded, &admission.new).await?;
+        }
         tx.commit().await?;
         Ok(recorded)
+    }
+
+    async fn list_webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let rows = sqlx::query(sql::LIST_WEBHOOK_ENDPOINTS).fetch_all(&self.pool).await?;
+        let endpoint = |row: &PgRow| -> Result<WebhookEndpoint, sqlx::Error> {
+            Ok(WebhookEndpoint {
+                id: row.try_get("public_id")?,
+                url: row.try_get("url")?,
+                description: row.try_get("description")?,
+                event_types: EventTypes::from_stored(row.try_get("event_types")?),
+                disabled: row.try_get("disabled")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+            })
+        };
+        Ok(rows.iter().map(endpoint).collect::<Result<_, _>>()?)
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        endpoint_id: &str,
+        before_id: i64,
+        limit: i64,
+    ) -> Result<Vec<DeliveryInfo>, StoreError> {
+        let rows = sqlx::query(sql::LIST_WEBHOOK_DELIVERIES)
+            .bind(endpoint_id)
+            .bind(before_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeliveryInfo {
+                    id: row.try_get("id")?,
+                    message_id: row.try_get("message_id")?,
+                    event_type: row.try_get("event_type")?,
+                    status: DeliveryStatus::parse(row.try_get("status")?)?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt_at_ms: row.try_get("next_attempt_at_ms")?,
+                    last_attempt_at_ms: row.try_get("last_attempt_at_ms")?,
+                    last_status_code: row.try_get("last_status_code")?,
+                    last_error: row.try_get("last_error")?,
+                    delivered_at_ms: row.try_get("delivered_at_ms")?,
+                    created_at_ms: row.try_get("created_at_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now_ms: i64,
+        leased_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // SKIP LOCKED: a delivery another server is taking right now is left to it.
+        let claim = sql::claim_webhook_deliveries("FOR UPDATE OF d SKIP LOCKED");
+        let ids: Vec<i64> =
+            sqlx::query_scalar(&claim).bind(now_ms).bind(limit).bind(leased_until_ms).fetch_all(&mut *tx).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(&sql::claimed_webhook_deliveries(&ids)).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let claimed = |row: &PgRow| -> Result<ClaimedDelivery, sqlx::Error> {
+            Ok(ClaimedDelivery {
+                id: row.try_get("id")?,
+                attempts: row.try_get("attempts")?,
+                leased_until_ms: row.try_get("leased_until_ms")?,
+                message_id: row.try_get("message_id")?,
+                event_type: row.try_get("event_type")?,
+                licence_id: row.try_get("licence_id")?,
+                data: row.try_get("data")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+                url: row.try_get("url")?,
+                secret: row.try_get("secret")?,
+            })
+        };
+        Ok(rows.iter().map(claimed).collect::<Result<_, _>>()?)
+    }
+
+    async fn next_webhook_due(&self) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(sql::NEXT_WEBHOOK_DUE).fetch_one(&self.pool).await?)
     }
 
     async fn rollup_generation(&self) -> Result<i64, StoreError> {

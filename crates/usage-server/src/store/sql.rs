@@ -73,6 +73,127 @@ pub const TAKE_NEW_ORIGIN_PLACE: &str = "INSERT INTO new_origins_per_day (key_id
 pub const INSERT_KNOWN_ORIGIN: &str =
     "INSERT INTO known_origins (key_id, origin, first_day_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
+/// A webhook endpoint: public id `$1`, url `$2`, description `$3`, event types
+/// `$4` (as `EventTypes::to_stored`), secret `$5`, made at `$6`.
+pub const INSERT_WEBHOOK_ENDPOINT: &str = "INSERT INTO webhook_endpoints \
+     (public_id, url, description, event_types, secret, disabled, created_at_ms) \
+     VALUES ($1, $2, $3, $4, $5, FALSE, $6)";
+pub const SET_WEBHOOK_URL: &str =
+    "UPDATE webhook_endpoints SET url = $1 WHERE public_id = $2 AND deleted_at_ms IS NULL";
+pub const SET_WEBHOOK_DESCRIPTION: &str =
+    "UPDATE webhook_endpoints SET description = $1 WHERE public_id = $2 AND deleted_at_ms IS NULL";
+pub const SET_WEBHOOK_EVENT_TYPES: &str =
+    "UPDATE webhook_endpoints SET event_types = $1 WHERE public_id = $2 AND deleted_at_ms IS NULL";
+pub const SET_WEBHOOK_DISABLED: &str =
+    "UPDATE webhook_endpoints SET disabled = $1 WHERE public_id = $2 AND deleted_at_ms IS NULL";
+pub const DELETE_WEBHOOK_ENDPOINT: &str =
+    "UPDATE webhook_endpoints SET deleted_at_ms = $1 WHERE public_id = $2 AND deleted_at_ms IS NULL";
+/// The endpoints not deleted, oldest first.
+pub const LIST_WEBHOOK_ENDPOINTS: &str = "SELECT public_id, url, description, event_types, disabled, created_at_ms \
+     FROM webhook_endpoints WHERE deleted_at_ms IS NULL ORDER BY id";
+/// Whether any endpoint is not deleted: a batch of events writes no message otherwise.
+pub const ANY_WEBHOOK_ENDPOINT: &str = "SELECT 1 FROM webhook_endpoints WHERE deleted_at_ms IS NULL LIMIT 1";
+
+/// Whether endpoint `e` wants messages of type `type`. The names are fixed (see
+/// `webhooks::EventType`) and none differs from another only where `LIKE`'s `_`
+/// stands, so `LIKE` finds exactly the endpoints that asked for the type.
+macro_rules! endpoint_wants {
+    ($type:literal) => {
+        concat!("e.deleted_at_ms IS NULL AND (e.event_types = '' OR e.event_types LIKE '%,' || ", $type, " || ',%')")
+    };
+}
+
+/// A message `$1` of type `$2` about licence `$3` (or none), data `$4`, made at
+/// `$5`; written only when an endpoint wants its type.
+pub const INSERT_WEBHOOK_MESSAGE: &str = concat!(
+    "INSERT INTO webhook_messages (message_id, event_type, licence_id, data, created_at_ms) \
+     SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE ",
+    endpoint_wants!("$2"),
+    ")"
+);
+/// As [`INSERT_WEBHOOK_MESSAGE`], about the active licence named `$3`.
+pub const INSERT_WEBHOOK_MESSAGE_FOR_NAMED: &str = concat!(
+    "INSERT INTO webhook_messages (message_id, event_type, licence_id, data, created_at_ms) \
+     SELECT $1, $2, id, $4, $5 FROM api_keys WHERE name = $3 AND revoked_at_ms IS NULL \
+     AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE ",
+    endpoint_wants!("$2"),
+    ")"
+);
+/// Message `$1`'s deliveries, one per endpoint that wants it (disabled ones too:
+/// they keep their messages), due at `$2`.
+pub const INSERT_WEBHOOK_DELIVERIES: &str = concat!(
+    "INSERT INTO webhook_deliveries (message_id, endpoint_id, status, attempts, next_attempt_at_ms, created_at_ms) \
+     SELECT m.id, e.id, 'pending', 0, $2, $2 FROM webhook_messages m JOIN webhook_endpoints e ON ",
+    endpoint_wants!("m.event_type"),
+    " WHERE m.message_id = $1"
+);
+
+/// The deliveries an attempt may start at `$1`: pending, due, not leased, to an
+/// enabled endpoint; at most `$2`, the longest due first.
+const DUE_WEBHOOK_DELIVERIES: &str = "SELECT d.id FROM webhook_deliveries d \
+     JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+     WHERE d.status = 'pending' AND d.next_attempt_at_ms <= $1 \
+     AND (d.leased_until_ms IS NULL OR d.leased_until_ms <= $1) \
+     AND e.disabled = FALSE AND e.deleted_at_ms IS NULL \
+     ORDER BY d.next_attempt_at_ms LIMIT $2";
+
+/// Takes up to `$2` deliveries due at `$1` until `$3` and counts their attempt;
+/// `lock` is appended to the choice (PostgreSQL: `FOR UPDATE OF d SKIP LOCKED`,
+/// so that servers sharing the database never take the same one).
+pub fn claim_webhook_deliveries(lock: &str) -> String {
+    format!(
+        "UPDATE webhook_deliveries SET leased_until_ms = $3, attempts = attempts + 1 \
+         WHERE id IN ({DUE_WEBHOOK_DELIVERIES} {lock}) RETURNING id"
+    )
+}
+
+/// What an attempt needs of claimed deliveries `ids`.
+pub fn claimed_webhook_deliveries(ids: &[i64]) -> String {
+    let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT d.id, d.attempts, d.leased_until_ms, m.message_id, m.event_type, m.licence_id, m.data, \
+         m.created_at_ms, e.url, e.secret FROM webhook_deliveries d \
+         JOIN webhook_messages m ON m.id = d.message_id JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+         WHERE d.id IN ({ids}) ORDER BY d.id"
+    )
+}
+
+/// When the next attempt is due (a lease that runs out counts as due then).
+pub const NEXT_WEBHOOK_DUE: &str = "SELECT MIN(CASE WHEN d.leased_until_ms > d.next_attempt_at_ms \
+     THEN d.leased_until_ms ELSE d.next_attempt_at_ms END) AS due FROM webhook_deliveries d \
+     JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+     WHERE d.status = 'pending' AND e.disabled = FALSE AND e.deleted_at_ms IS NULL";
+
+/// An attempt's outcome for delivery `$7`, recorded only while lease `$8` holds:
+/// status `$1`, next attempt `$2`, attempted at `$3`, HTTP status `$4`, error `$5`,
+/// delivered at `$6`.
+pub const FINISH_WEBHOOK_DELIVERY: &str = "UPDATE webhook_deliveries SET status = $1, next_attempt_at_ms = $2, \
+     leased_until_ms = NULL, last_attempt_at_ms = $3, last_status_code = $4, last_error = $5, delivered_at_ms = $6 \
+     WHERE id = $7 AND leased_until_ms = $8";
+
+/// Endpoint `$1`'s deliveries with ids below `$2`, newest first, at most `$3`.
+pub const LIST_WEBHOOK_DELIVERIES: &str = "SELECT d.id, m.message_id, m.event_type, d.status, d.attempts, \
+     d.next_attempt_at_ms, d.last_attempt_at_ms, d.last_status_code, d.last_error, d.delivered_at_ms, \
+     d.created_at_ms FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id \
+     JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+     WHERE e.public_id = $1 AND d.id < $2 ORDER BY d.id DESC LIMIT $3";
+
+/// Deliveries settled (delivered or failed) before `$1`.
+pub const PRUNE_WEBHOOK_DELIVERIES: &str =
+    "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at_ms < $1";
+/// Messages made before `$1` with no delivery left.
+pub const PRUNE_WEBHOOK_MESSAGES: &str = "DELETE FROM webhook_messages WHERE created_at_ms < $1 \
+     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = webhook_messages.id)";
+
+/// Licence `$1`'s name, monthly limit and billable events in `[$2, $3)` (whole
+/// days), if it has a limit.
+pub const LICENCE_MONTH_BILLABLE: &str = "SELECT k.name, k.monthly_limit, CAST(COALESCE((SELECT SUM(t.billable) \
+     FROM totals_daily t WHERE t.key_id = k.id AND t.day_ms >= $2 AND t.day_ms < $3), 0) AS BIGINT) AS billable \
+     FROM api_keys k WHERE k.id = $1 AND k.monthly_limit IS NOT NULL";
+/// Marks threshold `$3` % of licence `$1`'s month `$2` crossed; changes a row only the first time.
+pub const INSERT_THRESHOLD_CROSSED: &str =
+    "INSERT INTO usage_thresholds_crossed (licence_id, month_ms, percent) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
 /// The columns of `usage_events` a new event fills, in binding order.
 pub const EVENT_COLUMNS: &str =
     "key_id, event_id, event_kind, classification, origin, origin_claim_differed, is_still, created_at_ms";

@@ -15,18 +15,18 @@ use async_trait::async_trait;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use sqlx::migrate::Migrator;
 
-use super::origin_cap;
 use super::rollup::{rollup_deltas, Rollup};
 use super::rows::classification_named;
 use super::sealed::writes_sealed_buckets;
-use super::sql;
 use super::storage::{
-    ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, Counts, CountsQuery, CountsRow, KeyInfo, KeyLookup,
-    KeyPairInfo, ScriptStatement, SqlValue, Storage,
+    ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, ClaimedDelivery, Counts, CountsQuery, CountsRow,
+    DeliveryInfo, KeyInfo, KeyLookup, KeyPairInfo, ScriptStatement, SqlValue, Storage, WebhookEndpoint,
 };
 use super::{audit_entry, limit_from_db, now_ms, Engine, KeyId, NewEvent, Recorded, StoreError};
+use super::{origin_cap, outbox, sql, DeliveryStatus};
 use crate::allowed_origins::AllowedOrigins;
 use crate::telemetry::LogThrottle;
+use crate::webhooks::{EventTypes, Threshold};
 
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -371,10 +371,8 @@ fn record(
     max_new_origins: u32,
 ) -> Result<Vec<Recorded>, StoreError> {
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if max_new_origins > 0 {
-        let refused = admit_origins(&tx, &events, max_new_origins)?;
-        origin_cap::fold(&mut events, &refused);
-    }
+    let admission = admit_origins(&tx, &events, max_new_origins)?;
+    origin_cap::fold(&mut events, &admission.refused);
     let events = &events[..];
     let mut recorded = Vec::with_capacity(events.len());
     {
@@ -414,32 +412,86 @@ fn record(
     if writes_sealed_buckets(events, now_ms()) {
         tx.execute(sql::BUMP_ROLLUP_GENERATION, [])?;
     }
+    if tx.prepare_cached(sql::ANY_WEBHOOK_ENDPOINT)?.exists([])? {
+        write_webhook_messages(&tx, events, &recorded, &admission.new)?;
+    }
     tx.commit()?;
     Ok(recorded)
 }
 
+/// The webhook messages a batch causes, in its transaction: its new unlicensed
+/// and not-allowed origins, and the monthly-limit thresholds it crossed.
+fn write_webhook_messages(
+    tx: &rusqlite::Transaction<'_>,
+    events: &[NewEvent],
+    recorded: &[Recorded],
+    new_pairs: &[(i64, String)],
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    for statement in outbox::new_origin_messages(new_pairs, now)? {
+        execute(tx, statement)?;
+    }
+    let mut month_billable = tx.prepare_cached(&numbered(sql::LICENCE_MONTH_BILLABLE))?;
+    for month in outbox::billable_months(events, recorded) {
+        let found = month_billable
+            .query_row(params![month.licence_id, month.start_ms, month.end_ms], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            })
+            .optional()?;
+        let Some((name, limit, billable)) = found else { continue };
+        let (limit, billable) = (u64::try_from(limit).unwrap_or(0), u64::try_from(billable).unwrap_or(0));
+        for threshold in Threshold::reached(limit, billable) {
+            if execute(tx, outbox::mark_crossed(month, threshold))? == 1 {
+                for statement in outbox::crossing_message(month, &name, limit, billable, threshold, now)? {
+                    execute(tx, statement)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs one statement of a script inside `tx`; how many rows it changed.
+fn execute(tx: &rusqlite::Transaction<'_>, statement: ScriptStatement) -> Result<usize, StoreError> {
+    let changed = tx
+        .prepare_cached(&numbered(statement.sql))?
+        .execute(params_from_iter(statement.params.iter().map(SqliteValue)))
+        .map_err(|err| match statement.duplicate {
+            Some(duplicate) => unique_or(err, duplicate),
+            None => err.into(),
+        })?;
+    match statement.none_changed {
+        Some(err) if changed == 0 => Err(err),
+        _ => Ok(changed),
+    }
+}
+
 /// The (account, origin) pairs of `events` that are neither known nor admitted
-/// as new today, in sorted order.
+/// as new today (none when `max_new_origins` is 0: no cap), and those admitted
+/// as new, each in sorted order.
 fn admit_origins(
     tx: &rusqlite::Transaction<'_>,
     events: &[NewEvent],
     max_new_origins: u32,
-) -> Result<Vec<(i64, String)>, StoreError> {
+) -> Result<origin_cap::Admission, StoreError> {
     let mut known = tx.prepare_cached(&numbered(sql::KNOWN_ORIGIN))?;
     let mut take_place = tx.prepare_cached(&numbered(sql::TAKE_NEW_ORIGIN_PLACE))?;
     let mut remember = tx.prepare_cached(&numbered(sql::INSERT_KNOWN_ORIGIN))?;
-    let mut refused = Vec::new();
+    let mut admission = origin_cap::Admission::default();
     for ((account, origin), day) in origin_cap::pairs(events) {
         if known.exists(params![account, origin])? {
             continue;
         }
-        if take_place.query_row(params![account, day, max_new_origins], |_| Ok(())).optional()?.is_some() {
+        let has_place = max_new_origins == 0
+            || take_place.query_row(params![account, day, max_new_origins], |_| Ok(())).optional()?.is_some();
+        if has_place {
             remember.execute(params![account, origin, day])?;
+            admission.new.push((account, origin));
         } else {
-            refused.push((account, origin));
+            admission.refused.push((account, origin));
         }
     }
-    Ok(refused)
+    Ok(admission)
 }
 
 /// A script's value as rusqlite binds it.
@@ -511,18 +563,7 @@ impl Storage for SqliteStorage {
         self.write(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             for statement in script {
-                let changed = tx
-                    .prepare_cached(&numbered(statement.sql))?
-                    .execute(params_from_iter(statement.params.iter().map(SqliteValue)))
-                    .map_err(|err| match statement.duplicate {
-                        Some(duplicate) => unique_or(err, duplicate),
-                        None => err.into(),
-                    })?;
-                if changed == 0 {
-                    if let Some(err) = statement.none_changed {
-                        return Err(err);
-                    }
-                }
+                execute(&tx, statement)?;
             }
             tx.commit()?;
             Ok(())
@@ -630,6 +671,105 @@ impl Storage for SqliteStorage {
             rows.into_iter().map(audit_entry).collect()
         })
         .await
+    }
+
+    async fn list_webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare_cached(sql::LIST_WEBHOOK_ENDPOINTS)?;
+            let endpoints = statement
+                .query_map([], |row| {
+                    Ok(WebhookEndpoint {
+                        id: row.get("public_id")?,
+                        url: row.get("url")?,
+                        description: row.get("description")?,
+                        event_types: EventTypes::from_stored(&row.get::<_, String>("event_types")?),
+                        disabled: row.get("disabled")?,
+                        created_at_ms: row.get("created_at_ms")?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(endpoints)
+        })
+        .await
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        endpoint_id: &str,
+        before_id: i64,
+        limit: i64,
+    ) -> Result<Vec<DeliveryInfo>, StoreError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&numbered(sql::LIST_WEBHOOK_DELIVERIES))?;
+            let rows = statement
+                .query_map(params![endpoint_id, before_id, limit], |row| {
+                    Ok((
+                        row.get::<_, String>("status")?,
+                        DeliveryInfo {
+                            id: row.get("id")?,
+                            message_id: row.get("message_id")?,
+                            event_type: row.get("event_type")?,
+                            status: DeliveryStatus::Pending,
+                            attempts: row.get("attempts")?,
+                            next_attempt_at_ms: row.get("next_attempt_at_ms")?,
+                            last_attempt_at_ms: row.get("last_attempt_at_ms")?,
+                            last_status_code: row.get("last_status_code")?,
+                            last_error: row.get("last_error")?,
+                            delivered_at_ms: row.get("delivered_at_ms")?,
+                            created_at_ms: row.get("created_at_ms")?,
+                        },
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(status, delivery)| Ok(DeliveryInfo { status: DeliveryStatus::parse(&status)?, ..delivery }))
+                .collect()
+        })
+        .await
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now_ms: i64,
+        leased_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.write(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let ids: Vec<i64> = tx
+                .prepare_cached(&numbered(&sql::claim_webhook_deliveries("")))?
+                .query_map(params![now_ms, limit, leased_until_ms], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let claimed = tx
+                .prepare(&sql::claimed_webhook_deliveries(&ids))?
+                .query_map([], |row| {
+                    Ok(ClaimedDelivery {
+                        id: row.get("id")?,
+                        attempts: row.get("attempts")?,
+                        leased_until_ms: row.get("leased_until_ms")?,
+                        message_id: row.get("message_id")?,
+                        event_type: row.get("event_type")?,
+                        licence_id: row.get("licence_id")?,
+                        data: row.get("data")?,
+                        created_at_ms: row.get("created_at_ms")?,
+                        url: row.get("url")?,
+                        secret: row.get("secret")?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn next_webhook_due(&self) -> Result<Option<i64>, StoreError> {
+        self.read(|connection| Ok(connection.prepare_cached(sql::NEXT_WEBHOOK_DUE)?.query_row([], |row| row.get(0))?))
+            .await
     }
 
     async fn record_events(&self, events: Vec<NewEvent>, max_new_origins: u32) -> Result<Vec<Recorded>, StoreError> {

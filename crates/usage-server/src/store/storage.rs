@@ -10,6 +10,7 @@ use async_trait::async_trait;
 
 use super::{Engine, KeyId, NewEvent, Recorded, StoreError};
 use crate::allowed_origins::AllowedOrigins;
+use crate::webhooks::{EventType, EventTypes};
 
 /// A count query both engines run: SQL with `$n` placeholders, all integers,
 /// whose rows are `key_id, bucket_start, origin, event_kind, billable,
@@ -180,6 +181,119 @@ pub struct AuditEntry {
     pub details: serde_json::Value,
 }
 
+/// A webhook endpoint as the API shows it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEndpoint {
+    /// Its id: `ep_` and 128 random bits in hex.
+    pub id: String,
+    /// Where messages are POSTed.
+    pub url: String,
+    /// What it is for, in the vendor's words.
+    pub description: String,
+    /// The event types it wants; empty: every type.
+    #[serde(serialize_with = "serialize_event_types")]
+    #[schema(value_type = Vec<EventType>)]
+    pub event_types: EventTypes,
+    /// Whether attempts are paused: its messages wait, and are sent once it is enabled.
+    pub disabled: bool,
+    /// Creation time, ms since the epoch.
+    pub created_at_ms: i64,
+}
+
+fn serialize_event_types<S: serde::Serializer>(types: &EventTypes, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(types.types())
+}
+
+/// Where a message stands with one endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = WebhookDeliveryStatus)]
+pub enum DeliveryStatus {
+    /// Not delivered yet: an attempt is due at `nextAttemptAtMs`.
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Every attempt failed (the last more than a day after the first).
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// The inverse of [`DeliveryStatus::as_str`].
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a name this version does not know.
+    pub fn parse(name: &str) -> Result<DeliveryStatus, StoreError> {
+        [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed]
+            .into_iter()
+            .find(|status| status.as_str() == name)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown webhook delivery status `{name}`")))
+    }
+}
+
+/// One message's delivery to one endpoint, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = WebhookDelivery)]
+pub struct DeliveryInfo {
+    /// Its place in the endpoint's list: later deliveries have larger ids.
+    pub id: i64,
+    /// The message's `webhook-id`: the same on every attempt.
+    pub message_id: String,
+    /// The message's type.
+    pub event_type: String,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts started so far.
+    pub attempts: i64,
+    /// When the next attempt is due, ms since the epoch (pending only).
+    pub next_attempt_at_ms: Option<i64>,
+    /// When the last attempt was made.
+    pub last_attempt_at_ms: Option<i64>,
+    /// The HTTP status the last attempt got, if it got an answer.
+    pub last_status_code: Option<i64>,
+    /// Why the last attempt failed, in words.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at_ms: Option<i64>,
+    /// When the message was made.
+    pub created_at_ms: i64,
+}
+
+/// A delivery a server has taken (leased) for one attempt, with what the attempt needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    /// The delivery's row id.
+    pub id: i64,
+    /// Attempts started, this one included.
+    pub attempts: i64,
+    /// The lease: the outcome is recorded only if it still holds.
+    pub leased_until_ms: i64,
+    /// `webhook-id`.
+    pub message_id: String,
+    /// The message's type.
+    pub event_type: String,
+    /// The licence it is about, if any.
+    pub licence_id: Option<i64>,
+    /// The message's data (JSON).
+    pub data: String,
+    /// When the message was made.
+    pub created_at_ms: i64,
+    /// The endpoint's URL.
+    pub url: String,
+    /// The endpoint's signing secret.
+    pub secret: String,
+}
+
 /// A value bound to a statement of a transaction script (see [`Storage::run_script`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqlValue {
@@ -257,6 +371,29 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Up to `limit` audit entries with ids below `before_id`, newest first.
     async fn audit_log(&self, before_id: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// The webhook endpoints not deleted, oldest first.
+    async fn list_webhook_endpoints(&self) -> Result<Vec<WebhookEndpoint>, StoreError>;
+
+    /// Up to `limit` of endpoint `endpoint_id`'s deliveries with ids below `before_id`, newest first.
+    async fn list_webhook_deliveries(
+        &self,
+        endpoint_id: &str,
+        before_id: i64,
+        limit: i64,
+    ) -> Result<Vec<DeliveryInfo>, StoreError>;
+
+    /// Takes up to `limit` deliveries due at `now_ms` for one attempt each, leased
+    /// until `leased_until_ms`: no other server takes them before then.
+    async fn claim_webhook_deliveries(
+        &self,
+        now_ms: i64,
+        leased_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// When the next delivery attempt is due, if one is pending.
+    async fn next_webhook_due(&self) -> Result<Option<i64>, StoreError>;
+
     /// Stores `events` (already in `(account, eventId)` order) in one durable
     /// transaction with their rollup deltas: each once per account and event id,
     /// a repeat adding nothing and answering with the stored classification;
@@ -264,6 +401,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Each account may add at most `max_new_origins_per_day` origins it was
     /// never counted from per UTC day (0: no cap); past it, events are counted
     /// under [`super::FOLDED_ORIGIN`] (see `origin_cap`).
+    /// The webhook messages the batch causes (new unlicensed and not-allowed
+    /// origins, monthly-limit thresholds crossed) are written in its transaction.
     /// Nothing of the batch is stored when it fails.
     async fn record_events(
         &self,

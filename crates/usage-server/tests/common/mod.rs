@@ -365,3 +365,4 @@ pub mod internet;
 pub mod licences;
 pub mod postgres;
 pub mod vendor;
+pub mod webhooks;
