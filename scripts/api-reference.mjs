@@ -84,6 +84,24 @@ for (const tag of tags) {
   }
 }
 
+const webhooks = Object.entries(document.webhooks ?? {});
+if (webhooks.length) {
+  lines.push('### Webhooks sent', '', 'Each is a signed `POST` to an endpoint that asked for its type.', '');
+  for (const [name, item] of webhooks) {
+    const operation = item.post;
+    lines.push(`#### \`${name}\``, '', oneLine(operation.summary), '');
+    lines.push('| header | meaning |', '| --- | --- |');
+    for (const parameter of operation.parameters ?? []) {
+      lines.push(`| \`${parameter.name}\` | ${oneLine(parameter.description)} |`);
+    }
+    const body = operation.requestBody.content['application/json'].schema;
+    lines.push('', `Body: \`{"type": "${name}", "timestamp": "…", "data": …}\` with \`data\` a ${typeOf(body.properties.data)}.`, '');
+    for (const [status, response] of Object.entries(operation.responses)) {
+      lines.push(`Answer ${status}: ${oneLine(response.description)}.`, '');
+    }
+  }
+}
+
 lines.push('### Schemas', '');
 for (const [name, schema] of Object.entries(document.components?.schemas ?? {})) {
   lines.push(`#### ${name}`, '');

@@ -7,6 +7,7 @@
 #   wasm-pack (pinned)                            cargo install
 #   wasm-opt (npm binaryen, pinned in tools/)     npm ci; Debian's v108 breaks the module
 #   esbuild (npm, pinned in tools/)               npm ci; minifies the web build's JavaScript
+#   standardwebhooks (npm, pinned in tools/)      npm ci; verifies webhook signatures in tests
 #   Chromium + ChromeDriver, PostgreSQL, curl, wrk apt-get (Debian's packages)
 #   Firefox ESR, WebKitGTK's WebKitWebDriver      apt-get (firefox-esr, webkit2gtk-driver,
 #     + MiniBrowser and GStreamer plugins, Xvfb    gstreamer1.0-*, xvfb, xauth): the
@@ -76,7 +77,7 @@ fi
 # --- npm tools (pinned in tools/package-lock.json) --------------------------------
 if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ ! -x tools/node_modules/.bin/esbuild ] ||
   [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
-  log "installing pinned npm tools (binaryen, esbuild)"
+  log "installing pinned npm tools (binaryen, esbuild, standardwebhooks)"
   npm ci --prefix tools --no-audit --no-fund --loglevel=error
 fi
 

@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateEndpoint {
     /// An absolute `http` or `https` URL without a fragment, at most 2,000 characters.
-    #[schema(max_length = 2000, pattern = "^https?://[^#]+$")]
+    #[schema(max_length = 2000, pattern = "^https?://[^#\\s\\u0000-\\u001f\\u007f]+$")]
     url: String,
     /// What it is for: at most 500 characters without control characters.
     #[serde(default)]
@@ -52,7 +52,7 @@ struct CreateEndpoint {
 struct ChangeEndpoint {
     /// A new URL.
     #[serde(default)]
-    #[schema(max_length = 2000, pattern = "^https?://[^#]+$")]
+    #[schema(max_length = 2000, pattern = "^https?://[^#\\s\\u0000-\\u001f\\u007f]+$")]
     url: Option<String>,
     /// A new description.
     #[serde(default)]

@@ -360,7 +360,7 @@ mod tests {
         let body = render_body(EventType::LicenseRevoked, 0, Some(7), r#"{"name":"acme"}"#);
         assert_eq!(
             body,
-            r#"{"type":"license.revoked","timestamp":"1970-01-01T00:00:00.000Z","data":{"licenseId":7,"name":"acme"}}"#
+            r#"{"type":"license.revoked","timestamp":"1970-01-01T00:00:00Z","data":{"licenseId":7,"name":"acme"}}"#
         );
     }
 
