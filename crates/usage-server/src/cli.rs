@@ -15,7 +15,7 @@ use crate::store::{
     WEBHOOK_RETENTION_DAYS,
 };
 use crate::webhook_sender::{SenderHandle, SenderOptions};
-use crate::webhooks::{new_endpoint_id, new_secret, EndpointUrl, EventType, EventTypes};
+use crate::webhooks::{new_endpoint_id, new_secret, EndpointUrl, EventTypes};
 
 /// Runs one command to completion.
 ///
@@ -159,22 +159,11 @@ async fn webhooks(command: WebhooksCommand) -> anyhow::Result<()> {
     match command {
         WebhooksCommand::Create { url, events, description, .. } => {
             let url = EndpointUrl::parse(&url).map_err(|rule| anyhow::anyhow!("--url {rule}"))?;
-            let mut types = Vec::new();
-            for name in events.iter().filter(|name| !name.is_empty()) {
-                let known = EventType::ALL.map(EventType::as_str).join(", ");
-                types.push(
-                    EventType::parse(name)
-                        .ok_or_else(|| anyhow::anyhow!("--events: `{name}` is not an event type; use {known}"))?,
-                );
-            }
+            let names: Vec<&String> = events.iter().filter(|name| !name.is_empty()).collect();
+            let event_types = EventTypes::parse(&names).map_err(|rule| anyhow::anyhow!("--events: {rule}"))?;
             let secret = new_secret()?;
-            let endpoint = NewEndpoint {
-                id: new_endpoint_id()?,
-                url,
-                description,
-                event_types: EventTypes::new(types),
-                secret: secret.clone(),
-            };
+            let endpoint =
+                NewEndpoint { id: new_endpoint_id()?, url, description, event_types, secret: secret.clone() };
             let endpoint = store.create_webhook_endpoint(endpoint, &Actor::Cli).await.map_err(cli_error)?;
             let mut line = serde_json::to_value(&endpoint)?;
             line["secret"] = secret.into();

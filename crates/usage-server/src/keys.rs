@@ -33,7 +33,8 @@ pub fn new_admin_token() -> Result<String, getrandom::Error> {
     Ok(format!("{ADMIN_TOKEN_PREFIX}{}", random_hex::<32>()?))
 }
 
-fn random_hex<const N: usize>() -> Result<String, getrandom::Error> {
+/// `N` random bytes from the operating system, in hex.
+pub(crate) fn random_hex<const N: usize>() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes)?;
     Ok(hex(&bytes))

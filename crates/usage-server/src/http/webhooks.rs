@@ -279,17 +279,5 @@ fn endpoint_url(url: &str) -> Result<EndpointUrl, ApiError> {
 }
 
 fn event_types(names: &[String]) -> Result<EventTypes, ApiError> {
-    let types = names
-        .iter()
-        .map(|name| {
-            EventType::parse(name).ok_or_else(|| ApiError::InvalidField {
-                field: "eventTypes".to_owned(),
-                rule: format!(
-                    "`{name}` is not an event type; use {}",
-                    EventType::ALL.map(EventType::as_str).join(", ")
-                ),
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(EventTypes::new(types))
+    EventTypes::parse(names).map_err(|rule| ApiError::InvalidField { field: "eventTypes".to_owned(), rule })
 }

@@ -113,6 +113,24 @@ impl EventTypes {
         EventTypes(types)
     }
 
+    /// The types these wire names name; empty: all.
+    ///
+    /// # Errors
+    /// The first unknown name, with the names there are, in words.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<EventTypes, String> {
+        let types = names
+            .iter()
+            .map(|name| {
+                let name = name.as_ref();
+                EventType::parse(name).ok_or_else(|| {
+                    let known = EventType::ALL.map(EventType::as_str).join(", ");
+                    format!("`{name}` is not an event type; use {known}")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(EventTypes::new(types))
+    }
+
     /// The types asked for; empty: all.
     pub fn types(&self) -> &[EventType] {
         &self.0

@@ -3,6 +3,8 @@
 
 use base64::Engine as _;
 
+use crate::keys::random_hex;
+
 /// What can go wrong signing.
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
@@ -40,10 +42,9 @@ pub fn new_endpoint_id() -> Result<String, SigningError> {
     random_id("ep_")
 }
 
+/// `prefix` and 128 random bits in hex.
 fn random_id(prefix: &str) -> Result<String, SigningError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(SigningError::Randomness)?;
-    Ok(format!("{prefix}{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(format!("{prefix}{}", random_hex::<16>().map_err(SigningError::Randomness)?))
 }
 
 /// The `webhook-signature` header's value for message `id` sent at `timestamp_secs`.
