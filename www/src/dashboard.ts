@@ -11,8 +11,10 @@ import init, {
   type VendorUsage,
 } from 'usage-telemetry';
 import { StackedBars, type Columns } from './chart';
-import { $ } from './dom';
+import { $, fillTable } from './dom';
 import { count, day } from './format';
+import { explain as explainManagement } from './admin-api';
+import { Management } from './manage';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -39,6 +41,8 @@ const unlicensedCard = $<HTMLElement>('unlicensed-card');
 const unlicensedTable = $<HTMLTableElement>('unlicensed-origins');
 const originsTable = $<HTMLTableElement>('origins');
 const chart = new StackedBars($<HTMLElement>('chart'));
+// A licence created, changed or revoked there shows in the report's licence table.
+const management = new Management(() => void loadReport(credential()).catch(() => undefined));
 
 const ready = init();
 let lastQuery: { since?: number; granularity: 'day' | 'hour' } | null = null;
@@ -63,6 +67,7 @@ signOutButton.addEventListener('click', () => {
   report.hidden = true;
   csvButton.disabled = true;
   lastQuery = null;
+  management.signOut();
 });
 
 function credential(): string {
@@ -100,25 +105,38 @@ async function load(): Promise<void> {
   loadButton.disabled = true;
   loadButton.textContent = 'Loading…';
   try {
-    await ready;
-    const range = query();
-    const answer = await getUsageBreakdown({
-      apiKey: key,
-      endpoint: location.origin,
-      ...range,
-      // The person typed their own key into their own dashboard, served by the usage server itself.
-      dangerouslyAllowBrowser: true,
-      retry: { retries: 1, baseDelayMs: 300, timeoutMs: 10_000 },
-    });
+    await loadReport(key);
     sessionStorage.setItem(STORAGE_KEY, key);
-    lastQuery = range;
-    show(answer);
   } catch (error) {
+    management.signOut();
     showError(explain(error as UsageTelemetryError));
+    return;
   } finally {
     loadButton.disabled = false;
     loadButton.textContent = 'Load';
   }
+  if (key.startsWith('rm_adm_')) {
+    // The management views: their own errors show in their own words.
+    await management.signIn(key).catch((error: unknown) => showError(explainManagement(error)));
+  } else {
+    management.signOut();
+  }
+}
+
+/** Reads the report for the chosen range with `key` and draws it. */
+async function loadReport(key: string): Promise<void> {
+  await ready;
+  const range = query();
+  const answer = await getUsageBreakdown({
+    apiKey: key,
+    endpoint: location.origin,
+    ...range,
+    // The person typed their own key into their own dashboard, served by the usage server itself.
+    dangerouslyAllowBrowser: true,
+    retry: { retries: 1, baseDelayMs: 300, timeoutMs: 10_000 },
+  });
+  lastQuery = range;
+  show(answer);
 }
 
 function explain(error: UsageTelemetryError): string {
@@ -246,29 +264,6 @@ function showUnlicensed(view: VendorUsage): void {
 
 function countCells(counts: UsageCounts): string[] {
   return [count(counts.billable), count(counts.development), count(counts.failed)];
-}
-
-function fillTable(table: HTMLTableElement, header: string[], rows: string[][], empty = 'Nothing in this range.'): void {
-  const head = table.createTHead();
-  head.replaceChildren(row('th', header));
-  const body = table.tBodies[0] ?? table.createTBody();
-  if (rows.length) {
-    body.replaceChildren(...rows.map((cells) => row('td', cells)));
-  } else {
-    const placeholder = row('td', [empty]);
-    placeholder.cells[0]!.colSpan = header.length;
-    body.replaceChildren(placeholder);
-  }
-}
-
-function row(tag: 'td' | 'th', cells: string[]): HTMLTableRowElement {
-  const tr = document.createElement('tr');
-  for (const text of cells) {
-    const cell = document.createElement(tag);
-    cell.textContent = text;
-    tr.append(cell);
-  }
-  return tr;
 }
 
 /** Fetches the CSV export with the credential in a header, then saves it. */

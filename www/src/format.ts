@@ -22,3 +22,8 @@ export function count(value: number): string {
 export function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
+
+/** `2026-11-23 14:05 UTC`. */
+export function dateTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}

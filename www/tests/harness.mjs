@@ -72,6 +72,19 @@ export async function startServer() {
       });
       return response.json();
     },
+    /** `admin create-token` on this server's database (`--read-only` if asked); the token. */
+    createAdminToken(name, { readOnly = false } = {}) {
+      return cli(database, ['admin', 'create-token', '--name', name, ...(readOnly ? ['--read-only'] : [])]).token;
+    },
+    /** An admin route with the full admin token (or `token`); the status and the JSON answer. */
+    async api(method, path, body, token = admin.token) {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: response.status, body: await response.json() };
+    },
     /** The vendor's view. */
     async adminView() {
       const response = await fetch(`${url}/api/admin/usage`, { headers: { authorization: `Bearer ${admin.token}` } });
@@ -143,4 +156,41 @@ export async function probe(bytes) {
 
 export async function screenshot(page, name) {
   await page.screenshot({ path: join(outputDir, `${name}.png`), fullPage: true });
+}
+
+/**
+ * The server's tests' webhook receiver on loopback: it verifies each message with
+ * npm `standardwebhooks` (not our code) once told the secret, and reports every
+ * request; `next(predicate)` resolves with the first request that matches.
+ */
+export async function startWebhookReceiver() {
+  const child = spawn(process.execPath, [join(root, 'crates', 'usage-server', 'tests', 'webhook-receiver.mjs')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const received = [];
+  const waiting = [];
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise((resolvePort) => lines.once('line', (line) => resolvePort(JSON.parse(line).port)));
+  lines.on('line', (line) => {
+    const request = JSON.parse(line);
+    received.push(request);
+    for (const waiter of waiting.filter((w) => w.predicate(request))) {
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.resolve(request);
+    }
+  });
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    received,
+    async setSecret(secret) {
+      await fetch(`http://127.0.0.1:${port}/control`, { method: 'PUT', body: JSON.stringify({ secret }) });
+    },
+    next(predicate) {
+      const found = received.find(predicate);
+      return found ? Promise.resolve(found) : new Promise((resolve) => waiting.push({ predicate, resolve }));
+    },
+    stop() {
+      child.kill();
+    },
+  };
 }

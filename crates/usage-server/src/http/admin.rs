@@ -1,5 +1,5 @@
 //! The vendor's view: `GET /api/admin/usage` and `GET /api/admin/export.csv`,
-//! with an admin token as a Bearer credential.
+//! with an admin token as a Bearer credential, and `GET /api/admin/token`.
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -15,11 +15,42 @@ use super::openapi::ReadRefused;
 use super::usage::RangeQuery;
 use super::{auth, csv_download, AppState};
 use crate::report::{self, Counted, KeyLimits};
-use crate::store::{now_ms, ViewCounts};
+use crate::store::{now_ms, Actor, ViewCounts};
 
 /// The admin routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(usage)).routes(routes!(export_csv))
+    OpenApiRouter::new().routes(routes!(usage)).routes(routes!(export_csv)).routes(routes!(token))
+}
+
+/// `GET /api/admin/token`: the token a request carries, so that a dashboard offers
+/// changes only to a token that may make them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AdminTokenResponse)]
+struct TokenAnswer {
+    success: bool,
+    /// The name it was created with (the audit log's `token:NAME`).
+    name: String,
+    /// Whether it may only read: a change with it answers 403.
+    read_only: bool,
+}
+
+/// Which admin token the request carries: its name and whether it may change things.
+#[utoipa::path(
+    get,
+    path = "/api/admin/token", operation_id = "getAdminToken",
+    tag = "admin",
+    security(("adminToken" = [])),
+    responses((status = 200, description = "The token's name and kind", body = TokenAnswer), ReadRefused)
+)]
+async fn token(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<TokenAnswer>, ApiError> {
+    let admin = auth::admin(&state, &headers).await?;
+    let name = match admin.actor {
+        Actor::Token(name) => name,
+        // Requests always carry a token; the CLI is no HTTP caller.
+        Actor::Cli => "cli".to_owned(),
+    };
+    Ok(Json(TokenAnswer { success: true, name, read_only: admin.read_only }))
 }
 
 /// Every licence with its totals and limit, unlicensed and free-license usage by

@@ -141,8 +141,15 @@ pub async fn read_only_tokens(database_url: &str) {
     let admin = create_admin_token(database_url, "vendor");
     let reader = create_read_only_token(database_url, "dashboard");
     let server = TestServer::start(database_url);
+    // Each token says what it is, so a dashboard offers changes only to a full one.
+    let (status, answer) = server.call("GET", "/api/admin/token", &reader, None).await;
+    assert_eq!((status, answer), (200, json!({"success": true, "name": "dashboard", "readOnly": true})));
+    let (status, answer) = server.call("GET", "/api/admin/token", &admin, None).await;
+    assert_eq!((status, answer), (200, json!({"success": true, "name": "vendor", "readOnly": false})));
     let (_, created) = server.call("POST", LICENSES, &admin, Some(json!({"name": "acme"}))).await;
     let id = created["license"]["id"].as_i64().unwrap();
+    let (status, answer) = server.call("GET", "/api/admin/token", created["secretKey"].as_str().unwrap(), None).await;
+    assert_eq!(status, 403, "a licence's secret key is no admin token: {answer}");
     let (status, listed) = server.call("GET", LICENSES, &reader, None).await;
     assert_eq!((status, listed["licenses"].as_array().map(Vec::len)), (200, Some(1)));
     assert_eq!(server.call("GET", &format!("{LICENSES}/{id}"), &reader, None).await.0, 200);
