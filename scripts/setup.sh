@@ -9,6 +9,7 @@
 #   esbuild (npm, pinned in tools/)               npm ci; minifies the web build's JavaScript
 #   standardwebhooks (npm, pinned in tools/)      npm ci; verifies webhook signatures in tests
 #   Chromium + ChromeDriver, PostgreSQL, curl, wrk apt-get (Debian's packages)
+#   Prometheus (2.42)                             apt-get; a test scrapes the server with it
 #   Firefox ESR, WebKitGTK's WebKitWebDriver      apt-get (firefox-esr, webkit2gtk-driver,
 #     + MiniBrowser and GStreamer plugins, Xvfb    gstreamer1.0-*, xvfb, xauth): the
 #                                                  other two engines
@@ -47,6 +48,7 @@ command -v xvfb-run >/dev/null || apt_packages+=(xvfb)
 command -v xauth >/dev/null || apt_packages+=(xauth)
 command -v curl >/dev/null || apt_packages+=(curl)
 command -v wrk >/dev/null || apt_packages+=(wrk) # HTTP load for scripts/bench.sh
+command -v prometheus >/dev/null || apt_packages+=(prometheus) # scrapes --metrics-addr in a test
 if [ ${#apt_packages[@]} -gt 0 ]; then
   log "installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq

@@ -22,6 +22,7 @@ cd "$(dirname "$0")/.."
 export USAGE_SETUP_DONE=1
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export USAGE_TEST_REQUIRE_POSTGRES=1 # setup.sh installed it: never skip
+export USAGE_TEST_REQUIRE_PROMETHEUS=1 # the same
 source scripts/lib.sh
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 

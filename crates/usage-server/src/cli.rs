@@ -259,17 +259,59 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let sender_options = SenderOptions { timeout: Duration::from_secs(args.webhook_timeout_secs) };
     let sender = SenderHandle::spawn(store.clone(), sender_options).context("cannot start the webhook sender")?;
     let shutdown = shutdown_signal()?;
+    let metrics = match args.metrics_addr {
+        Some(addr) => Some(serve_metrics(addr, limits.shutdown_timeout).await?),
+        None => None,
+    };
     let listener = TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, engine = ?store.engine(), "usage-server ready");
     // Scripts and tests read this line to learn the port (with --addr …:0).
     println!("usage-server listening on http://{addr}");
+    if let Some((metrics_addr, ..)) = &metrics {
+        tracing::info!(addr = %metrics_addr, "metrics listening");
+        println!("usage-server metrics on http://{metrics_addr}/metrics");
+    }
     let app = app_serving(state, args.static_dir.as_deref());
     crate::connections::serve(listener, app, limits, trusted_proxies, shutdown).await.context("server failed")?;
+    if let Some((_, stop_metrics, metrics_task)) = metrics {
+        let _ = stop_metrics.send(());
+        let _ = metrics_task.await;
+    }
     sender.stop().await;
     store.close().await;
     tracing::info!("usage-server stopped; every acknowledged event is stored");
     Ok(())
+}
+
+/// Installs the metrics recorder and serves it on `addr` (with the public
+/// listener's deadlines, and few connections: a scraper or two) until told to
+/// stop; the bound address, the stop switch and the task.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    shutdown_timeout: Duration,
+) -> anyhow::Result<(std::net::SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)> {
+    let handle = crate::metrics::install().context("cannot install the metrics recorder")?;
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on --metrics-addr {addr}"))?;
+    let bound = listener.local_addr()?;
+    let limits = ConnectionLimits {
+        max_connections: 16,
+        max_per_address: 16,
+        header_timeout: Duration::from_secs(10),
+        write_timeout: Duration::from_secs(10),
+        shutdown_timeout,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let app = crate::metrics::router(handle);
+        if let Err(err) = crate::connections::serve(listener, app, limits, TrustedProxies::None, shutdown).await {
+            tracing::error!(error = %err, "the metrics listener failed");
+        }
+    });
+    Ok((bound, stop, task))
 }
 
 /// Deletes raw events older than `retain_days` now and every hour (rollups

@@ -11,6 +11,19 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines (on stderr) are written: `text` for people, `json` (one
+    /// object per line) for a log pipeline.
+    #[arg(long, global = true, env = "USAGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the request's span (its request id).
+    Json,
 }
 
 /// The subcommands.
@@ -137,6 +150,10 @@ pub struct ServeArgs {
     /// failed (and is retried on the schedule in docs/API.md).
     #[arg(long, env = "USAGE_WEBHOOK_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=60))]
     pub webhook_timeout_secs: u64,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` on this separate address
+    /// (keep it off the public port: a private interface or loopback). Off by default.
+    #[arg(long, env = "USAGE_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Also serve the files of this directory (the built demo, `www/dist`) at every
     /// path the API does not use, from the same origin as the API.
     #[arg(long = "static", env = "USAGE_STATIC_DIR", value_name = "DIR")]

@@ -30,6 +30,7 @@ use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
 use crate::http::{address_block, TrustedProxies};
+use crate::metrics::{self, Refusal};
 use crate::telemetry::LogThrottle;
 
 /// `serve`'s limits on connections.
@@ -92,6 +93,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Some(slots) = take_slots(&open, &per_address, &limits, &proxies, peer.ip()) else {
+            metrics::refused(Refusal::Connections);
             refuse(&stream);
             continue;
         };

@@ -15,6 +15,7 @@ pub mod config;
 pub mod connections;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod report;
 pub mod store;
 pub mod telemetry;

@@ -7,8 +7,9 @@ use usage_server::config::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    usage_server::telemetry::init_tracing();
-    match usage_server::cli::run(Cli::parse()).await {
+    let cli = Cli::parse();
+    usage_server::telemetry::init_tracing(cli.log_format);
+    match usage_server::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("usage-server: {err:#}");

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::metrics;
 use crate::store::{now_ms, AttemptOutcome, ClaimedDelivery, Store};
 use crate::telemetry::LogThrottle;
 use crate::webhooks::{render_body, retry_delay_ms, sign, EventType};
@@ -88,8 +89,11 @@ async fn send_until_stopped(
 ) {
     let lease_ms = i64::try_from(options.lease().as_millis()).unwrap_or(i64::MAX / 2);
     while !*stopping.borrow() {
-        let due = match store.next_webhook_due().await {
-            Ok(due) => due,
+        let due = match store.webhook_queue().await {
+            Ok(queue) => {
+                metrics::webhook_backlog(queue.pending);
+                queue.next_due_ms
+            }
             Err(err) => {
                 if let Some(held_back) = LOOK_FAILURES.admit() {
                     tracing::warn!(error = %err, held_back, "cannot look for due webhook deliveries; will retry");
@@ -127,6 +131,11 @@ async fn attempt_all(store: &Store, client: &reqwest::Client, options: SenderOpt
         let (store, client) = (store.clone(), client.clone());
         attempts.spawn(async move {
             let outcome = attempt(&client, options, &delivery).await;
+            metrics::webhook_attempt(match (&outcome.error, outcome.next_attempt_at_ms) {
+                (None, _) => "delivered",
+                (Some(_), Some(_)) => "retrying",
+                (Some(_), None) => "failed",
+            });
             match &outcome.error {
                 None => tracing::debug!(message_id = %delivery.message_id, "webhook delivered"),
                 Some(error) if outcome.next_attempt_at_ms.is_none() => tracing::warn!(

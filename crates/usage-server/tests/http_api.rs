@@ -452,7 +452,7 @@ async fn cors_preflights_are_answered_for_any_origin_without_credentials() {
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
         assert_eq!(
             response.headers()["access-control-expose-headers"].to_str().unwrap().to_lowercase(),
-            "retry-after,content-disposition"
+            "retry-after,content-disposition,x-request-id"
         );
     }
 }
@@ -511,7 +511,7 @@ async fn shutdown_finishes_in_flight_requests() {
     .unwrap();
     stream.flush().unwrap();
     // Accepted and being handled (not merely queued in the listen backlog) before the signal.
-    server.wait_for_log("started processing request", Duration::from_secs(30));
+    server.wait_for_log("request started", Duration::from_secs(30));
     server.terminate();
     server.wait_for_log("shutdown signal received", Duration::from_secs(30));
     stream.write_all(rest.as_bytes()).unwrap();

@@ -6,6 +6,7 @@ use axum::http::header;
 
 use super::error::ApiError;
 use super::AppState;
+use crate::metrics::{self, Refusal};
 
 /// The largest body accepted, and the largest registration in a batch. A
 /// registration is under 400 bytes; 16 KiB leaves room for growth while refusing
@@ -60,12 +61,16 @@ async fn read_limited(request: Request, state: &AppState, limit: usize) -> Resul
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
+        metrics::refused(Refusal::BodyTooLarge);
         return Err(ApiError::PayloadTooLarge(limit));
     }
     let timeout = state.options.body_timeout;
     match tokio::time::timeout(timeout, axum::body::to_bytes(request.into_body(), limit)).await {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(err)) if is_length_limit(&err) => Err(ApiError::PayloadTooLarge(limit)),
+        Ok(Err(err)) if is_length_limit(&err) => {
+            metrics::refused(Refusal::BodyTooLarge);
+            Err(ApiError::PayloadTooLarge(limit))
+        }
         Ok(Err(_)) => Err(ApiError::UnreadableBody),
         Err(_) => Err(ApiError::BodyTimeout(timeout.as_secs())),
     }

@@ -1,9 +1,10 @@
-//! The HTTP API: routes, CORS, tracing.
+//! The HTTP API: routes, CORS, request ids, access logs and request metrics.
 //!
 //! `track`: the registration and get-usage endpoints of the documented client;
 //! `usage`: a licensee's breakdown and export; `admin`: the vendor's view;
 //! `licences`: managing licences and reading the audit log;
-//! `health`: liveness and readiness; `auth`: Bearer credentials;
+//! `health`: liveness and readiness; `auth`: Bearer credentials; `observe`:
+//! request ids, the access line and request metrics;
 //! `client_address`: who a request is rate-limited as; `rate_limit`: token
 //! buckets; `static_files`: the demo's pages, when served.
 
@@ -15,6 +16,7 @@ mod error;
 mod health;
 mod key_cache;
 mod licences;
+mod observe;
 mod openapi;
 mod paging;
 mod rate_limit;
@@ -33,8 +35,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures_util::{StreamExt, TryStreamExt};
 use tower_http::cors::{Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 use usage_core::wire::LimitStatus;
 use usage_core::{format_rfc3339_ms, month_period_utc_ms, UsageRange};
 
@@ -175,7 +177,12 @@ pub fn app_serving(state: AppState, static_dir: Option<&Path>) -> Router {
         HeaderValue::from_static("nosniff"),
     ))
     .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-    .layer(TraceLayer::new_for_http())
+    // Outermost first, from the bottom: a usable incoming id is kept, else one is
+    // made; `observe` logs and measures with it; the answer carries it back.
+    .layer(axum::middleware::from_fn(observe::observe))
+    .layer(PropagateRequestIdLayer::new(HeaderName::from_static(observe::REQUEST_ID)))
+    .layer(SetRequestIdLayer::new(HeaderName::from_static(observe::REQUEST_ID), MakeRequestUuid))
+    .layer(axum::middleware::from_fn(observe::drop_unusable_request_id))
 }
 
 /// Every documented route, with its OpenAPI paths.
@@ -196,14 +203,18 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 
 /// Any origin may call the API: the module runs on customers' sites. No
 /// credentials, so the browser never attaches cookies; `Authorization` carries the
-/// Bearer credential of the read endpoints. `Retry-After` and `Content-Disposition`
-/// are exposed so a page can honour and name them.
+/// Bearer credential of the read endpoints. `Retry-After`, `Content-Disposition`
+/// and `X-Request-Id` are exposed so a page can honour, name and quote them.
 fn cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::POST, Method::GET, Method::PATCH])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-        .expose_headers([header::RETRY_AFTER, header::CONTENT_DISPOSITION])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::CONTENT_DISPOSITION,
+            HeaderName::from_static(observe::REQUEST_ID),
+        ])
         .max_age(Duration::from_secs(24 * 60 * 60))
 }
 

@@ -18,6 +18,7 @@ use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::client_address::address_block;
+use crate::metrics::{self, Refusal};
 use crate::store::KeyId;
 
 /// Over a limit: which one, and how long until a token is free.
@@ -85,7 +86,7 @@ impl RateLimits {
     /// # Errors
     /// [`Limited`] when the address has none left.
     pub fn check_address(&self, address: IpAddr) -> Result<(), Limited> {
-        self.per_address.check(&address_block(address))
+        self.per_address.check(&address_block(address)).inspect_err(|_| metrics::refused(Refusal::RateLimitPerAddress))
     }
 
     /// Takes a token for an event of `key` from `address`.
@@ -93,7 +94,7 @@ impl RateLimits {
     /// # Errors
     /// [`Limited`] when the key has none left at that address.
     pub fn check_key(&self, key: KeyId, address: IpAddr) -> Result<(), Limited> {
-        self.per_key.check(&(key, address_block(address)))
+        self.per_key.check(&(key, address_block(address))).inspect_err(|_| metrics::refused(Refusal::RateLimitPerKey))
     }
 
     /// Forgets buckets that are full again, so memory follows recent clients only.

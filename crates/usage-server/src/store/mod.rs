@@ -40,7 +40,7 @@ pub use shape::{CountRequest, Shape};
 pub use storage::{
     ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, ClaimedDelivery, Counts, CountsQuery, CountsRow,
     DeliveryInfo, DeliveryStatus, KeyInfo, KeyLookup, KeyPairInfo, NewKey, ScriptStatement, SqlValue, Storage,
-    WebhookEndpoint,
+    WebhookEndpoint, WebhookQueue,
 };
 pub use webhooks::{AttemptOutcome, EndpointChange, NewEndpoint, WEBHOOK_RETENTION_DAYS};
 pub use writer::{BatchOptions, EventWriter};
@@ -177,6 +177,16 @@ impl Account {
             Account::Unlicensed => 0,
             Account::FreeLicense => -1,
             Account::NotAllowed(KeyId(id)) => -1 - id,
+        }
+    }
+
+    /// What kind of account it is, as metrics label it: never which one.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            Account::Key(_) => "licence",
+            Account::Unlicensed => "unlicensed",
+            Account::FreeLicense => "free-license",
+            Account::NotAllowed(_) => "not-allowed",
         }
     }
 

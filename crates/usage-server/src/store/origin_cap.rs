@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use usage_core::MS_PER_DAY;
 
 use super::NewEvent;
+use crate::metrics::{self, Refusal};
 
 /// The origin events are counted under once their account has added its new
 /// origins for the day. No origin can be written so: it has spaces.
@@ -57,6 +58,7 @@ pub fn fold(events: &mut [NewEvent], refused: &[(i64, String)]) {
         let Some(origin) = &event.origin else { continue };
         if refused.iter().any(|(account, refused)| *account == event.account.stored_id() && refused == origin) {
             event.origin = Some(FOLDED_ORIGIN.to_owned());
+            metrics::refused(Refusal::NewOriginCap);
         }
     }
 }

@@ -14,7 +14,7 @@ use super::rows::classification_named;
 use super::sealed::writes_sealed_buckets;
 use super::storage::{
     ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, ClaimedDelivery, Counts, CountsQuery, CountsRow,
-    DeliveryInfo, KeyInfo, KeyLookup, KeyPairInfo, ScriptStatement, SqlValue, Storage, WebhookEndpoint,
+    DeliveryInfo, KeyInfo, KeyLookup, KeyPairInfo, ScriptStatement, SqlValue, Storage, WebhookEndpoint, WebhookQueue,
 };
 use super::{audit_entry, limit_from_db, now_ms, Engine, KeyId, NewEvent, Recorded, StoreError};
 use super::{origin_cap, outbox, sql, DeliveryStatus};
@@ -445,8 +445,9 @@ impl Storage for PostgresStorage {
         Ok(rows.iter().map(claimed).collect::<Result<_, _>>()?)
     }
 
-    async fn next_webhook_due(&self) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(sql::NEXT_WEBHOOK_DUE).fetch_one(&self.pool).await?)
+    async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError> {
+        let row = sqlx::query(sql::WEBHOOK_QUEUE).fetch_one(&self.pool).await?;
+        Ok(WebhookQueue { next_due_ms: row.try_get("due")?, pending: row.try_get("pending")? })
     }
 
     async fn rollup_generation(&self) -> Result<i64, StoreError> {

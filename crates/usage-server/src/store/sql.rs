@@ -158,9 +158,10 @@ pub fn claimed_webhook_deliveries(ids: &[i64]) -> String {
     )
 }
 
-/// When the next attempt is due (a lease that runs out counts as due then).
-pub const NEXT_WEBHOOK_DUE: &str = "SELECT MIN(CASE WHEN d.leased_until_ms > d.next_attempt_at_ms \
-     THEN d.leased_until_ms ELSE d.next_attempt_at_ms END) AS due FROM webhook_deliveries d \
+/// When the next attempt is due (a lease that runs out counts as due then), and
+/// how many deliveries to enabled endpoints are pending.
+pub const WEBHOOK_QUEUE: &str = "SELECT MIN(CASE WHEN d.leased_until_ms > d.next_attempt_at_ms \
+     THEN d.leased_until_ms ELSE d.next_attempt_at_ms END) AS due, COUNT(*) AS pending FROM webhook_deliveries d \
      JOIN webhook_endpoints e ON e.id = d.endpoint_id \
      WHERE d.status = 'pending' AND e.disabled = FALSE AND e.deleted_at_ms IS NULL";
 

@@ -20,7 +20,7 @@ use super::rows::classification_named;
 use super::sealed::writes_sealed_buckets;
 use super::storage::{
     ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, ClaimedDelivery, Counts, CountsQuery, CountsRow,
-    DeliveryInfo, KeyInfo, KeyLookup, KeyPairInfo, ScriptStatement, SqlValue, Storage, WebhookEndpoint,
+    DeliveryInfo, KeyInfo, KeyLookup, KeyPairInfo, ScriptStatement, SqlValue, Storage, WebhookEndpoint, WebhookQueue,
 };
 use super::{audit_entry, limit_from_db, now_ms, Engine, KeyId, NewEvent, Recorded, StoreError};
 use super::{origin_cap, outbox, sql, DeliveryStatus};
@@ -767,9 +767,13 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn next_webhook_due(&self) -> Result<Option<i64>, StoreError> {
-        self.read(|connection| Ok(connection.prepare_cached(sql::NEXT_WEBHOOK_DUE)?.query_row([], |row| row.get(0))?))
-            .await
+    async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError> {
+        self.read(|connection| {
+            Ok(connection
+                .prepare_cached(sql::WEBHOOK_QUEUE)?
+                .query_row([], |row| Ok(WebhookQueue { next_due_ms: row.get(0)?, pending: row.get(1)? }))?)
+        })
+        .await
     }
 
     async fn record_events(&self, events: Vec<NewEvent>, max_new_origins: u32) -> Result<Vec<Recorded>, StoreError> {

@@ -205,6 +205,15 @@ fn serialize_event_types<S: serde::Serializer>(types: &EventTypes, serializer: S
     serializer.collect_seq(types.types())
 }
 
+/// The deliveries still to make (to enabled endpoints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WebhookQueue {
+    /// When the next attempt is due, ms since the epoch; `None` when none is pending.
+    pub next_due_ms: Option<i64>,
+    /// How many are pending.
+    pub pending: i64,
+}
+
 /// Where a message stands with one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -391,8 +400,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
-    /// When the next delivery attempt is due, if one is pending.
-    async fn next_webhook_due(&self) -> Result<Option<i64>, StoreError>;
+    /// The pending deliveries to enabled endpoints: how many, and when the next is due.
+    async fn webhook_queue(&self) -> Result<WebhookQueue, StoreError>;
 
     /// Stores `events` (already in `(account, eventId)` order) in one durable
     /// transaction with their rollup deltas: each once per account and event id,

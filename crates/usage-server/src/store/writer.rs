@@ -20,7 +20,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use usage_core::EventKind;
+
 use super::{NewEvent, Recorded, Store, StoreError};
+use crate::metrics;
 use crate::telemetry::LogThrottle;
 
 /// While the disk is full every batch fails: one line a minute says so, with a count.
@@ -132,18 +135,27 @@ async fn write_batches(store: Store, options: BatchOptions, mut queue: mpsc::Rec
             replies.push((job.events.len(), job.reply));
             all.extend(job.events);
         }
+        // What the metrics say of each event, once it is known to be new.
+        let labels: Vec<(EventKind, &str)> = all.iter().map(|event| (event.kind, event.account.kind_name())).collect();
         let started = std::time::Instant::now();
         let result = store.record_events(all).await;
         expected = events + queue.len();
+        metrics::batch_written(events, started.elapsed(), queue.len());
         tracing::debug!(events, micros = started.elapsed().as_micros() as u64, "batch committed");
         match result {
             Ok(recorded) => {
+                for ((kind, account), outcome) in labels.iter().zip(&recorded) {
+                    if !outcome.repeat {
+                        metrics::event_stored(*kind, outcome.classification, account);
+                    }
+                }
                 let mut recorded = recorded.into_iter();
                 for (count, reply) in replies {
                     let _ = reply.send(Ok(recorded.by_ref().take(count).collect()));
                 }
             }
             Err(err) => {
+                metrics::database_error("writer");
                 if let Some(held_back) = BATCH_FAILURES.admit() {
                     tracing::error!(error = %err, events, held_back, "a batch of events could not be stored");
                 }

@@ -111,6 +111,7 @@ pub struct TestServer {
     child: Child,
     pub url: String,
     stderr_lines: mpsc::Receiver<String>,
+    stdout: BufReader<std::process::ChildStdout>,
     pub client: reqwest::Client,
 }
 
@@ -140,7 +141,7 @@ impl TestServer {
             .env_remove("USAGE_RATE_LIMIT_PER_ADDRESS")
             .env_remove("USAGE_RATE_LIMIT_PER_KEY")
             .env_remove("USAGE_TRUST_FORWARDED_FOR")
-            .env("RUST_LOG", "usage_server=info,tower_http=debug") // tests wait for request logs
+            .env("RUST_LOG", "usage_server=info,usage_server::access=debug") // tests wait for "request started"
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -163,7 +164,25 @@ impl TestServer {
             .strip_prefix("usage-server listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_owned();
-        TestServer { child, url, stderr_lines, client: reqwest::Client::new() }
+        TestServer { child, url, stderr_lines, stdout, client: reqwest::Client::new() }
+    }
+
+    /// The next line the server prints on stdout (after the one announcing its port).
+    pub fn stdout_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim().to_owned()
+    }
+
+    /// Every line logged since the last look, once the process has exited.
+    pub fn remaining_log_lines(&mut self) -> Vec<String> {
+        self.child.wait().unwrap();
+        // The reader thread ends with the pipe; what it sent is all there is.
+        let mut lines = Vec::new();
+        while let Ok(line) = self.stderr_lines.recv_timeout(Duration::from_secs(5)) {
+            lines.push(line);
+        }
+        lines
     }
 
     /// The process id.
