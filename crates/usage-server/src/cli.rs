@@ -129,6 +129,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Webhooks(command) => webhooks(command).await,
+        Command::Backup { to, database } => {
+            let source = crate::backup::sqlite_file(&database.database_url)?;
+            let copied = tokio::task::spawn_blocking(move || crate::backup::backup(&source, &to)).await??;
+            println!("{}", serde_json::to_string(&copied)?);
+            Ok(())
+        }
+        Command::Restore { file, database } => {
+            let target = crate::backup::sqlite_file(&database.database_url)?;
+            let restored = tokio::task::spawn_blocking(move || crate::backup::restore(&file, &target)).await??;
+            println!("{}", serde_json::to_string(&restored)?);
+            Ok(())
+        }
         Command::Keys(KeysCommand::Revoke { name, database }) => {
             let store = open(&database.database_url).await?;
             let licence = store.active_licence_named(&name).await?;
@@ -220,6 +232,11 @@ fn cli_error(err: StoreError) -> anyhow::Error {
 /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open(&args.database.database_url).await?.with_max_new_origins_per_day(args.max_new_origins_per_day);
+    // Held while serving: `usage-server restore` refuses to replace the file under us.
+    let _in_use = match crate::backup::sqlite_file(&args.database.database_url) {
+        Ok(file) => Some(crate::backup::hold_shared(&file)?),
+        Err(_) => None,
+    };
     let trusted_proxies = match (args.trust_forwarded_for, args.trusted_proxy_hops, &args.trusted_proxies[..]) {
         (true, _, _) => TrustedProxies::Hops(1),
         (_, Some(hops), _) => TrustedProxies::Hops(hops),

@@ -45,6 +45,25 @@ pub enum Command {
     BenchLoad(BenchLoadArgs),
     /// Print the OpenAPI 3.1 document of the HTTP API (what `GET /api/openapi.json` serves).
     Openapi,
+    /// Write a consistent, checked copy of a live SQLite database (servers may keep
+    /// writing); PostgreSQL: use pg_dump (docs/DEPLOY.md).
+    Backup {
+        /// The copy to write; it must not exist.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Replace an SQLite database with a backup, after checking it; refused while
+    /// a server is using the database.
+    Restore {
+        /// The backup to restore.
+        file: std::path::PathBuf,
+        /// The database to replace (created if missing).
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// Options of `bench-load`.

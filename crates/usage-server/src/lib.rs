@@ -9,6 +9,7 @@
 //! admin tokens.
 
 pub mod allowed_origins;
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod config;

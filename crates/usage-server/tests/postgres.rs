@@ -163,3 +163,41 @@ async fn two_servers_on_one_postgres_send_each_message_once() {
     let customers = since.iter().filter(|line| line["body"]["data"]["name"].as_str().unwrap().starts_with("customer-"));
     assert_eq!(customers.count(), 30, "every creation arrived: {since:?}");
 }
+
+/// The guide's PostgreSQL backup (docs/DEPLOY.md): `pg_dump --format=custom`, then
+/// `pg_restore` into a new database, which a server then serves with every count
+/// and licence.
+#[tokio::test]
+async fn pg_dump_and_pg_restore_round_trip() {
+    let Some(pg) = TestPostgres::start() else { return };
+    let key = create_key(&pg.url, "acme");
+    let admin = create_admin_token(&pg.url, "vendor");
+    let server = TestServer::start(&pg.url);
+    for (host, times) in [("https://customer.com", 7), ("http://localhost:3000", 2)] {
+        for _ in 0..times {
+            server.register_ok(event(&key, "webcodec-conversion", host, true)).await;
+        }
+    }
+    let before = server.usage(&key.secret, None).await;
+    let (_, licences) = server.call("GET", "/api/admin/licenses", &admin, None).await;
+    server.stop();
+
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("usage.dump");
+    let run = |program: &str, args: &[&str]| {
+        let output = std::process::Command::new(pg.program(program)).args(args).output().unwrap();
+        assert!(output.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    run("pg_dump", &["--format=custom", "--file", dump.to_str().unwrap(), &pg.url]);
+    run("createdb", &["--maintenance-db", &pg.url, "restored"]);
+    let restored = pg.url_of("restored");
+    run("pg_restore", &["--no-owner", "--exit-on-error", "--dbname", &restored, dump.to_str().unwrap()]);
+
+    let server = TestServer::start(&restored);
+    assert_eq!(server.usage(&key.secret, None).await, before);
+    assert_eq!(before["webcodecConversions"], counts(7, 2, 0));
+    assert_eq!(server.call("GET", "/api/admin/licenses", &admin, None).await.1, licences);
+    server.register_ok(event(&key, "webcodec-conversion", "https://customer.com", true)).await;
+    assert_eq!(server.usage(&key.secret, None).await["webcodecConversions"], counts(8, 2, 0));
+    server.stop();
+}

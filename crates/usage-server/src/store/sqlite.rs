@@ -62,6 +62,15 @@ struct Location {
     in_memory: bool,
 }
 
+/// The file of the SQLite database `url` names; `None` for an in-memory one.
+///
+/// # Errors
+/// [`StoreError::UnsupportedUrl`] for a URL that is not SQLite's.
+pub fn database_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+    let location = Location::parse(url)?;
+    Ok((!location.in_memory).then(|| location.path.into()))
+}
+
 impl Location {
     /// `sqlite://path`, `sqlite:path` or `sqlite::memory:`, with an optional
     /// `?mode=ro|rw|rwc|memory` (default `rwc`: created if missing), as sqlx reads them.

@@ -9,6 +9,8 @@ pub struct TestPostgres {
     _dir: tempfile::TempDir,
     data: PathBuf,
     pg_ctl: PathBuf,
+    bin: PathBuf,
+    port: u16,
     as_postgres_user: bool,
     pub url: String,
 }
@@ -83,9 +85,23 @@ impl TestPostgres {
             _dir: dir,
             data,
             pg_ctl: bin.join("pg_ctl"),
+            bin,
+            port,
             as_postgres_user,
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
         })
+    }
+}
+
+impl TestPostgres {
+    /// One of the server's client programs (`pg_dump`, `pg_restore`, `createdb`), of its version.
+    pub fn program(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+
+    /// The URL of another database on this server.
+    pub fn url_of(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 }
 
