@@ -3,6 +3,7 @@
 # on a set-up machine it installs nothing and takes a few seconds.
 #
 #   Rust target wasm32-unknown-unknown           rustup
+#   Rust target x86_64-unknown-linux-musl        rustup; the container image's static build
 #   wasm-bindgen-cli (= the version in Cargo.lock) cargo install, before wasm-pack runs
 #   wasm-pack (pinned)                            cargo install
 #   wasm-opt (npm binaryen, pinned in tools/)     npm ci; Debian's v108 breaks the module
@@ -10,6 +11,7 @@
 #   standardwebhooks (npm, pinned in tools/)      npm ci; verifies webhook signatures in tests
 #   Chromium + ChromeDriver, PostgreSQL, curl, wrk apt-get (Debian's packages)
 #   Prometheus (2.42)                             apt-get; a test scrapes the server with it
+#   podman, runc, musl-tools                      apt-get; scripts/image.sh and its test
 #   Firefox ESR, WebKitGTK's WebKitWebDriver      apt-get (firefox-esr, webkit2gtk-driver,
 #     + MiniBrowser and GStreamer plugins, Xvfb    gstreamer1.0-*, xvfb, xauth): the
 #                                                  other two engines
@@ -49,6 +51,11 @@ command -v xauth >/dev/null || apt_packages+=(xauth)
 command -v curl >/dev/null || apt_packages+=(curl)
 command -v wrk >/dev/null || apt_packages+=(wrk) # HTTP load for scripts/bench.sh
 command -v prometheus >/dev/null || apt_packages+=(prometheus) # scrapes --metrics-addr in a test
+# The container image: podman builds and runs it (runc: crun fails on this kernel's
+# hybrid cgroups); musl-gcc compiles the static build's C (SQLite, ring).
+command -v podman >/dev/null || apt_packages+=(podman)
+command -v runc >/dev/null || apt_packages+=(runc)
+command -v musl-gcc >/dev/null || apt_packages+=(musl-tools)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   log "installing Debian packages: ${apt_packages[*]}"
   as_root apt-get update -qq
@@ -59,6 +66,10 @@ fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
+fi
+if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+  log "adding the x86_64-unknown-linux-musl target (the container image)"
+  rustup target add x86_64-unknown-linux-musl
 fi
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ] \

@@ -15,7 +15,9 @@
 #   4. the demo (www/): a strict TypeScript check, the Vite build, and the converter
 #      and dashboard in headless Chromium against usage-server --static; the
 #      converter in Firefox ESR and WebKitGTK too
-#   5. the benchmarks' smoke run (scripts/bench.sh --smoke): counts checked, not speed
+#   5. the container image built with podman and run: SQLite in a volume across
+#      restarts and SIGTERM, and PostgreSQL on the host
+#   6. the benchmarks' smoke run (scripts/bench.sh --smoke): counts checked, not speed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -125,6 +127,12 @@ echo "tsc --noEmit --strict: the demo type-checks; vite build: www/dist" >&2
 USAGE_SERVER_BIN="$PWD/$server" node --test --test-concurrency=1 www/tests/
 step "the demo's converter in Firefox ESR and WebKitGTK through WebDriver (screenshots in test-output/)"
 USAGE_SERVER_BIN="$PWD/$server" xvfb-run -a node --test --test-concurrency=1 www/tests/engines.mjs
+
+step "deployment: the Prometheus example and its alerts (promtool), the container image run with podman"
+promtool check config deploy/prometheus/prometheus.yml
+promtool test rules deploy/prometheus/alerts.test.yml
+./scripts/image.sh
+node --test --test-concurrency=1 tests/container/
 
 step "benchmark smoke run (scripts/bench.sh --smoke): the bench code runs and its counts are right"
 ./scripts/bench.sh --smoke >/dev/null

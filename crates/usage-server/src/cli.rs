@@ -233,10 +233,8 @@ fn cli_error(err: StoreError) -> anyhow::Error {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open(&args.database.database_url).await?.with_max_new_origins_per_day(args.max_new_origins_per_day);
     // Held while serving: `usage-server restore` refuses to replace the file under us.
-    let _in_use = match crate::backup::sqlite_file(&args.database.database_url) {
-        Ok(file) => Some(crate::backup::hold_shared(&file)?),
-        Err(_) => None,
-    };
+    let sqlite_file = crate::backup::sqlite_file(&args.database.database_url).ok();
+    let _in_use = sqlite_file.as_deref().map(crate::backup::hold_shared).transpose()?;
     let trusted_proxies = match (args.trust_forwarded_for, args.trusted_proxy_hops, &args.trusted_proxies[..]) {
         (true, _, _) => TrustedProxies::Hops(1),
         (_, Some(hops), _) => TrustedProxies::Hops(hops),
@@ -280,6 +278,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(addr) => Some(serve_metrics(addr, limits.shutdown_timeout).await?),
         None => None,
     };
+    if let (Some(_), Some(file)) = (&metrics, sqlite_file) {
+        crate::metrics::watch_disk(file);
+    }
     let listener = TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, engine = ?store.engine(), "usage-server ready");

@@ -27,6 +27,7 @@ const DATABASE_ERRORS: &str = "usage_database_errors_total";
 const WEBHOOK_ATTEMPTS: &str = "usage_webhook_attempts_total";
 const WEBHOOK_BACKLOG: &str = "usage_webhook_backlog";
 const BUILD_INFO: &str = "usage_build_info";
+const DISK_FREE: &str = "usage_database_disk_free_bytes";
 
 /// Latency buckets, in seconds: a commit's fsync is a millisecond or two, a slow
 /// export many seconds.
@@ -64,6 +65,7 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
     describe_counter!(WEBHOOK_ATTEMPTS, "Webhook delivery attempts, by outcome");
     describe_gauge!(WEBHOOK_BACKLOG, Unit::Count, "Webhook deliveries not yet delivered nor given up");
     describe_gauge!(BUILD_INFO, "Always 1; the labels say which build runs");
+    describe_gauge!(DISK_FREE, Unit::Bytes, "Bytes free for unprivileged use on the SQLite database's file system");
     gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)
 }
@@ -89,6 +91,19 @@ pub fn router(handle: PrometheusHandle) -> Router {
             )
         }),
     )
+}
+
+/// Measures the free space on `database`'s file system now and every 15 s (SQLite).
+pub fn watch_disk(database: std::path::PathBuf) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(15));
+        loop {
+            every.tick().await;
+            if let Ok(stat) = rustix::fs::statvfs(&database) {
+                gauge!(DISK_FREE).set(stat.f_bavail as f64 * stat.f_frsize as f64);
+            }
+        }
+    });
 }
 
 /// One HTTP request answered.

@@ -160,6 +160,8 @@ async fn prometheus_scrapes_what_was_stored() {
     assert_eq!(up[0].1, 1.0);
     let batches = query_vector(&api, "usage_writer_batch_events_count").await;
     assert!(batches[0].1 >= 1.0, "{batches:?}");
+    let free = query_vector(&api, "usage_database_disk_free_bytes").await;
+    assert!(free[0].1 > 1e6, "the SQLite disk's free space is measured: {free:?}");
     server.stop();
 }
 
