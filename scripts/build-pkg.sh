@@ -39,11 +39,15 @@ export const { ${exports} } = wasm;
 export default async function init() { return wasm; }
 export function initSync() { return wasm; }
 JS
-cat > pkg/node/index.cjs <<'JS'
-'use strict';
-const wasm = require('./usage_telemetry.js');
-module.exports = { ...wasm, default: async () => wasm, initSync: () => wasm };
-JS
+# Each export assigned by name, as TypeScript emits CommonJS: Node's ESM loader and
+# the type checkers (the types say `export default`) see the same exports.
+{
+  printf "'use strict';\nObject.defineProperty(exports, '__esModule', { value: true });\n"
+  printf "const wasm = require('./usage_telemetry.js');\n"
+  for name in ${exports//,/}; do printf "exports.%s = wasm.%s;\n" "$name" "$name"; done
+  printf "/** Node loads the module synchronously; init exists so browser code runs unchanged. */\n"
+  printf "exports.default = async () => wasm;\nexports.initSync = () => wasm;\n"
+} > pkg/node/index.cjs
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 echo '{ "type": "module" }' > pkg/web/package.json
 # Pages, workers and bundlers import index.js: the same exports, usable before init().
@@ -58,22 +62,29 @@ for file in pkg/web/usage_telemetry.js pkg/web/index.js; do
     --banner:js="/* @ts-self-types=\"$types\" */" --outfile="$file"
 done
 printf "export * from './usage_telemetry.js';\nexport { default } from './usage_telemetry.js';\n" > pkg/web/index.d.ts
+# `require('usage-telemetry')` gets CommonJS types: the same declarations, in a
+# .d.cts (TypeScript reads ES-style exports there as the CJS object's properties).
+cp pkg/web/usage_telemetry.d.ts pkg/node/index.d.cts
 cat > pkg/package.json <<JSON
 {
   "name": "usage-telemetry",
   "version": "$version",
   "description": "Usage telemetry for in-browser media tools: register conversions with a licensing server, read usage back.",
   "license": "MIT OR Apache-2.0",
+  "keywords": ["telemetry", "usage", "licensing", "metering", "webcodecs", "remotion", "wasm", "webassembly"],
+  "repository": { "type": "git", "url": "$(sed -n 's/^repository = "\(.*\)"/\1/p' Cargo.toml | head -1)" },
+  "engines": { "node": ">=20" },
+  "type": "module",
   "main": "./node/index.cjs",
   "module": "./web/index.js",
-  "types": "./web/index.d.ts",
+  "types": "./node/index.d.cts",
   "exports": {
     ".": {
-      "types": "./web/index.d.ts",
       "node": {
-        "import": "./node/index.mjs",
-        "require": "./node/index.cjs"
+        "import": { "types": "./web/index.d.ts", "default": "./node/index.mjs" },
+        "require": { "types": "./node/index.d.cts", "default": "./node/index.cjs" }
       },
+      "types": "./web/index.d.ts",
       "default": "./web/index.js"
     },
     "./usage_telemetry_bg.wasm": "./web/usage_telemetry_bg.wasm",
@@ -83,7 +94,8 @@ cat > pkg/package.json <<JSON
   "sideEffects": ["./node/*.js", "./node/*.cjs", "./node/*.mjs"]
 }
 JSON
-cp README.md pkg/README.md
+# npm readers get the package's own README, not the project's.
+cp js/README.md pkg/README.md
 
 size_report() {
   printf '%-34s %10s %10s\n' "file" "bytes" "gzip -9"

@@ -10,8 +10,10 @@
 #      MiniBrowser (under Xvfb), against the real usage server and a fault-injecting
 #      proxy on loopback
 #   3. the npm package from JavaScript: Node ESM and CJS, a page and a Worker in
-#      Chromium, and a strict TypeScript check of every export; its delivery
-#      guarantees and a keyless registration in Chromium, Firefox and WebKit (WebDriver)
+#      Chromium, and a strict TypeScript check of every export; the packed tarball
+#      through publint, attw, tsc (bundler, node16) and apps built by webpack 5,
+#      esbuild and Rollup (tests/package/); its delivery guarantees and a keyless
+#      registration in Chromium, Firefox and WebKit (WebDriver)
 #   4. the demo (www/): a strict TypeScript check, the Vite build, and the converter
 #      and dashboard in headless Chromium against usage-server --static; the
 #      converter in Firefox ESR and WebKitGTK too
@@ -116,6 +118,9 @@ npm install --prefix tests/js --no-audit --no-fund --loglevel=error
 node --test --test-concurrency=1 tests/js/
 tests/js/node_modules/.bin/tsc -p tests/js/tsconfig.json
 echo "tsc --noEmit --strict: every export type-checks" >&2
+
+step "the packed package: publint, attw, tsc (bundler, node16), webpack 5, esbuild and Rollup apps in Chromium, Node ESM and CJS"
+tests/package/run.sh "$server"
 
 step "the module's guarantees in every engine through WebDriver (Chromium, Firefox ESR, WebKitGTK under Xvfb)"
 xvfb-run -a node --test --test-concurrency=1 tests/js/engines.mjs
