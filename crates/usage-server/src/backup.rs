@@ -153,6 +153,9 @@ pub fn restore(from: &Path, target: &Path) -> Result<Copied, BackupError> {
 /// `serve` holds it so that a restore cannot replace the database under it.
 /// Several servers may hold it at once.
 ///
+/// A file system without `flock` (some network or FUSE ones) only costs that
+/// protection: the server starts, saying so.
+///
 /// # Errors
 /// When the file cannot be opened, or a restore holds it.
 pub fn hold_shared(database: &Path) -> Result<File, BackupError> {
@@ -163,7 +166,10 @@ pub fn hold_shared(database: &Path) -> Result<File, BackupError> {
             path: database.to_owned(),
             source: std::io::Error::other("a restore is replacing this database; start the server once it is done"),
         }),
-        Err(TryLockError::Error(source)) => Err(BackupError::Io { path: database.to_owned(), source }),
+        Err(TryLockError::Error(error)) => {
+            tracing::warn!(%error, "cannot lock the database file: `usage-server restore` will not see that it is in use");
+            Ok(file)
+        }
     }
 }
 
