@@ -1,18 +1,23 @@
 // The package's entry for pages, workers and bundlers (pkg/web/index.js): every
-// export works without calling init() first. The first call loads the module (the
-// .wasm beside this file, found with new URL(…, import.meta.url), so Vite and
-// webpack bundle it); init() stays for preloading or a custom .wasm location.
-import loadModule, * as wasm from './usage_telemetry.js';
+// export works without calling init() first. Importing it and calling configure()
+// load nothing more: the module's JavaScript and its .wasm (beside this file,
+// found with new URL(…, import.meta.url), so Vite and webpack bundle it) are
+// fetched by the first call that needs them, so a page that never converts never
+// downloads them. init() stays for loading early or from a custom .wasm location;
+// wasm-bindgen's initSync() does not: nothing can be synchronous before the
+// module's JavaScript has loaded.
 
+/** The module's JavaScript, once it and its .wasm have loaded. */
+let wasm;
 let loading;
-let loaded = false;
 /** configure() calls made before the module loaded, applied in order when it has. */
 const early = [];
 
 /** Loads the module once; `input` as wasm-bindgen's init takes it. */
 export default function init(input) {
-  loading ??= loadModule(input).then((output) => {
-    loaded = true;
+  loading ??= import('./usage_telemetry.js').then(async (module) => {
+    const output = await module.default(input);
+    wasm = module;
     wasm.__start(); // re-send what earlier views left, before any call
     for (const options of early.splice(0)) {
       try {
@@ -26,38 +31,29 @@ export default function init(input) {
   return loading;
 }
 
-export const initSync = wasm.initSync;
-
-export async function registerUsageEvent(options) {
+/** An export that loads the module, then calls the module's own. */
+const afterLoading = (name) => async (options) => {
   await init();
-  return wasm.registerUsageEvent(options);
-}
+  return wasm[name](options);
+};
 
-export async function getUsage(options) {
-  await init();
-  return wasm.getUsage(options);
-}
+export const registerUsageEvent = afterLoading('registerUsageEvent');
+export const getUsage = afterLoading('getUsage');
+export const getUsageBreakdown = afterLoading('getUsageBreakdown');
+export const flush = afterLoading('flush');
 
-export async function getUsageBreakdown(options) {
-  await init();
-  return wasm.getUsageBreakdown(options);
-}
-
-export async function flush() {
-  await init();
-  return wasm.flush();
-}
-
-/** Before the module loaded, options are kept and applied when it has (an invalid one then warns). */
+/**
+ * Before the module loaded, options are kept and applied when it has (an invalid
+ * one then warns); configuring loads nothing.
+ */
 export function configure(options) {
-  if (loaded) return wasm.configure(options);
+  if (wasm) return wasm.configure(options);
   early.push(options && typeof options === 'object' ? { ...options } : options);
-  init().catch(() => {});
 }
 
 /** Synchronous, so it needs the module loaded: after init() or any other call has settled. */
 export function classifyHost(host) {
-  if (!loaded) {
+  if (!wasm) {
     throw new Error('usage-telemetry: classifyHost() needs the module loaded: await init() (or any other call) first');
   }
   return wasm.classifyHost(host);
@@ -69,7 +65,7 @@ export function classifyHost(host) {
  * cannot load costs one warning, never the conversion.
  */
 export function trackConversion(conversion, options) {
-  if (loaded) return wasm.trackConversion(conversion, options);
+  if (wasm) return wasm.trackConversion(conversion, options);
   const started = start(conversion);
   const kept = options && typeof options === 'object' ? { ...options } : options;
   init().then(

@@ -61,7 +61,14 @@ for file in pkg/web/usage_telemetry.js pkg/web/index.js; do
   esbuild "$file" --minify --format=esm --sourcemap --sources-content=true --allow-overwrite --log-level=warning \
     --banner:js="/* @ts-self-types=\"$types\" */" --outfile="$file"
 done
-printf "export * from './usage_telemetry.js';\nexport { default } from './usage_telemetry.js';\n" > pkg/web/index.d.ts
+# The entry's types: the module's, but initSync (the entry loads the module's
+# JavaScript lazily, so nothing can be synchronous before init()).
+node -e '
+const fs = require("fs");
+const types = fs.readFileSync("pkg/web/usage_telemetry.d.ts", "utf8");
+const entry = types.replace(/\/\*\*(?:(?!\*\/)[\s\S])*\*\/\s*export function initSync\([^;]*;\n/, "");
+if (entry === types) throw new Error("build-pkg: no initSync declaration in the web types");
+fs.writeFileSync("pkg/web/index.d.ts", entry);'
 # `require('usage-telemetry')` gets CommonJS types: the same declarations, in a
 # .d.cts (TypeScript reads ES-style exports there as the CJS object's properties).
 cp pkg/web/usage_telemetry.d.ts pkg/node/index.d.cts

@@ -224,6 +224,32 @@ test('without init(): a page configures, tracks and registers; a worker register
   await page.close();
 });
 
+test('importing and configuring load nothing more; the first conversion loads the module', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  const requests = [];
+  page.on('request', (request) => requests.push(new URL(request.url()).pathname));
+  const name = scenario();
+  const query = new URLSearchParams({ endpoint: faulty(name, 'ok'), key: publicKey });
+  await page.goto(`http://shop.example.com:${port}/load-package.html?${query}`);
+  await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
+  await page.waitForLoadState('networkidle');
+  const module = (path) => path.includes('usage_telemetry');
+  assert.deepEqual(requests.filter(module), [], "neither the module's JavaScript nor its .wasm before a conversion");
+  const converted = await page.evaluate(() => new Promise((resolve) => {
+    const result = window.telemetry.trackConversion(async () => 'converted', {
+      onRegistered: (outcome) => resolve(result.then((value) => ({ value, ok: outcome.ok }))),
+    });
+  }));
+  assert.deepEqual(converted, { value: 'converted', ok: true });
+  assert.deepEqual(requests.filter(module).map((path) => path.split('/').pop()), ['usage_telemetry.js', 'usage_telemetry_bg.wasm']);
+  const [sent] = await attempts(name);
+  assert.equal(sent.body.apiKey, publicKey, 'the configure() made at start applied');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('classifyHost says so when the module has not loaded yet', async () => {
   const { page } = await openPage('127.0.0.1', '/?no-init');
   const message = await page.evaluate(() => { try { return window.telemetry.classifyHost('https://a.com'); } catch (error) { return error.message; } });
