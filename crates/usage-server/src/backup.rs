@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::store::{sqlite_database_file, StoreError};
+use crate::store::{sqlite_database_file, Engine, StoreError};
 
 /// Why a backup or restore did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +74,7 @@ pub struct Copied {
 /// # Errors
 /// [`BackupError::NotSqlite`] for PostgreSQL or an in-memory database.
 pub fn sqlite_file(database_url: &str) -> Result<PathBuf, BackupError> {
-    if database_url.starts_with("postgres") {
+    if Engine::of_url(database_url)? == Engine::Postgres {
         return Err(BackupError::NotSqlite(
             "this is a PostgreSQL database: back it up with pg_dump and restore it with pg_restore (docs/DEPLOY.md)"
                 .to_owned(),

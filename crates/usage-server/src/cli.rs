@@ -279,7 +279,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     if let (Some(_), Some(file)) = (&metrics, sqlite_file) {
-        crate::metrics::watch_disk(file);
+        tokio::spawn(measure_disk_every_15s(file));
     }
     let listener = TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
@@ -319,6 +319,15 @@ async fn serve_metrics(
         write_timeout: Duration::from_secs(10),
         shutdown_timeout,
     };
+    let upkeep = handle.clone();
+    // Histograms are summarised on render; upkeep keeps memory flat between scrapes.
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async move {
@@ -330,6 +339,19 @@ async fn serve_metrics(
         }
     });
     Ok((bound, stop, task))
+}
+
+/// Measures the free space under the SQLite database now and every 15 s, for
+/// the metrics, as `/readyz` does before it admits events.
+async fn measure_disk_every_15s(database: std::path::PathBuf) {
+    let path = database.to_string_lossy().into_owned();
+    let mut every = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        every.tick().await;
+        if let Ok(bytes) = crate::store::free_bytes(&path) {
+            crate::metrics::disk_free(bytes);
+        }
+    }
 }
 
 /// Deletes raw events older than `retain_days` now and every hour (rollups

@@ -72,15 +72,6 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
 
 /// `GET /metrics` in Prometheus' text format, for the metrics listener.
 pub fn router(handle: PrometheusHandle) -> Router {
-    let upkeep = handle.clone();
-    // Histograms are summarised on render; upkeep keeps memory flat between scrapes.
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(5));
-        loop {
-            every.tick().await;
-            upkeep.run_upkeep();
-        }
-    });
     Router::new().route(
         "/metrics",
         get(move || {
@@ -93,17 +84,9 @@ pub fn router(handle: PrometheusHandle) -> Router {
     )
 }
 
-/// Measures the free space on `database`'s file system now and every 15 s (SQLite).
-pub fn watch_disk(database: std::path::PathBuf) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(15));
-        loop {
-            every.tick().await;
-            if let Ok(stat) = rustix::fs::statvfs(&database) {
-                gauge!(DISK_FREE).set(stat.f_bavail as f64 * stat.f_frsize as f64);
-            }
-        }
-    });
+/// The free space just measured on the SQLite database's file system.
+pub fn disk_free(bytes: u64) {
+    gauge!(DISK_FREE).set(bytes as f64);
 }
 
 /// One HTTP request answered.

@@ -37,7 +37,7 @@ pub use licences::{Actor, LicenceChange, MAX_GRACE_SECS, MAX_NAME_LEN};
 pub use origin_cap::{DEFAULT_MAX_NEW_ORIGINS_PER_DAY, FOLDED_ORIGIN};
 pub use rows::CountRow;
 pub use shape::{CountRequest, Shape};
-pub use sqlite::database_file as sqlite_database_file;
+pub use sqlite::{database_file as sqlite_database_file, free_bytes};
 pub use storage::{
     ActiveAdminToken, ActiveKey, AdminTokenInfo, AuditEntry, ClaimedDelivery, Counts, CountsQuery, CountsRow,
     DeliveryInfo, DeliveryStatus, KeyInfo, KeyLookup, KeyPairInfo, NewKey, ScriptStatement, SqlValue, Storage,

@@ -253,7 +253,7 @@ fn spawn_checkpointer(location: Location, commits: Weak<AtomicU64>) -> Result<()
 const MIN_FREE_BYTES: u64 = 1024 * 1024;
 
 /// Bytes an unprivileged process may still write on the database's filesystem.
-fn free_bytes(path: &str) -> Result<u64, StoreError> {
+pub fn free_bytes(path: &str) -> Result<u64, StoreError> {
     let stat = rustix::fs::statvfs(path).map_err(|err| StoreError::Io(format!("{path}: {err}")))?;
     Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
