@@ -211,10 +211,7 @@ function showTotals(totals: KindCounts, since: number): void {
   fillTable(totalsTable, ['', 'Billable', 'Development', 'Failed'], [
     ['Browser conversions', ...countCells(totals.webcodecConversions)],
     ['Cloud renders', ...countCells(totals.cloudRenders)],
-  ]);
-  const cells = totalsTable.querySelectorAll('tbody tr');
-  cells[0]?.setAttribute('data-kind', 'webcodecConversions');
-  cells[1]?.setAttribute('data-kind', 'cloudRenders');
+  ], undefined, [{ kind: 'webcodecConversions' }, { kind: 'cloudRenders' }]);
 }
 
 function showLimit(limit: UsageLimit | undefined): void {

@@ -11,13 +11,26 @@ export function $<T extends Element = HTMLElement>(testId: string): T {
 /** What a table cell holds: text, or elements such as buttons. */
 export type Cell = string | Node | Node[];
 
-/** Replaces `table`'s header and rows; `empty` stands in for no rows. */
-export function fillTable(table: HTMLTableElement, header: string[], rows: Cell[][], empty = 'Nothing in this range.'): void {
+/**
+ * Replaces `table`'s header and rows; `empty` stands in for no rows. `data[i]`
+ * goes into row i's `data-*` attributes (what the page and its tests find it by).
+ */
+export function fillTable(
+  table: HTMLTableElement,
+  header: string[],
+  rows: Cell[][],
+  empty = 'Nothing in this range.',
+  data: Record<string, string>[] = [],
+): void {
   const head = table.createTHead();
   head.replaceChildren(tableRow('th', header));
   const body = table.tBodies[0] ?? table.createTBody();
   if (rows.length) {
-    body.replaceChildren(...rows.map((cells) => tableRow('td', cells)));
+    body.replaceChildren(...rows.map((cells, i) => {
+      const row = tableRow('td', cells);
+      Object.assign(row.dataset, data[i]);
+      return row;
+    }));
   } else {
     const placeholder = tableRow('td', [empty]);
     placeholder.cells[0]!.colSpan = header.length;

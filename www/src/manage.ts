@@ -143,10 +143,8 @@ export class Management {
     this.licences = await this.api!.licences();
     const header = ['Licence', 'Public key', 'Monthly limit', 'Allowed origins', 'Status'];
     if (this.canChange) header.push('');
-    fillTable(this.licenceTable, header, this.licences.map((licence) => this.licenceRow(licence)), 'No licences yet.');
-    this.licenceTable.querySelectorAll('tbody tr').forEach((row, i) => {
-      if (this.licences[i]) (row as HTMLElement).dataset.licence = this.licences[i]!.name;
-    });
+    fillTable(this.licenceTable, header, this.licences.map((licence) => this.licenceRow(licence)), 'No licences yet.',
+      this.licences.map((licence) => ({ licence: licence.name })));
   }
 
   private licenceRow(licence: Licence): Cell[] {
@@ -245,10 +243,8 @@ export class Management {
     this.endpoints = endpoints;
     if (!this.eventChoices.querySelector('input')) this.fillEventChoices(eventTypes);
     const header = ['URL', 'Description', 'Events', 'Status', ''];
-    fillTable(this.webhookTable, header, endpoints.map((endpoint) => this.endpointRow(endpoint)), 'No endpoints yet.');
-    this.webhookTable.querySelectorAll('tbody tr').forEach((row, i) => {
-      if (endpoints[i]) (row as HTMLElement).dataset.endpoint = endpoints[i]!.id;
-    });
+    fillTable(this.webhookTable, header, endpoints.map((endpoint) => this.endpointRow(endpoint)), 'No endpoints yet.',
+      endpoints.map((endpoint) => ({ endpoint: endpoint.id })));
   }
 
   private fillEventChoices(eventTypes: string[]): void {
