@@ -354,7 +354,7 @@ export class Management {
       entry.actor,
       entry.action,
       entry.subject,
-      Object.entries(entry.details).map(([name, value]) => `${name}: ${JSON.stringify(value)}`).join('; '),
+      Object.entries(entry.details).map(([name, value]) => `${name}: ${detail(name, value)}`).join('; '),
     ]);
     if (older) {
       const body = this.auditTable.tBodies[0]!;
@@ -458,6 +458,11 @@ function licenceFields(form: HTMLFormElement): { name: string; monthlyLimit: num
     monthlyLimit: limit === '' ? null : Number(limit),
     allowedOrigins: String(data.get('allowedOrigins') ?? '').split('\n').map((line) => line.trim()).filter(Boolean),
   };
+}
+
+/** An audit detail in words: a time (`…At`, `…AtMs`) as a date, anything else as JSON. */
+function detail(name: string, value: unknown): string {
+  return /At(Ms)?$/.test(name) && typeof value === 'number' ? dateTime(value) : JSON.stringify(value);
 }
 
 function licenceStatus(licence: Licence): string {

@@ -165,6 +165,8 @@ test('the vendor creates, changes, rotates and revokes a licence in the dashboar
   assert.deepEqual(acme.map(([, who, what]) => `${who} ${what}`), [
     'token:demo-tests license.revoked', 'token:demo-tests license.rotated', 'token:demo-tests license.changed', 'token:demo-tests license.created',
   ]);
+  const rotation = acme.find(([, , what]) => what === 'license.rotated')[4];
+  assert.match(rotation, /^previousKeysExpireAt: \d{4}-\d\d-\d\d \d\d:\d\d UTC; publicKey: "rm_pub_/, 'times in words');
   assert.deepEqual(errors, []);
   await context.close();
 });
