@@ -4,18 +4,18 @@
 // Node ESM and CommonJS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild } from 'esbuild';
 import { rollup } from 'rollup';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import webpack from 'webpack';
 import { chromium } from 'playwright-core';
+import { startUsageServer } from '../support/usage-server.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = join(here, '..', '..');
@@ -35,12 +35,7 @@ async function startServer() {
   const database = `sqlite://${join(dir, 'usage.db')}`;
   const env = { ...process.env, USAGE_DATABASE_URL: database };
   key = JSON.parse(execFileSync(serverBin, ['keys', 'create', '--name', 'package-tests'], { env, encoding: 'utf8' }));
-  const child = spawn(serverBin, ['serve', '--addr', '127.0.0.1:0'], { env: { ...env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`usage-server exited with ${code}`)));
-    createInterface({ input: child.stdout }).once('line', (line) => resolve(/listening on (http:\S+)/.exec(line)[1]));
-  });
-  return { url, stop: () => child.kill('SIGTERM'), dir };
+  return startUsageServer(serverBin, [], env);
 }
 
 async function developmentCount() {

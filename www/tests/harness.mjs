@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { ALL_FORMATS, BufferSource, Input } from 'mediabunny';
+import { startUsageServer } from '../../tests/support/usage-server.mjs';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const dist = join(root, 'www', 'dist');
@@ -30,19 +31,7 @@ export async function startServer() {
   writeFileSync(join(dist, 'demo-config.json'), JSON.stringify({ publicKey: key.publicKey }));
   // A cap of 3 new origins per account and day: the tests use at most two per
   // account, and the vendor's test floods past it to see the folded row.
-  const serve = ['serve', '--addr', '127.0.0.1:0', '--database', database, '--static', dist, '--max-new-origins-per-day', '3'];
-  const child = spawn(serverBin, serve, {
-    env: { ...process.env, RUST_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise((resolveUrl, reject) => {
-    child.once('exit', (code) => reject(new Error(`usage-server exited with ${code}`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      const match = /listening on (http:\S+)/.exec(line);
-      if (match) resolveUrl(match[1]);
-      else reject(new Error(`unexpected first line: ${line}`));
-    });
-  });
+  const { url, stop } = await startUsageServer(serverBin, ['--database', database, '--static', dist, '--max-new-origins-per-day', '3']);
   const port = new URL(url).port;
   return {
     url,
@@ -90,9 +79,7 @@ export async function startServer() {
       const response = await fetch(`${url}/api/admin/usage`, { headers: { authorization: `Bearer ${admin.token}` } });
       return response.json();
     },
-    stop() {
-      child.kill('SIGTERM');
-    },
+    stop,
   };
 }
 
