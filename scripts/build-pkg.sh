@@ -51,7 +51,10 @@ JS
 echo '{ "type": "commonjs" }' > pkg/node/package.json
 echo '{ "type": "module" }' > pkg/web/package.json
 # Pages, workers and bundlers import index.js: the same exports, usable before init().
+# fallback.js stands in where the WebAssembly cannot be used (README, "Content
+# Security Policy"); only such pages download it.
 cp js/web-entry.js pkg/web/index.js
+cp js/fallback.js pkg/web/fallback.js
 # What a page downloads is minified, as browser SDKs ship theirs (the glue from 33.8 KB
 # to ~11 KB); each file keeps its imports and exports, its types hint for Deno
 # (`@ts-self-types`), and gets a source map (with its original text) for the
@@ -61,6 +64,10 @@ for file in pkg/web/usage_telemetry.js pkg/web/index.js; do
   esbuild "$file" --minify --format=esm --sourcemap --sources-content=true --allow-overwrite --log-level=warning \
     --banner:js="/* @ts-self-types=\"$types\" */" --outfile="$file"
 done
+# The stand-in bakes in the same default endpoint as the module (USAGE_TELEMETRY_ENDPOINT).
+baked=$(node -p 'JSON.stringify(process.env.USAGE_TELEMETRY_ENDPOINT ?? null)')
+esbuild pkg/web/fallback.js --minify --format=esm --sourcemap --sources-content=true --allow-overwrite --log-level=warning \
+  --define:USAGE_TELEMETRY_ENDPOINT="$baked" --outfile=pkg/web/fallback.js
 # The entry's types: the module's, but initSync (the entry loads the module's
 # JavaScript lazily, so nothing can be synchronous before init()).
 node -e '
@@ -106,10 +113,11 @@ cp js/README.md pkg/README.md
 
 size_report() {
   printf '%-34s %10s %10s\n' "file" "bytes" "gzip -9"
-  for file in pkg/web/usage_telemetry_bg.wasm pkg/web/usage_telemetry.js pkg/web/index.js pkg/node/usage_telemetry_bg.wasm pkg/node/usage_telemetry.js; do
+  for file in pkg/web/usage_telemetry_bg.wasm pkg/web/usage_telemetry.js pkg/web/index.js pkg/web/fallback.js pkg/node/usage_telemetry_bg.wasm pkg/node/usage_telemetry.js; do
     printf '%-34s %10d %10d\n' "$file" "$(wc -c < "$file")" "$(gzip -9c "$file" | wc -c)"
   done
-  # What a page downloads: the web build's wasm, its glue and the entry (gzip -9).
+  # What a page downloads: the web build's wasm, its glue and the entry (gzip -9);
+  # fallback.js only where the WebAssembly cannot be used, instead of the wasm.
   total=0
   for file in pkg/web/usage_telemetry_bg.wasm pkg/web/usage_telemetry.js pkg/web/index.js; do
     total=$((total + $(gzip -9c "$file" | wc -c)))

@@ -204,10 +204,14 @@ export interface FlushResult {
   pending: number;
 }
 
-/** Every error this module throws or rejects with. */
+/**
+ * Every error this module throws or rejects with. `unavailable`: the call needs the
+ * WebAssembly module, which could not be used on this page (a Content-Security-Policy
+ * without 'wasm-unsafe-eval', say); registrations still go out without it.
+ */
 export interface UsageTelemetryError extends Error {
   name: "UsageTelemetryError";
-  code: "invalid" | "no_endpoint" | "secret_key_in_browser" | "network" | "timeout" | "server" | "not_json";
+  code: "invalid" | "no_endpoint" | "secret_key_in_browser" | "network" | "timeout" | "server" | "not_json" | "unavailable";
   /** The HTTP status, when the server answered. */
   status?: number;
 }

@@ -256,3 +256,97 @@ test('classifyHost says so when the module has not loaded yet', async () => {
   assert.match(message, /classifyHost\(\) needs the module loaded: await init\(\)/);
   await page.close();
 });
+
+test("where the .wasm cannot download, the stand-in delivers as the module does and keeps its rules", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  const warnings = [];
+  page.on('console', (message) => { if (message.type() === 'warning') warnings.push(message.text()); });
+  await page.route('**/usage_telemetry_bg.wasm', (route) => route.abort('connectionfailed'));
+  await page.goto(`http://shop.example.com:${port}/?no-init`);
+  await page.waitForSelector('body[data-ready="yes"]', { state: 'attached' });
+  const call = (options) => page.evaluate((options) => window.telemetry.registerUsageEvent(options).then(
+    (value) => ({ value }),
+    (error) => ({ error: { name: error.name, code: error.code, status: error.status, message: error.message } }),
+  ), options);
+  const event = { licenseKey: publicKey, event: 'webcodec-conversion', succeeded: true, retry: { baseDelayMs: 10 } };
+
+  // A lost answer is re-sent with the same eventId and counted once, as the
+  // module sends it: a POST of text/plain, no preflight, no cookie.
+  const requests = [];
+  page.on('request', (request) => requests.push(request));
+  const lost = scenario();
+  assert.deepEqual(await call({ ...event, endpoint: faulty(lost, 'lose-first') }), { value: { billable: true, classification: 'billable' } });
+  const [first, again] = await attempts(lost);
+  assert.equal(first.body.eventId, again.body.eventId);
+  const sentByPage = requests.filter((request) => request.url().includes(lost));
+  assert.deepEqual(sentByPage.map((request) => request.method()), ['POST', 'POST']);
+  const headers = await sentByPage[0].allHeaders();
+  assert.deepEqual([headers['content-type'], headers.cookie], ['text/plain;charset=UTF-8', undefined]);
+  const origins = (await getUsageBreakdown({ apiKey: secretKey, endpoint: serverUrl })).origins;
+  assert.ok(origins.some((o) => o.origin === `http://shop.example.com:${port}`), 'counted with the page origin');
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.match(warnings[0], /the WebAssembly module did not load \(TypeError: Failed to fetch\).*'wasm-unsafe-eval'/);
+
+  // 429 waits for Retry-After (1 s); a refusal is not retried; a page that is not JSON says so.
+  const limited = scenario();
+  assert.equal((await call({ ...event, endpoint: faulty(limited, '429-first') })).value.classification, 'billable');
+  const [refused, accepted] = await attempts(limited);
+  assert.ok(accepted.at - refused.at >= 900, `waited ${accepted.at - refused.at} ms for Retry-After: 1`);
+  const unauthorized = scenario();
+  const denied = await call({ ...event, endpoint: faulty(unauthorized, 'status-401') });
+  assert.deepEqual([denied.error.code, denied.error.status, (await attempts(unauthorized)).length], ['server', 401, 1]);
+  assert.equal((await call({ ...event, endpoint: faulty(scenario(), 'not-json') })).error.code, 'not_json');
+
+  // Nothing leaves the page for an invalid call or a secret key; errors name the field.
+  const guarded = scenario();
+  const invalid = async (options, pattern) => {
+    const { error } = await call({ ...event, endpoint: faulty(guarded, 'ok'), ...options });
+    assert.equal(error?.name, 'UsageTelemetryError');
+    assert.equal(error.code, 'invalid');
+    assert.match(error.message, pattern);
+  };
+  await invalid({ licenseKey: secretKey }, /^licenseKey: must be a public key/);
+  await invalid({ licenseKey: undefined, apiKey: adminToken }, /^apiKey: must be a public key/);
+  await invalid({ succeeded: 'yes' }, /^succeeded: must be true or false/);
+  await invalid({ event: 'render' }, /^event: must be one of webcodec-conversion, cloud-render, web-render/);
+  await invalid({ endpoint: 'licensing.example.com' }, /^endpoint: must be an http\(s\) URL/);
+  assert.equal((await attempts(guarded)).length, 0);
+  const configured = await page.evaluate(() => {
+    try {
+      window.telemetry.configure({ licenseKey: 'rm_sec_x' });
+      return 'accepted';
+    } catch (error) {
+      return error.message;
+    }
+  });
+  assert.match(configured, /^licenseKey: must be a public key/);
+
+  // Conversions: a failed one registers succeeded: false; a cancelled one nothing.
+  const tracked = scenario();
+  const outcomes = await page.evaluate(({ licenseKey, endpoint }) => {
+    window.telemetry.configure({ licenseKey, endpoint });
+    const cancelled = new DOMException('the user cancelled', 'AbortError');
+    window.telemetry.trackConversion(() => Promise.reject(cancelled), { onRegistered: () => { window.registeredCancelled = true; } });
+    return new Promise((resolve) => {
+      const failed = window.telemetry.trackConversion(async () => { throw new Error('decoder error'); }, {
+        onRegistered: (outcome) => failed.catch((error) => resolve({ error: error.message, ok: outcome.ok, classification: outcome.classification })),
+      });
+    });
+  }, { licenseKey: publicKey, endpoint: faulty(tracked, 'ok') });
+  assert.deepEqual(outcomes, { error: 'decoder error', ok: true, classification: 'failed' });
+  const sent = await attempts(tracked);
+  assert.deepEqual(sent.map((attempt) => attempt.body.succeeded), [false], 'only the failed conversion');
+  assert.equal(await page.evaluate(() => window.registeredCancelled ?? false), false);
+
+  // What needs the module says so; nothing is queued.
+  const unavailable = await page.evaluate(({ apiKey }) =>
+    window.telemetry.getUsage({ apiKey }).catch((error) => `${error.code}: ${error.message}`), { apiKey: secretKey });
+  assert.match(unavailable, /^unavailable: getUsage\(\) needs the WebAssembly module, which did not load/);
+  assert.deepEqual(await page.evaluate(() => window.telemetry.flush()), { sent: 0, pending: 0 });
+  assert.equal(warnings.length, 1, warnings.join('\n'));
+  assert.deepEqual(await page.evaluate(() => window.unhandledRejections), []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

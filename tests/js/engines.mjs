@@ -125,6 +125,78 @@ for (const name of chosenEngines()) {
       assert.equal(await countReaches(keys, 1), 1);
     });
 
+    /** Opens csp.html (`wasm`: with 'wasm-unsafe-eval'), configured with `keys` and `endpoint`. */
+    async function openStrictPage({ wasm, keys, endpoint }) {
+      const query = new URLSearchParams({ endpoint, key: keys.publicKey });
+      await driver.get(`${origin}/csp.html?${wasm ? 'wasm&' : ''}${query}`);
+      await driver.wait(async () => (await driver.executeScript('return document.body && document.body.dataset.ready')) === 'yes', 15_000);
+    }
+
+    /** Converts on the open page; resolves with the conversion's result and how its registration settled. */
+    const convertAndWait = () => inPage(() => new Promise((resolve) => {
+      let result;
+      window.telemetry.trackConversion(async () => 'converted', {
+        onRegistered: (outcome) => resolve({ result, ok: outcome.ok, error: outcome.error && String(outcome.error.message), body: outcome.body }),
+      }).then((value) => { result = value; });
+    }));
+
+    /** What the page loaded of the package, by file name. */
+    const packageFilesLoaded = () => inPage(() => performance.getEntriesByType('resource')
+      .map((entry) => new URL(entry.name).pathname)
+      .filter((path) => path.includes('/usage-telemetry/'))
+      .map((path) => path.split('/').pop()));
+
+    test('a strict CSP without wasm-unsafe-eval: the stand-in registers once, with one warning', async (t) => {
+      const keys = await freshKeys(`engines-${name}-strict-csp`);
+      const proxied = scenario();
+      await openStrictPage({ wasm: false, keys, endpoint: faulty(proxied, 'ok') });
+      const converted = await convertAndWait();
+      assert.equal(converted.result, 'converted');
+      assert.equal(converted.ok, true, converted.error);
+      assert.equal(await countReaches(keys, 1), 1);
+      const [sent, ...more] = await attempts(proxied);
+      assert.deepEqual(more, [], 'one request');
+      assert.deepEqual(Object.keys(sent.body), ['event', 'apiKey', 'host', 'succeeded', 'eventId']);
+      assert.deepEqual({ ...sent.body, eventId: undefined }, {
+        event: 'webcodec-conversion', apiKey: keys.publicKey, host: origin, succeeded: true, eventId: undefined,
+      });
+      assert.match(sent.body.eventId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUID v7');
+      assert.equal(JSON.stringify(sent.body), converted.body, 'onRegistered has the body sent');
+      const warnings = await driver.executeScript('return window.warnings');
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0], /^usage-telemetry: the WebAssembly module did not load .*add 'wasm-unsafe-eval' to script-src$/s);
+      t.diagnostic(`${name} warned: ${warnings[0]}`);
+      assert.deepEqual(await driver.executeScript('return window.errors'), []);
+      assert.ok((await packageFilesLoaded()).includes('fallback.js'));
+      const unavailable = await inPage(() => {
+        try {
+          window.telemetry.classifyHost(location.origin);
+          return 'no error';
+        } catch (error) {
+          return `${error.name} ${error.code}`;
+        }
+      });
+      assert.equal(unavailable, 'UsageTelemetryError unavailable');
+      assert.equal(await developmentCount(keys), 1, 'still once');
+    });
+
+    test("the same page with 'wasm-unsafe-eval' uses the module, and sends the same body", async () => {
+      const keys = await freshKeys(`engines-${name}-csp-wasm`);
+      const proxied = scenario();
+      await openStrictPage({ wasm: true, keys, endpoint: faulty(proxied, 'ok') });
+      const converted = await convertAndWait();
+      assert.deepEqual([converted.result, converted.ok], ['converted', true], converted.error);
+      assert.equal(await countReaches(keys, 1), 1);
+      const [sent] = await attempts(proxied);
+      assert.deepEqual(Object.keys(sent.body), ['event', 'apiKey', 'host', 'succeeded', 'eventId'], 'the fields the stand-in sends, in its order');
+      assert.deepEqual([sent.body.apiKey, sent.body.host], [keys.publicKey, origin]);
+      assert.deepEqual(await driver.executeScript('return window.warnings'), []);
+      assert.deepEqual(await driver.executeScript('return window.errors'), []);
+      const loaded = await packageFilesLoaded();
+      assert.ok(loaded.includes('usage_telemetry_bg.wasm') && !loaded.includes('fallback.js'), loaded.join(', '));
+      assert.equal(await inPage(() => window.telemetry.classifyHost(location.origin)), 'development');
+    });
+
     test('a burst of 1,000 conversions is counted once each, in batches', async () => {
       const keys = await freshKeys(`engines-${name}-burst`);
       const proxied = scenario();

@@ -15,13 +15,33 @@ function fileFor(path) {
   return join(here, 'pages', path === '/' ? 'index.html' : path);
 }
 
+/**
+ * csp.html's policy, as a strict site sends it: scripts from its own origin only,
+ * no inline script, no eval; WebAssembly only with `?wasm` ('wasm-unsafe-eval');
+ * requests to its own origin (the .wasm) and to the `?endpoint=` origin.
+ */
+export function strictPolicy(url) {
+  const wasm = url.searchParams.has('wasm') ? " 'wasm-unsafe-eval'" : '';
+  const endpoint = url.searchParams.get('endpoint');
+  return [
+    "default-src 'none'",
+    `script-src 'self'${wasm}`,
+    `connect-src 'self'${endpoint ? ` ${new URL(endpoint).origin}` : ''}`,
+    "base-uri 'none'",
+    "require-trusted-types-for 'script'",
+  ].join('; ');
+}
+
 /** Serves pages/, the installed package and the Vite build on loopback; resolves with the server. */
 export async function serveTestPages() {
   const site = http.createServer(async (req, res) => {
-    const file = fileFor(normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)));
+    const url = new URL(req.url, 'http://x');
+    const file = fileFor(normalize(decodeURIComponent(url.pathname)));
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      const headers = { 'content-type': types[extname(file)] ?? 'application/octet-stream' };
+      if (url.pathname === '/csp.html') headers['content-security-policy'] = strictPolicy(url);
+      res.writeHead(200, headers);
       res.end(body);
     } catch {
       res.writeHead(404).end();

@@ -74,7 +74,7 @@ async function app(): Promise<void> {
     await registerUsageEvent({ ...options, endpoint: 'https://licensing.example.com' });
   } catch (error) {
     const failure = error as UsageTelemetryError;
-    const code: 'invalid' | 'no_endpoint' | 'secret_key_in_browser' | 'network' | 'timeout' | 'server' | 'not_json' = failure.code;
+    const code: 'invalid' | 'no_endpoint' | 'secret_key_in_browser' | 'network' | 'timeout' | 'server' | 'not_json' | 'unavailable' = failure.code;
     const status: number | undefined = failure.status;
     console.log(code, status, failure.message);
   }
