@@ -42,10 +42,8 @@ counted=$(curl -sf "$USAGE_SERVER_URL/api/track/get-usage" -H 'Content-Type: app
 node - "$work/result.json" "$counted" "$smoke" <<'JS'
 const [file, counted, smoke] = process.argv.slice(2);
 const r = JSON.parse(require('node:fs').readFileSync(file, 'utf8'));
-// Warm-up (10 per path), the runs (n per path, 5 paths but idle), the latency samples.
-const registrations = 4 * 10 + 4 * r.n * r.runs + r.endToCountedMs.samples;
-if (Number(counted) !== registrations) {
-  console.error(`bench-module: the server counted ${counted} registrations, ${registrations} were made`);
+if (Number(counted) !== r.registrationsMade) {
+  console.error(`bench-module: the server counted ${counted} registrations, ${r.registrationsMade} were made`);
   process.exit(1);
 }
 const ms = (v) => v.toFixed(3);
@@ -60,7 +58,8 @@ console.log(`### The module on the main thread (headless Chromium)
 Main-thread time per registration: V8's sampling profiler (CDP \`Profiler\`, 100 µs) over a burst, its non-idle
 samples minus an idle baseline (${r.idleBaselineMs.toFixed(2)} ms), from the run with the median total of ${r.runs}
 runs of ${r.n} (paths interleaved). The module: \`trackConversion\` to \`onRegistered\` (queued in IndexedDB,
-sent, answer read, removed from the queue). Plain fetch: a \`fetch\` POST of the same body to \`response.json()\`,
+sent, answer read, removed from the queue); the queue in memory: the same on a page without IndexedDB, so the
+difference is what the IndexedDB journal costs. Plain fetch: a \`fetch\` POST of the same body to \`response.json()\`,
 what the JavaScript client this module replaces does. Parts: script and wasm / inside \`fetch\` / IndexedDB calls /
 the browser's other work on the thread and GC.
 
@@ -68,6 +67,7 @@ the browser's other work on the thread and GC.
 |---|---|---|---|---|---|
 ${row(`${r.n} at once (a batch converter)`, m.moduleAtOnce, m.fetchAtOnce)}
 ${row(`${r.n} one after another`, m.moduleOneByOne, m.fetchOneByOne)}
+${row(`${r.n} one after another, the queue in memory (no IndexedDB)`, m.moduleOneByOneInMemory, m.fetchOneByOne)}
 
 From a conversion's end to its registration counted by the local server (answered after its commit), ${r.endToCountedMs.samples}
 conversions one after another: median ${r.endToCountedMs.median.toFixed(1)} ms, p95 ${r.endToCountedMs.p95.toFixed(1)} ms,

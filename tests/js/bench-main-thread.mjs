@@ -9,7 +9,9 @@
 // plain `fetch` runs in, and reads ~0 for it. Each burst is N
 // registrations through `trackConversion` (to `onRegistered`, so the answer has
 // been read), or N plain `fetch` POSTs of the same body (to `response.json()`),
-// either all at once (a batch converter finishing N files) or one after another.
+// either all at once (a batch converter finishing N files) or one after another;
+// and one after another on a page without IndexedDB, where the module keeps its
+// queue in memory: the difference is what its IndexedDB journal costs.
 // Also: the time from a conversion's end to its registration being answered by the
 // server, which commits before it answers (so: counted).
 //
@@ -34,17 +36,24 @@ const percentile = (values, p) => [...values].sort((a, b) => a - b)[Math.min(val
 const site = await serveTestPages();
 const browser = await chromium.launch(chromiumOptions);
 try {
-  const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${site.address().port}/`);
-  await page.waitForSelector('body[data-ready="yes"]', { state: 'attached', timeout: 15_000 });
-  // Main-thread time from V8's sampling profiler: every sample that is not idle
-  // (script, wasm, the browser's own work on this thread such as fetch and
-  // IndexedDB calls, garbage collection), split by what ran.
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Profiler.enable');
-  await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+  /** A page of the test site (`?no-idb`: one without IndexedDB) and a CDP session on it. */
+  const openPage = async (query) => {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${site.address().port}/${query}`);
+    await page.waitForSelector('body[data-ready="yes"]', { state: 'attached', timeout: 15_000 });
+    // Main-thread time from V8's sampling profiler: every sample that is not idle
+    // (script, wasm, the browser's own work on this thread such as fetch and
+    // IndexedDB calls, garbage collection), split by what ran.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    return { page, cdp };
+  };
+  const withIndexedDB = await openPage('');
+  // The same module, its queue in memory: what the IndexedDB journal costs.
+  const inMemory = await openPage('?no-idb');
   const nativeParts = { fetch: 'fetch', put: 'indexedDB', delete: 'indexedDB', transaction: 'indexedDB', getAll: 'indexedDB', objectStore: 'indexedDB', '(garbage collector)': 'gc', '(program)': 'browser' };
-  const busyTimeOf = async (burst, options) => {
+  const busyTimeOf = async ({ page, cdp }, burst, options) => {
     await cdp.send('Profiler.start');
     const settled = await page.evaluate(burst, options);
     const { profile } = await cdp.send('Profiler.stop');
@@ -85,20 +94,22 @@ try {
     return n;
   };
   const bursts = {
-    idle: [idleFor, {}],
-    moduleAtOnce: [viaModule, { atOnce: true }],
-    fetchAtOnce: [viaFetch, { atOnce: true }],
-    moduleOneByOne: [viaModule, { atOnce: false }],
-    fetchOneByOne: [viaFetch, { atOnce: false }],
+    idle: [withIndexedDB, idleFor, {}],
+    moduleAtOnce: [withIndexedDB, viaModule, { atOnce: true }],
+    fetchAtOnce: [withIndexedDB, viaFetch, { atOnce: true }],
+    moduleOneByOne: [withIndexedDB, viaModule, { atOnce: false }],
+    moduleOneByOneInMemory: [inMemory, viaModule, { atOnce: false }],
+    fetchOneByOne: [withIndexedDB, viaFetch, { atOnce: false }],
   };
 
   const options = { n, endpoint, licenseKey };
+  const warmUp = 10;
   // Warm up every path once (module instantiation, connections, JIT).
-  for (const [burst, how] of Object.values(bursts)) await busyTimeOf(burst, { ...options, ...how, n: 10 });
+  for (const [where, burst, how] of Object.values(bursts)) await busyTimeOf(where, burst, { ...options, ...how, n: warmUp });
   const measured = Object.fromEntries(Object.keys(bursts).map((name) => [name, []]));
   for (let run = 0; run < runs; run++) {
     // Interleaved, so a slower moment of the machine affects every path alike.
-    for (const [name, [burst, how]] of Object.entries(bursts)) measured[name].push(await busyTimeOf(burst, { ...options, ...how }));
+    for (const [name, [where, burst, how]] of Object.entries(bursts)) measured[name].push(await busyTimeOf(where, burst, { ...options, ...how }));
   }
   const idle = median(measured.idle.map((m) => m.total));
   // The run with the median total, less the idle baseline, per registration; its parts as measured.
@@ -109,7 +120,7 @@ try {
   };
 
   // From a conversion's end to the server's answer (it commits, then answers).
-  const latencies = await page.evaluate(async ({ samples, endpoint, licenseKey }) => {
+  const latencies = await withIndexedDB.page.evaluate(async ({ samples, endpoint, licenseKey }) => {
     const out = [];
     for (let i = 0; i < samples; i++) {
       let ended;
@@ -120,14 +131,18 @@ try {
     return out;
   }, { samples, endpoint, licenseKey });
 
+  const registeringPaths = Object.keys(bursts).length - 1; // all but idle
   const result = {
     n,
     runs,
+    // What the server must have counted: the warm-ups, the runs, the latency samples.
+    registrationsMade: registeringPaths * (warmUp + n * runs) + samples,
     idleBaselineMs: idle,
     msPerRegistration: {
       moduleAtOnce: perRegistration('moduleAtOnce'),
       fetchAtOnce: perRegistration('fetchAtOnce'),
       moduleOneByOne: perRegistration('moduleOneByOne'),
+      moduleOneByOneInMemory: perRegistration('moduleOneByOneInMemory'),
       fetchOneByOne: perRegistration('fetchOneByOne'),
     },
     rawMs: measured,
