@@ -8,7 +8,8 @@
 // with keepalive, retried with the same backoff; a secret key or admin token is
 // still never sent.
 // What it leaves out (README, "Content Security Policy"): the persisted queue and
-// batches, reading usage, classifyHost(), and the checks the server makes anyway.
+// batches, reading usage, classifyHost(), and the checks the server makes anyway
+// (host, eventId, isStill, isProduction).
 
 /** Below the endpoint, as the module's `REGISTER_PATH`. */
 const REGISTER_PATH = '/api/track/register-usage-point';
@@ -50,12 +51,22 @@ function checkPublicKey(key, field) {
   throw invalid(field, 'must be a public key (rm_pub_…) or "free-license"; secret keys and admin tokens never go in a page');
 }
 
-/** The call's retry options over the defaults, field by field. */
-const retryWith = (base, over) => ({
-  retries: over?.retries ?? base.retries,
-  baseDelayMs: over?.baseDelayMs ?? base.baseDelayMs,
-  timeoutMs: over?.timeoutMs ?? base.timeoutMs,
-});
+/** Each retry option's range, as the module's. */
+const RETRY_RANGES = { retries: [0, 10], baseDelayMs: [0, 60_000], timeoutMs: [1, 120_000] };
+
+/** The call's retry options over `base`, field by field, each checked against its range. */
+function retryWith(base, over) {
+  if (over === undefined || over === null) return base;
+  if (typeof over !== 'object') throw invalid('retry', 'must be an object such as { retries, baseDelayMs, timeoutMs }');
+  const retry = { ...base };
+  for (const [field, [min, max]] of Object.entries(RETRY_RANGES)) {
+    const value = over[field];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < min || value > max) throw invalid(`retry.${field}`, `must be from ${min} to ${max} (got ${value})`);
+    retry[field] = value;
+  }
+  return retry;
+}
 
 /** A version 7 UUID (time-ordered), as the module makes them. */
 function freshEventId() {
@@ -208,6 +219,7 @@ export function standIn(reason) {
     configure(options) {
       if (!options || typeof options !== 'object') throw invalid('options', 'must be an object such as { endpoint, licenseKey }');
       const endpoint = options.endpoint !== undefined ? checkedEndpoint(options.endpoint) : config.endpoint;
+      const retry = retryWith(config.retry, options.retry);
       if (options.licenseKey !== undefined) checkPublicKey(options.licenseKey, 'licenseKey');
       if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
         throw invalid('logLevel', `unknown variant \`${options.logLevel}\`, expected one of \`silent\`, \`warn\`, \`verbose\``);
@@ -216,7 +228,7 @@ export function standIn(reason) {
         endpoint,
         licenseKey: options.licenseKey ?? config.licenseKey,
         logLevel: options.logLevel ?? config.logLevel,
-        retry: retryWith(config.retry, options.retry),
+        retry,
       });
     },
     registerUsageEvent: async (options) => send(prepare(options)),

@@ -312,6 +312,7 @@ test("where the .wasm cannot download, the stand-in delivers as the module does 
   await invalid({ succeeded: 'yes' }, /^succeeded: must be true or false/);
   await invalid({ event: 'render' }, /^event: must be one of webcodec-conversion, cloud-render, web-render/);
   await invalid({ endpoint: 'licensing.example.com' }, /^endpoint: must be an http\(s\) URL/);
+  await invalid({ retry: { timeoutMs: 0 } }, /^retry\.timeoutMs: must be from 1 to 120000 \(got 0\)$/);
   assert.equal((await attempts(guarded)).length, 0);
   const configured = await page.evaluate(() => {
     try {
