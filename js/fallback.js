@@ -148,17 +148,22 @@ export function standIn(reason) {
   };
   const said = new Set();
 
-  /** One `console.warn` per `topic` for this page, per `logLevel`. */
+  /** A `console.warn`, unless `logLevel` is `'silent'`. */
+  function warn(message) {
+    if (config.logLevel !== 'silent') console.warn(`usage-telemetry: ${message}`);
+  }
+
+  /** One warning per `topic` for this page. */
   function warnOnce(topic, message) {
     if (config.logLevel === 'silent' || said.has(topic)) return;
     said.add(topic);
-    console.warn(`usage-telemetry: ${message}`);
+    warn(message);
   }
 
   const unavailable = (call) =>
     telemetryError('unavailable', `${call} needs the WebAssembly module, which did not load (${reason}). ${CSP_ADVICE}`);
 
-  /** Checks only what could leak a secret or leave nothing to send; the server checks the rest. */
+  /** Checks what the module checks but `host`, `eventId`, `isStill` and `isProduction` (the server checks those). */
   function prepare(options) {
     if (!options || typeof options !== 'object') throw invalid('options', 'must be an object such as { licenseKey, event, succeeded }');
     if (!EVENTS.includes(options.event)) throw invalid('event', `must be one of ${EVENTS.join(', ')} (got \`${options.event}\`)`);
@@ -205,7 +210,7 @@ export function standIn(reason) {
       if (config.logLevel === 'verbose') console.debug(`usage-telemetry: conversion registered as ${outcome.classification}`);
     } catch (error) {
       outcome = { ok: false, error, body: prepared?.body };
-      warnOnce(`failed: ${error.message}`, `the conversion was not registered (the conversion itself is unaffected): ${error.message}`);
+      warn(`the conversion was not registered (the conversion itself is unaffected): ${error.message}`);
     }
     try {
       options?.onRegistered?.(outcome);
