@@ -28,7 +28,10 @@ export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export USAGE_TEST_REQUIRE_POSTGRES=1 # setup.sh installed it: never skip
 export USAGE_TEST_REQUIRE_PROMETHEUS=1 # the same
 source scripts/lib.sh
-step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+# Each step's header says when it started (seconds since the first), so a slow
+# CI run shows which step grew.
+started=$SECONDS
+step() { printf '\n\033[1m== [%4ds] %s\033[0m\n' "$((SECONDS - started))" "$*" >&2; }
 
 step "formatting, lints and docs (cargo fmt --check, clippy and rustdoc with -D warnings)"
 cargo fmt --all --check
@@ -142,3 +145,4 @@ node --test --test-concurrency=1 tests/container/
 step "benchmark smoke run (scripts/bench.sh --smoke): the bench code runs and its counts are right"
 ./scripts/bench.sh --smoke >/dev/null
 echo "bench smoke: ingestion and reads counted exactly; figures in test-output/bench-smoke.md" >&2
+echo "every step passed, in $((SECONDS - started)) s after setup" >&2
