@@ -96,10 +96,7 @@ pub fn backup(source: &Path, to: &Path) -> Result<Copied, BackupError> {
     // Not created if missing: a typo in the path is an error, not an empty backup.
     let connection = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     connection.busy_timeout(std::time::Duration::from_secs(30))?;
-    let target = to.to_str().ok_or_else(|| BackupError::Io {
-        path: to.to_owned(),
-        source: std::io::Error::other("the path is not UTF-8"),
-    })?;
+    let target = to.to_str().ok_or_else(|| io(to)(std::io::Error::other("the path is not UTF-8")))?;
     connection.execute("VACUUM INTO ?1", [target])?;
     drop(connection);
     match check(to) {
@@ -121,10 +118,6 @@ pub fn restore(from: &Path, target: &Path) -> Result<Copied, BackupError> {
         return Err(BackupError::NoSuchFile(from.to_owned()));
     }
     check(from)?;
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| BackupError::Io { path, source }
-    };
     // Held until the new file is in place: a server starting meanwhile waits or fails.
     let _held = match OpenOptions::new().read(true).write(true).open(target) {
         Ok(file) => Some(lock_exclusively(file, target)?),
@@ -159,13 +152,12 @@ pub fn restore(from: &Path, target: &Path) -> Result<Copied, BackupError> {
 /// # Errors
 /// When the file cannot be opened, or a restore holds it.
 pub fn hold_shared(database: &Path) -> Result<File, BackupError> {
-    let file = File::open(database).map_err(|source| BackupError::Io { path: database.to_owned(), source })?;
+    let file = File::open(database).map_err(io(database))?;
     match file.try_lock_shared() {
         Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(BackupError::Io {
-            path: database.to_owned(),
-            source: std::io::Error::other("a restore is replacing this database; start the server once it is done"),
-        }),
+        Err(TryLockError::WouldBlock) => Err(io(database)(std::io::Error::other(
+            "a restore is replacing this database; start the server once it is done",
+        ))),
         Err(TryLockError::Error(error)) => {
             tracing::warn!(%error, "cannot lock the database file: `usage-server restore` will not see that it is in use");
             Ok(file)
@@ -177,8 +169,14 @@ fn lock_exclusively(file: File, path: &Path) -> Result<File, BackupError> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(TryLockError::WouldBlock) => Err(BackupError::InUse(path.to_owned())),
-        Err(TryLockError::Error(source)) => Err(BackupError::Io { path: path.to_owned(), source }),
+        Err(TryLockError::Error(source)) => Err(io(path)(source)),
     }
+}
+
+/// [`BackupError::Io`] for `path`, as `map_err` takes it.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError {
+    let path = path.to_owned();
+    move |source| BackupError::Io { path, source }
 }
 
 /// `PRAGMA integrity_check` on `path`, opened read-only, and the usage server's
@@ -198,7 +196,7 @@ fn check(path: &Path) -> Result<Copied, BackupError> {
     if ours == 0 {
         return Err(BackupError::NotOurs(path.to_owned()));
     }
-    let bytes = fs::metadata(path).map_err(|source| BackupError::Io { path: path.to_owned(), source })?.len();
+    let bytes = fs::metadata(path).map_err(io(path))?.len();
     Ok(Copied { path: path.to_owned(), bytes, integrity: "ok".to_owned() })
 }
 

@@ -114,25 +114,21 @@ impl From<Limited> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Busy => {
-                crate::metrics::database_error("request");
-                ApiError::Busy
-            }
+        let answer = match err {
+            StoreError::Busy => ApiError::Busy,
             StoreError::NoSuchLicence(id) => ApiError::NoSuchLicence(id.to_string()),
             StoreError::NoSuchEndpoint(id) => ApiError::NoSuchEndpoint(id),
             StoreError::LicenceRevoked(id) => ApiError::LicenceRevoked(id),
             StoreError::DuplicateKeyName(name) => ApiError::NameTaken(name),
             StoreError::InvalidField { field, rule } => ApiError::InvalidField { field: field.to_owned(), rule },
-            err if err.is_unavailable() => {
-                crate::metrics::database_error("request");
-                ApiError::Unavailable(err.into())
-            }
-            err => {
-                crate::metrics::database_error("request");
-                ApiError::Internal(err.into())
-            }
+            err if err.is_unavailable() => ApiError::Unavailable(err.into()),
+            err => ApiError::Internal(err.into()),
+        };
+        // The database failed, rather than refused what was asked.
+        if matches!(answer, ApiError::Busy | ApiError::Unavailable(_) | ApiError::Internal(_)) {
+            crate::metrics::database_error("request");
         }
+        answer
     }
 }
 
